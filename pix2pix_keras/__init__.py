@@ -1,0 +1,18 @@
+"""pix2pix-keras: paired image-to-image translation (Pix2Pix) for Keras 3."""
+
+__version__ = "0.1.0"
+
+from pix2pix_keras import losses
+from pix2pix_keras.callbacks import LearningRateHalving
+from pix2pix_keras.callbacks import SampleGrid
+from pix2pix_keras.callbacks import make_grid
+from pix2pix_keras.data import find_pairs
+from pix2pix_keras.data import load_paired_dataset
+from pix2pix_keras.data import random_jitter
+from pix2pix_keras.data import sample_data_dir
+from pix2pix_keras.models import PatchDiscriminator
+from pix2pix_keras.models import Pix2Pix
+from pix2pix_keras.models import ResidualBlock
+from pix2pix_keras.models import UNetGenerator
+from pix2pix_keras.models import export_generator
+from pix2pix_keras.models import receptive_field

@@ -1,0 +1,212 @@
+"""Building blocks shared by the generators and discriminators.
+
+Every block follows the pix2pix conventions of Isola et al. (2017,
+https://arxiv.org/abs/1611.07004): 4×4 kernels, weights drawn from
+N(0, 0.02), and a choice of batch, instance or no normalization.
+"""
+
+import keras
+from keras import layers, ops
+
+NORMS = ("batch", "instance", "none")
+
+
+def conv_initializer():
+    """Returns the N(0, 0.02) kernel initializer of the pix2pix paper."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def validate_norm(norm, arg_name="norm"):
+    """Raises a `ValueError` unless `norm` is one of `NORMS`."""
+    if norm not in NORMS:
+        raise ValueError(
+            f"`{arg_name}` must be one of {NORMS}. Received: "
+            f"{arg_name}={norm!r}"
+        )
+    return norm
+
+
+def uses_bias(norm):
+    """Whether a convolution followed by `norm` needs its own bias.
+
+    Batch norm has a learned offset, so the convolution before it drops its
+    bias (as both the TensorFlow tutorial and the PyTorch reference do).
+    Instance norm here is affine-free (PyTorch's `InstanceNorm2d` default),
+    so the convolution keeps its bias.
+    """
+    return norm != "batch"
+
+
+def make_norm(norm, name):
+    """Creates the normalization layer for `norm`, or `None` for `"none"`.
+
+    Args:
+        norm: str. One of `"batch"`, `"instance"` or `"none"`.
+        name: str. Layer name.
+
+    Returns:
+        A Keras layer, or `None`.
+    """
+    validate_norm(norm)
+    if norm == "batch":
+        # Momentum and epsilon of PyTorch's BatchNorm2d, gamma ~ N(1, 0.02)
+        # as in the reference's init_weights().
+        return layers.BatchNormalization(
+            momentum=0.9,
+            epsilon=1e-5,
+            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
+            name=name,
+        )
+    if norm == "instance":
+        # GroupNormalization with one group per channel is exactly instance
+        # norm and faster than tf.nn.moments; epsilon must be set (the
+        # default 1e-3 differs from PyTorch's 1e-5).
+        return layers.GroupNormalization(
+            groups=-1, epsilon=1e-5, center=False, scale=False, name=name
+        )
+    return None
+
+
+def apply_downsample(x, filters, *, norm="batch", normalize=True, name):
+    """Conv 4×4 stride 2 → norm → LeakyReLU(0.2), the U-Net down block.
+
+    Args:
+        x: symbolic tensor `(batch, h, w, c)`.
+        filters: int. Output channels.
+        norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
+            `"batch"`.
+        normalize: bool. Whether to normalize (the first and the innermost
+            blocks do not). Defaults to `True`.
+        name: str. Prefix of the layer names.
+
+    Returns:
+        Symbolic tensor `(batch, h / 2, w / 2, filters)`.
+    """
+    x = layers.Conv2D(
+        filters,
+        4,
+        strides=2,
+        padding="same",
+        use_bias=uses_bias(norm),
+        kernel_initializer=conv_initializer(),
+        name=f"{name}_conv",
+    )(x)
+    if normalize:
+        norm_layer = make_norm(norm, f"{name}_norm")
+        if norm_layer is not None:
+            x = norm_layer(x)
+    return layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act")(x)
+
+
+def apply_upsample(x, filters, *, norm="batch", dropout=0.0, name):
+    """ConvTranspose 4×4 stride 2 → norm → Dropout → ReLU, the up block.
+
+    Args:
+        x: symbolic tensor `(batch, h, w, c)`.
+        filters: int. Output channels.
+        norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
+            `"batch"`.
+        dropout: float. Dropout rate; `0` adds no dropout layer. Defaults
+            to `0.0`.
+        name: str. Prefix of the layer names.
+
+    Returns:
+        Symbolic tensor `(batch, 2h, 2w, filters)`.
+    """
+    x = layers.Conv2DTranspose(
+        filters,
+        4,
+        strides=2,
+        padding="same",
+        use_bias=uses_bias(norm),
+        kernel_initializer=conv_initializer(),
+        name=f"{name}_conv",
+    )(x)
+    norm_layer = make_norm(norm, f"{name}_norm")
+    if norm_layer is not None:
+        x = norm_layer(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return layers.ReLU(name=f"{name}_act")(x)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class ResidualBlock(layers.Layer):
+    """Residual block: two 3×3 convolutions with reflection padding.
+
+    `x + norm(conv(pad(relu(norm(conv(pad(x)))))))`, the block of the
+    ResNet generator of Johnson et al. (2016) used by CycleGAN and
+    pix2pixHD (https://arxiv.org/abs/1711.11585). The output has the same
+    shape as the input.
+
+    Args:
+        norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
+            `"instance"`.
+        dropout: float. Dropout between the two convolutions. Defaults to
+            `0.0`.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+    >>> block = ResidualBlock(norm="instance")
+    >>> tuple(block(keras.ops.zeros((1, 8, 8, 16))).shape)
+    (1, 8, 8, 16)
+    """
+
+    def __init__(self, norm="instance", dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = validate_norm(norm)
+        self.dropout = float(dropout)
+        self.conv1 = None
+        self.conv2 = None
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                "ResidualBlock needs a known channel count. Received "
+                f"input_shape={input_shape}"
+            )
+        conv_kw = dict(
+            kernel_size=3,
+            padding="valid",
+            use_bias=uses_bias(self.norm),
+            kernel_initializer=conv_initializer(),
+        )
+        self.conv1 = layers.Conv2D(channels, name="conv1", **conv_kw)
+        self.conv2 = layers.Conv2D(channels, name="conv2", **conv_kw)
+        self.norm1 = make_norm(self.norm, "norm1")
+        self.norm2 = make_norm(self.norm, "norm2")
+        self.drop = (
+            layers.Dropout(self.dropout, name="dropout")
+            if self.dropout > 0
+            else None
+        )
+        shape = tuple(input_shape)
+        for layer in (self.conv1, self.norm1, self.conv2, self.norm2):
+            if layer is not None:
+                layer.build(shape)
+        super().build(input_shape)
+
+    @staticmethod
+    def _reflect(x):
+        return ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+
+    def call(self, inputs, training=False):
+        x = self.conv1(self._reflect(inputs))
+        if self.norm1 is not None:
+            x = self.norm1(x, training=training)
+        x = ops.relu(x)
+        if self.drop is not None:
+            x = self.drop(x, training=training)
+        x = self.conv2(self._reflect(x))
+        if self.norm2 is not None:
+            x = self.norm2(x, training=training)
+        return inputs + x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(norm=self.norm, dropout=self.dropout)
+        return config

@@ -1,0 +1,246 @@
+"""U-Net generator of pix2pix."""
+
+import math
+
+import keras
+from keras import layers
+
+from pix2pix_keras.models.blocks import apply_downsample
+from pix2pix_keras.models.blocks import apply_upsample
+from pix2pix_keras.models.blocks import conv_initializer
+from pix2pix_keras.models.blocks import validate_norm
+
+
+def _image_size(image_size, arg_name="image_size"):
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`{arg_name}` must be an int or a (height, width) pair. "
+            f"Received: {arg_name}={image_size!r}"
+        ) from None
+    if h < 1 or w < 1:
+        raise ValueError(
+            f"`{arg_name}` must be positive. Received: {arg_name}="
+            f"{image_size!r}"
+        )
+    return h, w
+
+
+def default_depth(image_size):
+    """Number of down blocks that takes `image_size` to a 1-pixel side.
+
+    `8` for 256×256 and `7` for 128×128, as in the paper; for non-square
+    images the shorter side decides (64×128 → 6, bottleneck 1×2).
+    """
+    h, w = _image_size(image_size)
+    return int(math.floor(math.log2(min(h, w))))
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class UNetGenerator(keras.Model):
+    """The pix2pix U-Net generator: encoder, decoder and skip connections.
+
+    Each of `depth` down blocks halves the resolution (conv 4×4 stride 2,
+    norm, LeakyReLU 0.2; 64·2^i filters capped at `max_filters`); `depth - 1`
+    up blocks double it (transposed conv, norm, dropout on the first
+    `num_dropout`, ReLU) and concatenate the mirrored encoder output. A
+    final transposed conv with tanh maps to `out_channels` in [-1, 1].
+    Isola et al. 2017, https://arxiv.org/abs/1611.07004.
+
+    The first down block is not normalized (paper), and neither is the
+    innermost one: its output is 1×1 at the default depth, where batch norm
+    with batch size 1 (and instance norm at any batch size) would replace
+    every activation with the learned offset and cut the bottleneck off.
+    The PyTorch reference leaves it unnormalized for the same reason.
+
+    Subclasses can override `down_block()` and `up_block()` to change the
+    blocks (for instance to append a `ResidualBlock`); register the
+    subclass with `keras.saving.register_keras_serializable` so it saves.
+
+    Args:
+        image_size: int or `(height, width)`. Both must be divisible by
+            `2**depth`. Defaults to `(256, 256)`.
+        in_channels: int. Input channels. Defaults to `3`.
+        out_channels: int. Output channels. Defaults to `3`.
+        depth: int or `None`. Number of down blocks; `None` takes the
+            shorter side down to 1 pixel (8 at 256). Defaults to `None`.
+        filters: int. Filters of the first block. Defaults to `64`.
+        max_filters: int. Cap on the filters of any block. Defaults to
+            `512`.
+        decoder_filters: list of `depth - 1` ints or `None`. Filters of the
+            up blocks, innermost first; `None` mirrors the encoder. Where an
+            up block's width differs from its skip's, a 1×1 convolution
+            projects the skip to the up block's width. Defaults to `None`.
+        norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
+            `"batch"`.
+        dropout: float in [0, 1). Dropout rate of the first `num_dropout`
+            up blocks. Defaults to `0.5`.
+        num_dropout: int. Number of up blocks with dropout. Defaults to `3`.
+        name: str. Model name. Defaults to `"generator"`.
+
+    Example:
+    >>> g = UNetGenerator(image_size=32, filters=8, max_filters=32)
+    >>> tuple(g(keras.ops.zeros((2, 32, 32, 3))).shape)
+    (2, 32, 32, 3)
+    """
+
+    def __init__(
+        self,
+        image_size=(256, 256),
+        in_channels=3,
+        out_channels=3,
+        depth=None,
+        filters=64,
+        max_filters=512,
+        decoder_filters=None,
+        norm="batch",
+        dropout=0.5,
+        num_dropout=3,
+        name="generator",
+        **kwargs,
+    ):
+        h, w = _image_size(image_size)
+        if depth is None:
+            depth = default_depth((h, w))
+        if not isinstance(depth, int) or depth < 2:
+            raise ValueError(
+                f"`depth` must be an int >= 2. Received: depth={depth!r}"
+            )
+        if h % 2**depth or w % 2**depth:
+            raise ValueError(
+                f"`image_size` must be divisible by 2**depth = {2**depth} "
+                f"(depth={depth}). Received: image_size={(h, w)}. Resize or "
+                "crop the images, or pass a smaller `depth`."
+            )
+        for arg, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("filters", filters),
+            ("max_filters", max_filters),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{arg}` must be a positive int. Received: {arg}={value!r}"
+                )
+        validate_norm(norm)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+            )
+        encoder_filters = [
+            min(filters * 2**i, max_filters) for i in range(depth)
+        ]
+        if decoder_filters is None:
+            decoder_filters = encoder_filters[-2::-1]
+        decoder_filters = [int(f) for f in decoder_filters]
+        if len(decoder_filters) != depth - 1 or min(decoder_filters) < 1:
+            raise ValueError(
+                f"`decoder_filters` must list depth - 1 = {depth - 1} positive "
+                f"ints. Received: decoder_filters={decoder_filters!r}"
+            )
+
+        inputs = keras.Input((h, w, in_channels), name="image")
+        x = inputs
+        skips = []
+        for i, f in enumerate(encoder_filters):
+            x = self.down_block(
+                x,
+                f,
+                norm=norm,
+                normalize=0 < i < depth - 1,
+                name=f"{name}_down{i}",
+            )
+            skips.append(x)
+        for i, (f, skip) in enumerate(zip(decoder_filters, skips[-2::-1])):
+            x = self.up_block(
+                x,
+                f,
+                norm=norm,
+                dropout=dropout if i < num_dropout else 0.0,
+                name=f"{name}_up{i}",
+            )
+            if skip.shape[-1] != x.shape[-1]:
+                skip = layers.Conv2D(
+                    x.shape[-1],
+                    1,
+                    kernel_initializer=conv_initializer(),
+                    name=f"{name}_skip{i}_proj",
+                )(skip)
+            x = layers.Concatenate(name=f"{name}_skip{i}")([x, skip])
+        outputs = layers.Conv2DTranspose(
+            out_channels,
+            4,
+            strides=2,
+            padding="same",
+            activation="tanh",
+            kernel_initializer=conv_initializer(),
+            dtype="float32",
+            name=f"{name}_output",
+        )(x)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+
+        self.image_size = (h, w)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.depth = depth
+        self.filters = filters
+        self.max_filters = max_filters
+        self.decoder_filters = decoder_filters
+        self.norm = norm
+        self.dropout = dropout
+        self.num_dropout = num_dropout
+
+    def down_block(self, x, filters, *, norm, normalize, name):
+        """One encoder block; override to change the encoder.
+
+        Args:
+            x: symbolic tensor.
+            filters: int. Output channels.
+            norm: str. Normalization name.
+            normalize: bool. Whether this block is normalized.
+            name: str. Layer name prefix (must be unique).
+
+        Returns:
+            Symbolic tensor at half the resolution.
+        """
+        return apply_downsample(
+            x, filters, norm=norm, normalize=normalize, name=name
+        )
+
+    def up_block(self, x, filters, *, norm, dropout, name):
+        """One decoder block; override to change the decoder.
+
+        Args:
+            x: symbolic tensor.
+            filters: int. Output channels.
+            norm: str. Normalization name.
+            dropout: float. Dropout rate (`0` for none).
+            name: str. Layer name prefix (must be unique).
+
+        Returns:
+            Symbolic tensor at twice the resolution.
+        """
+        return apply_upsample(x, filters, norm=norm, dropout=dropout, name=name)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_size": self.image_size,
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "depth": self.depth,
+            "filters": self.filters,
+            "max_filters": self.max_filters,
+            "decoder_filters": self.decoder_filters,
+            "norm": self.norm,
+            "dropout": self.dropout,
+            "num_dropout": self.num_dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,557 @@
+"""The Pix2Pix model: a generator, a conditional discriminator, two optimizers."""
+
+import math
+import numbers
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from pix2pix_keras import losses as losses_lib
+from pix2pix_keras.models.discriminator import PatchDiscriminator
+from pix2pix_keras.models.generator import UNetGenerator
+from pix2pix_keras.models.generator import _image_size
+from pix2pix_keras.utils import atomic_path
+
+PRESETS = {
+    "unet_256": dict(image_size=(256, 256)),
+    "unet_128": dict(image_size=(128, 128)),
+}
+
+_RNG_PREFIX = "rng_"
+
+
+def default_optimizer():
+    """Adam(2e-4, beta_1=0.5, beta_2=0.999), the paper's optimizer."""
+    return keras.optimizers.Adam(
+        learning_rate=2e-4, beta_1=0.5, beta_2=0.999
+    )
+
+
+def _ensure_built(model, shape, arg_name):
+    if model.built:
+        return
+    if shape is None:
+        raise ValueError(
+            f"`{arg_name}` is not built and its input shape is unknown: "
+            f"call `{arg_name}.build(...)` first."
+        )
+    model.build(shape)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class Pix2Pix(keras.Model):
+    """Pix2Pix: paired image-to-image translation with a conditional GAN.
+
+    Owns a `generator` G (default `UNetGenerator`) and a conditional
+    `discriminator` D (default 70×70 `PatchDiscriminator`). `fit()` on a
+    dataset of `(source, target)` batches in [-1, 1] trains both with
+    their own optimizers: G minimises the GAN loss plus `lambda_l1` times
+    the L1 distance to the target, D the (halved) GAN loss on real and
+    generated pairs. `predict(source)` translates. Isola et al. 2017,
+    https://arxiv.org/abs/1611.07004.
+
+    Each step reports `g_loss`, `g_gan`, `g_l1`, `d_loss` and `d_real` /
+    `d_fake`, the mean D output on real and generated pairs (1 = "real").
+
+    `save("x.keras")` stores both networks, both optimizers, the compile
+    settings and the dropout RNG states, so training resumes exactly after
+    `keras.saving.load_model`. `export(dir)` writes the generator as a
+    TensorFlow SavedModel for serving.
+
+    Args:
+        generator: `keras.Model` or `None`. Maps `(b, h, w, in_channels)`
+            to `(b, h, w, out_channels)` in [-1, 1]. `None` builds the
+            classic `UNetGenerator`. Defaults to `None`.
+        discriminator: `keras.Model` or `None`. Called as
+            `discriminator([source, image])`, returns logits. `None` builds
+            the 70×70 `PatchDiscriminator`. Defaults to `None`.
+        image_size: int or `(height, width)`. Size for default networks
+            (and for building an unbuilt custom one). Defaults to
+            `(256, 256)`.
+        in_channels: int. Source channels for default networks. Defaults
+            to `3`.
+        out_channels: int. Target channels for default networks. Defaults
+            to `3`.
+        name: str. Defaults to `"pix2pix"`.
+
+    Example:
+    >>> model = Pix2Pix(image_size=32,
+    ...     generator=UNetGenerator(image_size=32, filters=8),
+    ...     discriminator=PatchDiscriminator(image_size=32, filters=8))
+    >>> model.compile()
+    >>> x = np.zeros((2, 32, 32, 3), "float32")
+    >>> history = model.fit(x=x, y=x, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['d_fake', 'd_loss', 'd_real', 'g_gan', 'g_l1', 'g_loss']
+    """
+
+    def __init__(
+        self,
+        generator=None,
+        discriminator=None,
+        image_size=(256, 256),
+        in_channels=3,
+        out_channels=3,
+        name="pix2pix",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        h, w = _image_size(image_size)
+        if generator is None:
+            generator = UNetGenerator(
+                image_size=(h, w),
+                in_channels=in_channels,
+                out_channels=out_channels,
+            )
+        if discriminator is None:
+            discriminator = PatchDiscriminator(
+                image_size=(h, w),
+                in_channels=in_channels,
+                out_channels=out_channels,
+            )
+        for arg, value in (
+            ("generator", generator),
+            ("discriminator", discriminator),
+        ):
+            if not isinstance(value, keras.Model):
+                raise ValueError(
+                    f"`{arg}` must be a keras.Model. Received: {arg}={value!r}"
+                )
+        _ensure_built(generator, (None, h, w, in_channels), "generator")
+        _ensure_built(
+            discriminator,
+            [(None, h, w, in_channels), (None, h, w, out_channels)],
+            "discriminator",
+        )
+        self.generator = generator
+        self.discriminator = discriminator
+        self._check_networks()
+
+        # Counts train steps; decides the D updates of `d_every` and is
+        # saved with the weights, so the phase survives a resume.
+        self.step_counter = self.add_weight(
+            shape=(),
+            dtype="int64",
+            initializer="zeros",
+            trainable=False,
+            name="step_counter",
+        )
+        self.trackers = {
+            key: keras.metrics.Mean(name=key)
+            for key in ("g_loss", "g_gan", "g_l1", "d_loss", "d_real", "d_fake")
+        }
+        self.g_optimizer = None
+        self.d_optimizer = None
+        self.gan_loss = "lsgan"
+        self.lambda_l1 = 100.0
+        self.d_every = 1
+        self.base_learning_rates = {}
+        # Both networks are built; the wrapper has no weights of its own to
+        # create, and unbuilt models skip optimizer state on load.
+        self.built = True
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Builds a model from a named configuration.
+
+        Args:
+            preset: str. One of `"unet_256"` (the paper's facades model)
+                or `"unet_128"`.
+            **kwargs: Overrides of the preset's `Pix2Pix` arguments.
+
+        Returns:
+            A `Pix2Pix` instance (not compiled).
+        """
+        if preset not in PRESETS:
+            raise ValueError(
+                f"Unknown `preset`: {preset!r}. Available: {sorted(PRESETS)}"
+            )
+        return cls(**{**PRESETS[preset], **kwargs})
+
+    def _check_networks(self):
+        g_in = self.generator.inputs[0].shape if self.generator.inputs else None
+        g_out = self.generator.outputs[0].shape if self.generator.outputs else None
+        d_in = self.discriminator.inputs
+        if g_in is None or g_out is None or not d_in or len(d_in) != 2:
+            return
+        if d_in[0].shape[-1] != g_in[-1] or d_in[1].shape[-1] != g_out[-1]:
+            raise ValueError(
+                "The discriminator's inputs must be [source, image] with "
+                f"{g_in[-1]} and {g_out[-1]} channels to match the generator "
+                f"{tuple(g_in)} -> {tuple(g_out)}. Received discriminator "
+                f"inputs {[tuple(t.shape) for t in d_in]}."
+            )
+
+    # ------------------------------------------------------------------
+    # compile
+
+    def compile(
+        self,
+        g_optimizer=None,
+        d_optimizer=None,
+        gan_loss="lsgan",
+        lambda_l1=100.0,
+        d_every=1,
+        **kwargs,
+    ):
+        """Configures both optimizers and the losses.
+
+        Args:
+            g_optimizer: optimizer, its name, or `None` for
+                `Adam(2e-4, beta_1=0.5)`. Updates the generator.
+            d_optimizer: optimizer, its name, or `None` for
+                `Adam(2e-4, beta_1=0.5)`. Updates the discriminator. Must
+                be a different instance from `g_optimizer`.
+            gan_loss: str. `"lsgan"` (least squares) or `"vanilla"`
+                (binary cross-entropy on logits). Defaults to `"lsgan"`.
+            lambda_l1: float >= 0. Weight of the L1 term. Defaults to
+                `100.0`.
+            d_every: int >= 1. Update D on every `d_every`-th step only
+                (`2` = a 2:1 G:D ratio). Defaults to `1`.
+            **kwargs: passed to `keras.Model.compile`, e.g.
+                `jit_compile=True`, `steps_per_execution`, `run_eagerly`.
+
+        Raises:
+            ValueError: for an unknown `gan_loss`, negative `lambda_l1`,
+                `d_every < 1`, the same optimizer twice, or a `loss` /
+                `metrics` / `optimizer` argument (Pix2Pix has its own).
+        """
+        losses_lib.get_gan_loss(gan_loss)
+        if (
+            isinstance(lambda_l1, bool)
+            or not isinstance(lambda_l1, numbers.Real)
+            or not math.isfinite(lambda_l1)
+            or lambda_l1 < 0
+        ):
+            raise ValueError(
+                "`lambda_l1` must be a finite number >= 0. Received: "
+                f"lambda_l1={lambda_l1!r}"
+            )
+        if isinstance(d_every, bool) or not isinstance(d_every, int) or d_every < 1:
+            raise ValueError(
+                f"`d_every` must be an int >= 1. Received: d_every={d_every!r}"
+            )
+        for arg in ("loss", "metrics", "loss_weights", "weighted_metrics"):
+            if kwargs.get(arg) is not None:
+                raise ValueError(
+                    f"Pix2Pix.compile() does not take `{arg}`: the losses are "
+                    "set by `gan_loss` and `lambda_l1`, and the metrics are "
+                    "built in."
+                )
+        if kwargs.get("optimizer") is not None:
+            raise ValueError(
+                "Pix2Pix.compile() takes `g_optimizer` and `d_optimizer`, not "
+                "`optimizer`."
+            )
+        g_optimizer = self._get_optimizer(g_optimizer, "g_optimizer")
+        d_optimizer = self._get_optimizer(d_optimizer, "d_optimizer")
+        if g_optimizer is d_optimizer:
+            raise ValueError(
+                "`g_optimizer` and `d_optimizer` must be two different "
+                "optimizer instances (each keeps its own moments)."
+            )
+        strategy = tf.distribute.get_strategy()
+        if d_every > 1 and strategy.num_replicas_in_sync > 1:
+            raise ValueError(
+                f"`d_every`={d_every} is not supported under a multi-replica "
+                f"strategy ({type(strategy).__name__}); use d_every=1."
+            )
+        kwargs["optimizer"] = None  # no stray default RMSprop
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.gan_loss = gan_loss
+        self.lambda_l1 = float(lambda_l1)
+        self.d_every = d_every
+        self._g_gan_loss, self._d_gan_loss = losses_lib.get_gan_loss(gan_loss)
+        # Built now, so that load_model and BackupAndRestore find the slots
+        # to restore the moments into (unbuilt optimizers skip them).
+        if not g_optimizer.built:
+            g_optimizer.build(self.generator.trainable_variables)
+        if not d_optimizer.built:
+            d_optimizer.build(self.discriminator.trainable_variables)
+        self.base_learning_rates = {
+            "g": _current_lr(g_optimizer),
+            "d": _current_lr(d_optimizer),
+        }
+
+    @staticmethod
+    def _get_optimizer(optimizer, arg_name):
+        if optimizer is None:
+            return default_optimizer()
+        try:
+            optimizer = keras.optimizers.get(optimizer)
+        except (ValueError, TypeError) as e:
+            raise ValueError(
+                f"`{arg_name}` must be a keras optimizer or its name. "
+                f"Received: {arg_name}={optimizer!r} ({e})"
+            ) from None
+        return optimizer
+
+    def get_compile_config(self):
+        if self.g_optimizer is None:
+            return None
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "gan_loss": self.gan_loss,
+            "lambda_l1": self.lambda_l1,
+            "d_every": self.d_every,
+            "jit_compile": self.jit_compile,
+            "steps_per_execution": self.steps_per_execution,
+            "base_learning_rates": dict(self.base_learning_rates),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        base_lrs = config.pop("base_learning_rates", None)
+        g_opt = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
+        d_opt = keras.saving.deserialize_keras_object(config.pop("d_optimizer"))
+        self.compile(g_optimizer=g_opt, d_optimizer=d_opt, **config)
+        if base_lrs:
+            self.base_learning_rates = dict(base_lrs)
+
+    # ------------------------------------------------------------------
+    # steps
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def _unpack(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            n = len(data) if isinstance(data, (tuple, list)) else 1
+            raise ValueError(
+                "Pix2Pix expects batches of (source, target) pairs; received "
+                f"a structure of {n} element(s)"
+                + (" (sample weights are not supported)." if n == 3 else ".")
+            )
+        source, target = data
+        s, t = tuple(source.shape), tuple(target.shape)
+        if len(s) != 4 or len(t) != 4:
+            raise ValueError(
+                "Pix2Pix expects 4-D (batch, height, width, channels) source "
+                f"and target batches. Received shapes {s} and {t}."
+            )
+        if s[1:3] != t[1:3] or (None not in (s[0], t[0]) and s[0] != t[0]):
+            raise ValueError(
+                "Source and target batches must have the same batch size, "
+                f"height and width. Received source {s} and target {t}."
+            )
+        want_in = self.generator.inputs[0].shape[-1] if self.generator.inputs else None
+        want_out = (
+            self.generator.outputs[0].shape[-1] if self.generator.outputs else None
+        )
+        if (want_in is not None and s[-1] != want_in) or (
+            want_out is not None and t[-1] != want_out
+        ):
+            raise ValueError(
+                f"The generator maps {want_in} to {want_out} channels, but "
+                f"the batches have source {s} and target {t}."
+            )
+        return ops.cast(source, "float32"), ops.cast(target, "float32")
+
+    def _forward(self, source, target, training):
+        fake = self.generator(source, training=training)
+        d_real = self.discriminator([source, target], training=training)
+        d_fake = self.discriminator([source, fake], training=training)
+        g_gan = self._g_gan_loss(d_fake)
+        g_l1 = losses_lib.l1_loss(target, fake)
+        g_loss = g_gan + self.lambda_l1 * g_l1
+        d_loss = self._d_gan_loss(d_real, d_fake)
+        return dict(
+            g_loss=g_loss,
+            g_gan=g_gan,
+            g_l1=g_l1,
+            d_loss=d_loss,
+            d_real=losses_lib.discriminator_output(self.gan_loss, d_real),
+            d_fake=losses_lib.discriminator_output(self.gan_loss, d_fake),
+        )
+
+    def _track(self, values):
+        for key, tracker in self.trackers.items():
+            tracker.update_state(values[key])
+        return {key: tracker.result() for key, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        source, target = self._unpack(data)
+        # Keras all-reduces gradients with SUM across replicas.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            values = self._forward(source, target, training=True)
+            g_scaled = values["g_loss"] / replicas
+            d_scaled = values["d_loss"] / replicas
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        d_grads = d_tape.gradient(d_scaled, d_vars)
+        if self.d_every == 1:
+            self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        else:
+            # No AutoGraph in Keras train steps: a Python `if` on a tensor
+            # fails, so the skipped update is an explicit tf.cond. Zero
+            # gradients would not do: Adam would still decay its moments.
+            def update():
+                self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+                return tf.constant(True)
+
+            tf.cond(
+                tf.equal(self.step_counter % self.d_every, 0),
+                update,
+                lambda: tf.constant(False),
+            )
+        self.step_counter.assign_add(1)
+        return self._track(values)
+
+    def test_step(self, data):
+        source, target = self._unpack(data)
+        return self._track(self._forward(source, target, training=False))
+
+    # ------------------------------------------------------------------
+    # serialization
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(
+                self.discriminator
+            ),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        generator = keras.saving.deserialize_keras_object(
+            config.pop("generator"), custom_objects=custom_objects
+        )
+        discriminator = keras.saving.deserialize_keras_object(
+            config.pop("discriminator"), custom_objects=custom_objects
+        )
+        return cls(generator=generator, discriminator=discriminator, **config)
+
+    def _rng_states(self):
+        """Seed-generator states (dropout masks), not part of `weights`."""
+        weight_ids = {id(w) for w in self.weights}
+        return [v for v in self.variables if id(v) not in weight_ids]
+
+    def save_own_variables(self, store):
+        # The RNG states are saved too, so a resumed run draws the same
+        # dropout masks as an uninterrupted one.
+        super().save_own_variables(store)
+        for i, v in enumerate(self._rng_states()):
+            store[f"{_RNG_PREFIX}{i}"] = v
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        rng_keys = [k for k in keys if k.startswith(_RNG_PREFIX)]
+        super().load_own_variables(
+            {k: store[k] for k in keys if not k.startswith(_RNG_PREFIX)}
+        )
+        states = self._rng_states()
+        if rng_keys and len(rng_keys) != len(states):
+            raise ValueError(
+                f"The saved model has {len(rng_keys)} random-generator states "
+                f"but this model has {len(states)}: the file comes from a "
+                "different architecture."
+            )
+        for i, v in enumerate(states if rng_keys else []):
+            v.assign(store[f"{_RNG_PREFIX}{i}"])
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the model atomically (temporary file, fsync, rename).
+
+        Same arguments as `keras.Model.save`; an interrupted save never
+        leaves a partial file under `filepath`.
+        """
+        path = os.fspath(filepath)
+        if not path.endswith(".keras"):
+            return super().save(filepath, overwrite=overwrite, **kwargs)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"{path} exists and overwrite=False.")
+        with atomic_path(path, suffix=".keras") as tmp:
+            super().save(tmp, overwrite=True, **kwargs)
+
+    def export(
+        self, filepath, format="tf_saved_model", verbose=False, **kwargs
+    ):
+        """Exports the generator for serving (see `export_generator`)."""
+        return export_generator(
+            self.generator, filepath, format=format, verbose=verbose, **kwargs
+        )
+
+
+def _current_lr(optimizer):
+    lr = optimizer.learning_rate
+    try:
+        return float(ops.convert_to_numpy(lr))
+    except (TypeError, ValueError):
+        return None
+
+
+def export_generator(
+    generator, filepath, format="tf_saved_model", verbose=False,
+    input_signature=None, **kwargs
+):
+    """Exports a generator as a TensorFlow SavedModel with a serving signature.
+
+    The signature takes a float32 `(batch, height, width, channels)` tensor
+    named `image` in [-1, 1] with free batch, height and width (each must
+    still be divisible by `2**depth` for a U-Net); the endpoints are `serve`
+    and `serving_default`. The directory is written beside `filepath` and
+    renamed into place, so an interrupted export leaves no partial model.
+
+    Args:
+        generator: `keras.Model`. The generator to export.
+        filepath: str or path. Target directory.
+        format: str. Keras export format. Defaults to `"tf_saved_model"`.
+        verbose: bool. Print the endpoint summary. Defaults to `False`.
+        input_signature: list of one `tf.TensorSpec`, or `None` for the
+            shape-free signature above. Defaults to `None`.
+        **kwargs: passed to `keras.Model.export`.
+
+    Returns:
+        str. The export directory.
+
+    Example:
+    >>> export_generator(model.generator, "exported")  # doctest: +SKIP
+    >>> served = tf.saved_model.load("exported")
+    >>> y = served.serve(x)                             # doctest: +SKIP
+    """
+    path = os.path.abspath(os.fspath(filepath))
+    if input_signature is None:
+        channels = generator.inputs[0].shape[-1]
+        input_signature = [
+            tf.TensorSpec((None, None, None, channels), tf.float32, name="image")
+        ]
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    try:
+        shutil.rmtree(tmp)
+        generator.export(
+            tmp,
+            format=format,
+            verbose=verbose,
+            input_signature=input_signature,
+            **kwargs,
+        )
+        old = None
+        if os.path.exists(path):
+            old = tmp + ".old"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
