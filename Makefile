@@ -1,0 +1,39 @@
+# Two commands for users: `make demo` and `make test`. Both create .venv
+# (if missing) and install the package there with pinned dependencies.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONSTRAINTS := requirements/constraints.txt
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test install install-dev bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) setup.cfg pyproject.toml $(CONSTRAINTS)
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP_INSTALL) -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Train briefly on the bundled CMP facades sample; writes runs/demo/.
+demo: $(VENV)/.installed
+	$(PY) -m pix2pix_keras.demo --output runs/demo
+
+## The whole test suite (unit tests, doctests, notebooks in fast mode).
+test: $(VENV)/.installed-dev
+	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --nbmake notebooks tests pix2pix_keras
+
+## Benchmarks (slow; write JSON to benchmarks/results/).
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/fit_vs_loop.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
