@@ -1,0 +1,149 @@
+import keras
+import matplotlib.image
+import numpy as np
+import pytest
+
+import pix2pix_keras as pk
+from pix2pix_keras.callbacks import to_display
+from tests.conftest import tiny_arrays
+from tests.conftest import tiny_dataset
+from tests.conftest import tiny_pix2pix
+
+
+def test_halving_formula():
+    cb = pk.LearningRateHalving(every=10)
+    assert cb.learning_rate(2e-4, 0) == 2e-4
+    assert cb.learning_rate(2e-4, 9) == 2e-4
+    assert cb.learning_rate(2e-4, 10) == 1e-4
+    assert cb.learning_rate(2e-4, 25) == 5e-5
+    clamp = pk.LearningRateHalving(every=1, factor=0.1, min_lr=1e-6)
+    assert clamp.learning_rate(1e-3, 5) == 1e-6
+
+
+def test_halving_in_fit_acts_on_both_optimizers_and_logs_them():
+    model = tiny_pix2pix()
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5),
+    )
+    history = model.fit(
+        tiny_dataset(n=2),
+        epochs=3,
+        verbose=0,
+        callbacks=[pk.LearningRateHalving(every=1)],
+    )
+    np.testing.assert_allclose(history.history["g_lr"], [1e-3, 5e-4, 2.5e-4], rtol=1e-6)
+    np.testing.assert_allclose(history.history["d_lr"], [4e-4, 2e-4, 1e-4], rtol=1e-6)
+    assert model.optimizer is None
+
+
+def test_halving_resumes_from_absolute_epoch():
+    model = tiny_pix2pix()
+    model.compile()
+    history = model.fit(
+        tiny_dataset(n=2),
+        initial_epoch=20,
+        epochs=21,
+        verbose=0,
+        callbacks=[pk.LearningRateHalving(every=10)],
+    )
+    # Epoch 20 is two periods in: 2e-4 / 4, whatever the current rate was.
+    np.testing.assert_allclose(history.history["g_lr"], [5e-5], rtol=1e-6)
+    np.testing.assert_allclose(history.history["d_lr"], [5e-5], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"every": 0}, "every"), ({"every": 2.5}, "every"),
+     ({"factor": 0.0}, "factor"), ({"factor": 1.5}, "factor"),
+     ({"min_lr": -1.0}, "min_lr")],
+)
+def test_halving_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        pk.LearningRateHalving(**kwargs)
+
+
+def test_halving_rejects_schedules():
+    model = tiny_pix2pix()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
+    model.compile(g_optimizer=keras.optimizers.Adam(schedule))
+    with pytest.raises(ValueError, match="g_optimizer"):
+        model.fit(tiny_dataset(n=2), epochs=1, verbose=0,
+                  callbacks=[pk.LearningRateHalving()])
+
+
+def test_halving_needs_compiled_model():
+    model = tiny_pix2pix()
+    cb = pk.LearningRateHalving()
+    cb.set_model(model)
+    with pytest.raises(ValueError, match="compile"):
+        cb.on_epoch_begin(0)
+
+
+def test_make_grid_layout():
+    n, h, w = 3, 8, 10
+    src = -np.ones((n, h, w, 3))
+    gen = np.zeros((n, h, w, 3))
+    tgt = np.ones((n, h, w, 3))
+    grid = pk.make_grid(src, gen, tgt, padding=2)
+    assert grid.shape == (n * h + (n - 1) * 2, 3 * w + 2 * 2, 3)
+    # Columns: black source, mid-grey generated, white target; white padding.
+    assert grid[0:h, 0:w].max() == 0.0
+    np.testing.assert_allclose(grid[0:h, w + 2 : 2 * w + 2], 0.5)
+    assert grid[0:h, 2 * w + 4 :].min() == 1.0
+    assert grid[h : h + 2].min() == 1.0
+
+
+def test_to_display_channels():
+    grey = to_display(np.full((1, 2, 2, 1), 0.0))
+    assert grey.shape == (1, 2, 2, 3)
+    np.testing.assert_allclose(grey, 0.5)
+    onehot = np.zeros((1, 2, 2, 12), "float32")
+    onehot[0, 0, 0, 3] = 1.0
+    onehot[0, 1, 1, 3] = 1.0
+    shown = to_display(onehot)
+    assert shown.shape == (1, 2, 2, 3)
+    # Same class, same colour; different classes, different colours.
+    np.testing.assert_array_equal(shown[0, 0, 0], shown[0, 1, 1])
+    assert np.abs(shown[0, 0, 0] - shown[0, 0, 1]).sum() > 0
+
+
+def test_make_grid_rejects_mismatched_columns():
+    with pytest.raises(ValueError, match="same number"):
+        pk.make_grid(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 3)),
+                     np.zeros((3, 8, 8, 3)))
+
+
+def test_sample_grid_png_changes_after_training(tmp_path):
+    model = tiny_pix2pix()
+    model.compile(g_optimizer=keras.optimizers.Adam(1e-2),
+                  d_optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_arrays(n=4)
+    cb = pk.SampleGrid((x[:3], y[:3]), tmp_path, every=2)
+    cb.set_model(model)
+    before = cb.render()
+    model.fit(tiny_dataset(n=4), epochs=4, verbose=0, callbacks=[cb])
+    assert [p.rsplit("/", 1)[-1] for p in cb.paths] == [
+        "samples_epoch0002.png", "samples_epoch0004.png"]
+    png = matplotlib.image.imread(tmp_path / "samples_latest.png")
+    assert png.shape[:2] == (3 * 32 + 2 * 2, 3 * 32 + 2 * 2)
+    png = png[..., :3]
+    w = 32
+    # Source and target columns are the inputs; only the generated one moves.
+    np.testing.assert_allclose(png[:, :w], before[:, :w], atol=1 / 255)
+    np.testing.assert_allclose(png[:, 2 * w + 4 :], before[:, 2 * w + 4 :], atol=1 / 255)
+    change = np.abs(png[:, w + 2 : 2 * w + 2] - before[:, w + 2 : 2 * w + 2]).mean()
+    assert change > 0.01
+
+
+def test_sample_grid_takes_a_dataset(tmp_path):
+    cb = pk.SampleGrid(tiny_dataset(n=4, batch_size=3), tmp_path)
+    assert cb.source.shape == (3, 32, 32, 3)
+    assert cb.target.shape == (3, 32, 32, 3)
+
+
+def test_sample_grid_rejects_bad_samples(tmp_path):
+    with pytest.raises(ValueError, match="samples"):
+        pk.SampleGrid(np.zeros((2, 8, 8, 3)), tmp_path)
+    with pytest.raises(ValueError, match="every"):
+        pk.SampleGrid((np.zeros((2, 8, 8, 3)),) * 2, tmp_path, every=0)
