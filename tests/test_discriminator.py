@@ -245,17 +245,24 @@ def test_too_small_images_rejected(size, n_layers):
 def test_smallest_image_size_boundary(n_layers):
     # After n 'same' stride-2 convs a side s becomes ceil(s / 2^n); the two
     # stride-1 convs need at least 3 pixels there to leave a 1×1 grid,
-    # i.e. s > 2^(n+1). The smallest valid side gives one logit ...
+    # i.e. s > 2^(n+1). The smallest valid side gives one logit.
     smallest = 2 ** (n_layers + 1) + 1
     d = pk.PatchDiscriminator(
         image_size=smallest, n_layers=n_layers, filters=4
     )
     assert tuple(d.output_shape) == (None, 1, 1, 1)
-    # ... and one pixel less must be rejected by the argument check with a
-    # message naming `image_size`, not fail deep inside a Keras conv.
+    out = d(list(_pair(smallest)), training=False)
+    assert tuple(out.shape) == (1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3, 4])
+def test_side_of_2_pow_n_plus_1_rejected_by_argument_check(n_layers):
+    # One pixel below the smallest valid side (see above) leaves an empty
+    # logit grid; the argument check must reject it with a message naming
+    # `image_size`, not let it fail deep inside a Keras conv.
     with pytest.raises(ValueError, match="image_size"):
         pk.PatchDiscriminator(
-            image_size=smallest - 1, n_layers=n_layers, filters=4
+            image_size=2 ** (n_layers + 1), n_layers=n_layers, filters=4
         )
 
 
