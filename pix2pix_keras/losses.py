@@ -141,6 +141,7 @@ def discriminator_output(name, logits):
     For `"lsgan"` the raw output (the target is 1 for real, 0 for fake);
     for `"vanilla"` the probability σ(logit). Either way 1 means "real".
     """
+    get_gan_loss(name)
     logits = _f32(logits)
     if name == "vanilla":
         logits = ops.sigmoid(logits)

@@ -279,7 +279,7 @@ def test_bad_arguments_rejected(kwargs, arg):
         pk.PatchDiscriminator(image_size=32, **kwargs)
 
 
-# Config round trip -------------------------------------------------------------
+# Config round trip ---------------------------------------------------------
 
 
 def _dumps(config):

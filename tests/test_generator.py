@@ -89,7 +89,9 @@ def test_default_generator_architecture(unet_256):
     assert {f"generator_down{i}_norm" for i in range(8)} & names == {
         f"generator_down{i}_norm" for i in range(1, 7)
     }
-    drops = [layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)]
+    drops = [
+        layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)
+    ]
     assert sorted(layer.name for layer in drops) == [
         f"generator_up{i}_dropout" for i in range(3)
     ]
@@ -237,7 +239,9 @@ def test_skip_projection_only_where_widths_differ():
     # are [32, 32, 16, 8].
     decoder = [16, 32, 8, 8]
     g = tiny_generator(decoder_filters=decoder)
-    proj = sorted(layer.name for layer in g.layers if layer.name.endswith("_proj"))
+    proj = sorted(
+        layer.name for layer in g.layers if layer.name.endswith("_proj")
+    )
     assert proj == ["generator_skip0_proj", "generator_skip2_proj"]
     p0 = g.get_layer("generator_skip0_proj")
     assert p0.kernel_size == (1, 1)
@@ -356,7 +360,9 @@ def test_no_dropout_makes_training_deterministic(norm):
 
 def test_num_dropout_controls_dropout_blocks():
     g = tiny_generator(dropout=0.3, num_dropout=2)
-    drops = [layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)]
+    drops = [
+        layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)
+    ]
     assert sorted(layer.name for layer in drops) == [
         "generator_up0_dropout",
         "generator_up1_dropout",

@@ -95,10 +95,12 @@ class PatchDiscriminator(keras.Model):
                 raise ValueError(
                     f"`{arg}` must be a positive int. Received: {arg}={value!r}"
                 )
-        if min(h, w) < 2**n_layers:
+        # n stride-2 convs take a side s to ceil(s / 2**n); the two padded
+        # stride-1 4x4 convs then remove 2 pixels, leaving at least one.
+        if min(h, w) <= 2 ** (n_layers + 1):
             raise ValueError(
                 f"`image_size`={(h, w)} is too small for n_layers={n_layers}: "
-                f"each side must be at least {2**n_layers}."
+                f"each side must be more than {2 ** (n_layers + 1)}."
             )
 
         source = keras.Input((h, w, in_channels), name="source")

@@ -78,7 +78,8 @@ class UNetGenerator(keras.Model):
             `"batch"`.
         dropout: float in [0, 1). Dropout rate of the first `num_dropout`
             up blocks. Defaults to `0.5`.
-        num_dropout: int. Number of up blocks with dropout. Defaults to `3`.
+        num_dropout: int >= 0. Number of up blocks with dropout (all of
+            them if there are fewer). Defaults to `3`.
         name: str. Model name. Defaults to `"generator"`.
 
     Example:
@@ -129,6 +130,15 @@ class UNetGenerator(keras.Model):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+            )
+        if (
+            isinstance(num_dropout, bool)
+            or not isinstance(num_dropout, int)
+            or num_dropout < 0
+        ):
+            raise ValueError(
+                "`num_dropout` must be an int >= 0. Received: "
+                f"num_dropout={num_dropout!r}"
             )
         encoder_filters = [
             min(filters * 2**i, max_filters) for i in range(depth)
