@@ -88,9 +88,7 @@ def run(output="runs/demo", epochs=8, image_size=256, batch_size=1, seed=0,
         "task": "CMP facades sample, label map -> photo",
         "image_size": image_size,
         "epochs": epochs,
-        "train_pairs": int(train.unbatch().cardinality())
-        if train.unbatch().cardinality() >= 0
-        else None,
+        "train_pairs": len(pk.find_pairs(pk.sample_data_dir("train"))[0]),
         "train_steps": steps,
         "train_seconds": round(seconds, 2),
         "steps_per_second": round(steps / seconds, 3),

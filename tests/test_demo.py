@@ -15,7 +15,7 @@ def test_demo_fast_writes_grid_metrics_and_model(tmp_path, capsys):
         assert str(out / name) in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["image_size"] == 64 and metrics["epochs"] == 1
-    assert metrics["train_steps"] == 24
+    assert metrics["train_steps"] == 24 and metrics["train_pairs"] == 24
     assert set(metrics["final"]) >= {
         "g_loss", "g_gan", "g_l1", "d_loss", "d_real", "d_fake",
         "val_g_l1", "g_lr", "d_lr"}
