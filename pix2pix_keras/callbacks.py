@@ -35,8 +35,10 @@ class LearningRateHalving(keras.callbacks.Callback):
         min_lr: float >= 0. Lower bound. Defaults to `0.0`.
 
     Example:
-    >>> model.fit(ds, epochs=200,
-    ...           callbacks=[LearningRateHalving(every=10)])  # doctest: +SKIP
+
+    ```python
+    model.fit(train_ds, epochs=200, callbacks=[LearningRateHalving(every=10)])
+    ```
     """
 
     def __init__(self, every=10, factor=0.5, min_lr=0.0):
@@ -163,7 +165,11 @@ class SampleGrid(keras.callbacks.Callback):
         prefix: str. File name prefix. Defaults to `"samples"`.
 
     Example:
-    >>> grid_cb = SampleGrid(val_ds, "runs/grids", every=5)  # doctest: +SKIP
+
+    ```python
+    model.fit(train_ds, epochs=200,
+              callbacks=[SampleGrid(val_ds, "runs/grids", every=5)])
+    ```
     """
 
     def __init__(self, samples, directory, every=1, prefix="samples"):

@@ -32,8 +32,12 @@ def atomic_path(path, suffix=""):
             extension). Defaults to `""`.
 
     Example:
-    >>> with atomic_path("out.json") as tmp:          # doctest: +SKIP
-    ...     open(tmp, "w").write("{}")
+
+    ```python
+    with atomic_path("metrics.json") as tmp:
+        with open(tmp, "w") as f:
+            json.dump(metrics, f)
+    ```
     """
     path = os.path.abspath(os.fspath(path))
     directory = os.path.dirname(path)

@@ -523,9 +523,12 @@ def export_generator(
         str. The export directory.
 
     Example:
-    >>> export_generator(model.generator, "exported")  # doctest: +SKIP
-    >>> served = tf.saved_model.load("exported")
-    >>> y = served.serve(x)                             # doctest: +SKIP
+
+    ```python
+    export_generator(model.generator, "exported")
+    served = tf.saved_model.load("exported")
+    y = served.serve(x)  # == model.predict(x)
+    ```
     """
     path = os.path.abspath(os.fspath(filepath))
     if input_signature is None:
