@@ -5,7 +5,10 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _doctest_names(doctest_namespace):
+def _doctest_names(request):
+    if not isinstance(request.node, pytest.DoctestItem):
+        return
+    doctest_namespace = request.getfixturevalue("doctest_namespace")
     import keras
     import tensorflow as tf
     from keras import ops

@@ -14,8 +14,9 @@ from tests.conftest import tiny_pix2pix
 
 LOG_KEYS = {"g_loss", "g_gan", "g_l1", "d_loss", "d_real", "d_fake"}
 
-# Weight comparisons between runs must be bit-exact.
-tf.config.experimental.enable_op_determinism()
+# No test here compares two runs, so op determinism stays off: Keras
+# 3.15 silently turns `jit_compile=True` into False while it is enabled
+# (`model_supports_jit`), which would defeat the XLA tests.
 
 
 def _values(variables):
@@ -83,6 +84,7 @@ def test_compile_rejects_one_optimizer_for_both_networks():
         model.compile(g_optimizer=optimizer, d_optimizer=optimizer)
     message = str(info.value)
     assert "`g_optimizer`" in message and "`d_optimizer`" in message
+    assert "shared_adam" in message  # which optimizer was passed twice
     assert model.g_optimizer is None
 
 
@@ -128,7 +130,7 @@ def test_fit_one_epoch_updates_both_networks_and_logs():
 
     g_after = _values(model.generator.trainable_variables)
     d_after = _values(model.discriminator.trainable_variables)
-    assert len(g_before) == 34 and len(d_before) == 7
+    assert len(g_before) == 25 and len(d_before) == 10
     assert all(_changed(g_before, g_after))
     assert all(_changed(d_before, d_after))
     assert set(history.history) == LOG_KEYS
@@ -234,7 +236,8 @@ def test_predict_is_the_inference_generator():
     direct = keras.ops.convert_to_numpy(model.generator(x, training=False))
     np.testing.assert_allclose(out, direct, rtol=0, atol=1e-6)
     # Inference mode: deterministic, no dropout.
-    np.testing.assert_array_equal(out, model.predict(x, batch_size=2, verbose=0))
+    again = model.predict(x, batch_size=2, verbose=0)
+    np.testing.assert_array_equal(out, again)
 
 
 # ----------------------------------------------------------------------
@@ -262,7 +265,9 @@ def _manual_losses(model, x, y, gan_loss, lambda_l1):
     else:
         # -log sigmoid(z) = softplus(-z); -log(1 - sigmoid(z)) = softplus(z)
         g_gan = np.mean(_softplus(-d_fake))
-        d_loss = 0.5 * (np.mean(_softplus(-d_real)) + np.mean(_softplus(d_fake)))
+        d_loss = 0.5 * (
+            np.mean(_softplus(-d_real)) + np.mean(_softplus(d_fake))
+        )
         sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
         real_out, fake_out = sigmoid(d_real).mean(), sigmoid(d_fake).mean()
     return dict(
@@ -288,10 +293,9 @@ def test_test_step_losses_match_manual_computation(gan_loss):
     want = _manual_losses(model, x, y, gan_loss, 100.0)
     assert set(got) == LOG_KEYS
     for key in LOG_KEYS:
-        assert float(got[key]) == pytest.approx(want[key], rel=1e-5, abs=1e-6), key
-    # The GAN terms differ between the two losses: lsgan at D output 0
-    # would be 1.0, vanilla log 2; either way clearly positive.
-    assert want["g_gan"] > 0 and want["d_loss"] > 0
+        assert float(got[key]) == pytest.approx(
+            want[key], rel=1e-5, abs=1e-6
+        ), key
 
 
 # ----------------------------------------------------------------------
@@ -315,16 +319,16 @@ def test_d_every_3_counts():
     assert int(keras.ops.convert_to_numpy(model.step_counter)) == 7
 
 
-@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager-graph", "xla"])
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_d_every_2_skips_discriminator_update_step_by_step(jit_compile):
     model = _compiled(d_every=2, jit_compile=jit_compile)
     assert model.jit_compile is jit_compile
-    x, y = tiny_arrays(2)
+    one_batch = tiny_dataset(n=2, batch_size=2)
     d_changed, g_changed = [], []
     for step in range(5):
         d_before = _values(model.discriminator.trainable_variables)
         g_before = _values(model.generator.trainable_variables)
-        model.train_on_batch(x, y)
+        model.fit(one_batch, epochs=1, verbose=0)
         d_after = _values(model.discriminator.trainable_variables)
         g_after = _values(model.generator.trainable_variables)
         d_flags = _changed(d_before, d_after)
@@ -338,6 +342,30 @@ def test_d_every_2_skips_discriminator_update_step_by_step(jit_compile):
     # Steps 1, 3, 5 (counter 0, 2, 4) update D; steps 2 and 4 do not.
     assert d_changed == [True, False, True, False, True]
     assert g_changed == [True] * 5
+    assert model.jit_compile is jit_compile
+
+
+def test_train_on_batch_and_test_on_batch():
+    # Keras passes (x, y, None) to train_step / test_step here.
+    model = _compiled(d_every=2)
+    x, y = tiny_arrays(2)
+    d_before = _values(model.discriminator.trainable_variables)
+
+    logs = model.train_on_batch(x, y, return_dict=True)
+
+    assert set(logs) == LOG_KEYS
+    assert _iterations(model.g_optimizer) == 1
+    assert _iterations(model.d_optimizer) == 1
+    d_after = _values(model.discriminator.trainable_variables)
+    assert all(_changed(d_before, d_after))
+    model.train_on_batch(x, y)
+    assert _iterations(model.g_optimizer) == 2
+    assert _iterations(model.d_optimizer) == 1
+    weights = _values(model.weights)
+    result = model.test_on_batch(x, y, return_dict=True)
+    assert set(result) == LOG_KEYS
+    for before, after in zip(weights, _values(model.weights)):
+        np.testing.assert_array_equal(before, after)
 
 
 # ----------------------------------------------------------------------
@@ -362,7 +390,7 @@ def test_fit_rejects_wrong_channel_count():
     with pytest.raises(ValueError) as info:
         model.fit(x, y[..., :1], batch_size=2, epochs=1, verbose=0)
     message = str(info.value)
-    assert "(None, 32, 32, 1)" in message
+    assert "32, 32, 1)" in message
     assert "3 to 3 channels" in message
     with pytest.raises(ValueError, match="channels"):
         model.fit(x[..., :2], y, batch_size=2, epochs=1, verbose=0)
@@ -410,7 +438,9 @@ def test_generator_and_discriminator_channels_must_match():
         image_size=32, out_channels=3, filters=8, max_filters=32, n_layers=2
     )
     with pytest.raises(ValueError) as info:
-        pk.Pix2Pix(generator=generator, discriminator=discriminator, image_size=32)
+        pk.Pix2Pix(
+            generator=generator, discriminator=discriminator, image_size=32
+        )
     message = str(info.value)
     assert "(None, 32, 32, 1)" in message  # generator output
     assert "[(None, 32, 32, 3), (None, 32, 32, 3)]" in message  # D inputs

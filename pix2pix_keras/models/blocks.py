@@ -182,7 +182,13 @@ class ResidualBlock(layers.Layer):
             else None
         )
         shape = tuple(input_shape)
-        for layer in (self.conv1, self.norm1, self.conv2, self.norm2):
+        # The convolutions see the reflection-padded input (2 px larger).
+        padded = shape[:1] + tuple(
+            None if d is None else d + 2 for d in shape[1:3]
+        ) + shape[3:]
+        self.conv1.build(padded)
+        self.conv2.build(padded)
+        for layer in (self.norm1, self.norm2):
             if layer is not None:
                 layer.build(shape)
         super().build(input_shape)

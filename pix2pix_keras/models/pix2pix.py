@@ -240,19 +240,21 @@ class Pix2Pix(keras.Model):
                 raise ValueError(
                     f"Pix2Pix.compile() does not take `{arg}`: the losses are "
                     "set by `gan_loss` and `lambda_l1`, and the metrics are "
-                    "built in."
+                    f"built in. Received: {arg}={kwargs[arg]!r}"
                 )
         if kwargs.get("optimizer") is not None:
             raise ValueError(
                 "Pix2Pix.compile() takes `g_optimizer` and `d_optimizer`, not "
-                "`optimizer`."
+                f"`optimizer`. Received: optimizer={kwargs['optimizer']!r}"
             )
         g_optimizer = self._get_optimizer(g_optimizer, "g_optimizer")
         d_optimizer = self._get_optimizer(d_optimizer, "d_optimizer")
         if g_optimizer is d_optimizer:
             raise ValueError(
                 "`g_optimizer` and `d_optimizer` must be two different "
-                "optimizer instances (each keeps its own moments)."
+                "optimizer instances (each keeps its own moments). Received "
+                f"the same {type(g_optimizer).__name__} "
+                f"{g_optimizer.name!r} for both."
             )
         strategy = tf.distribute.get_strategy()
         if d_every > 1 and strategy.num_replicas_in_sync > 1:
@@ -326,6 +328,8 @@ class Pix2Pix(keras.Model):
         return self.generator(inputs, training=training)
 
     def _unpack(self, data):
+        if isinstance(data, (tuple, list)) and len(data) == 3 and data[2] is None:
+            data = data[:2]  # train_on_batch / test_on_batch pass (x, y, None)
         if not isinstance(data, (tuple, list)) or len(data) != 2:
             n = len(data) if isinstance(data, (tuple, list)) else 1
             raise ValueError(
