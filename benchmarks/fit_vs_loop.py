@@ -26,15 +26,19 @@ two consecutive synchronisation points:
 
 The first step of a round is measured from the start of the round (loop) or
 from `on_train_batch_begin` (fit), so the per-call setup of `fit()` (epoch
-iterator, callback list) is not in the step times; it is reported
-separately as `fit_call_overhead_s`.
+iterator, callback list) and its teardown are not in the step times; they
+are reported separately (`fit_call_setup_s`, `fit_call_teardown_s`). The
+teardown is sometimes large on TF 2.21: fit() then returns only at the next
+tick of tf.data's autotuning thread (10 ms, doubling: such fit() calls last
+0.63, 1.27, ..., 5.11, 10.23, 20.47 s); see README.md.
 
 Reported: median step time, steps/s and images/s for each side (over all
 timed steps, and per round), and the ratio fit/loop in steps/s. Target:
-ratio >= 0.95.
+ratio >= 0.95 (`pass`). Secondary, for a noisy machine: the median of the
+per-round ratios and the ratio of the fastest steps.
 
 Usage:
-    .venv/bin/python benchmarks/fit_vs_loop.py            # full (~2-3 min)
+    .venv/bin/python benchmarks/fit_vs_loop.py            # full (~2-4 min)
     .venv/bin/python benchmarks/fit_vs_loop.py --quick    # smoke test
 """
 
@@ -62,7 +66,9 @@ RESULTS_DIR = os.path.join(HERE, "results")
 TARGET_RATIO = 0.95
 LAMBDA_L1 = 100.0
 
-FULL = dict(size=256, batch=1, steps=15, rounds=3, warmup=5)
+# An even number of rounds balances the ABBA order; short rounds track the
+# load of a shared machine, which changes every few seconds.
+FULL = dict(size=256, batch=1, steps=8, rounds=6, warmup=5)
 QUICK = dict(size=64, batch=1, steps=3, rounds=2, warmup=2)
 
 
@@ -80,7 +86,9 @@ def parse_args(argv=None):
         action="store_true",
         help=f"tiny smoke run ({QUICK}); explicit flags still override",
     )
-    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument(
+        "--seed", type=int, default=1234, help="weights and data seed"
+    )
     p.add_argument(
         "--pairs", type=int, default=16, help="random pairs pre-generated"
     )
@@ -237,13 +245,20 @@ class FitRunner:
             epochs=1,
             steps_per_epoch=steps,
             verbose=0,
+            shuffle=False,  # ignored for a dataset; avoids a UserWarning
             callbacks=[self.timer],
         )
-        wall = time.perf_counter() - start
+        end = time.perf_counter()
         times = self.timer.step_times()
         if len(times) != steps:
             raise RuntimeError(f"fit ran {len(times)} steps, expected {steps}")
-        return times, wall
+        # Time spent in fit() outside the steps: before the first
+        # on_train_batch_begin, and after the last on_train_batch_end.
+        self.last_call = {
+            "setup_s": self.timer.begins[0] - start,
+            "teardown_s": end - self.timer.ends[-1],
+        }
+        return times, end - start
 
     def traces(self):
         return self.trace_count
@@ -307,6 +322,8 @@ def main(argv=None):
                 "sum_step_s": sum(times),
                 "step_times_s": times,
             }
+            if name == "fit":
+                entry[name].update(fit.last_call)
         entry["ratio_fit_over_loop"] = (
             entry["loop"]["median_step_s"] / entry["fit"]["median_step_s"]
         )
@@ -319,11 +336,18 @@ def main(argv=None):
         )
 
     summary = {k: summarize(v, args.batch) for k, v in all_times.items()}
-    fit_overhead = [
+    threading = tf.config.threading
+    summary["fit"]["fit_call_overhead_s"] = statistics.median(
         e["fit"]["wall_s"] - e["fit"]["sum_step_s"] for e in rounds
-    ]
-    summary["fit"]["fit_call_overhead_s"] = statistics.median(fit_overhead)
+    )
+    summary["fit"]["fit_call_setup_s"] = statistics.median(
+        e["fit"]["setup_s"] for e in rounds
+    )
+    summary["fit"]["fit_call_teardown_s"] = statistics.median(
+        e["fit"]["teardown_s"] for e in rounds
+    )
     ratio = summary["loop"]["median_step_s"] / summary["fit"]["median_step_s"]
+    per_round = [e["ratio_fit_over_loop"] for e in rounds]
     # Secondary view: throughput over whole rounds (fit() setup included).
     wall_ratio = sum(e["loop"]["wall_s"] for e in rounds) / sum(
         e["fit"]["wall_s"] for e in rounds
@@ -348,8 +372,9 @@ def main(argv=None):
             else None,
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
-            "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            # 0 = TensorFlow picks (the number of cores).
+            "tf_intra_op_threads": threading.get_intra_op_parallelism_threads(),
+            "tf_inter_op_threads": threading.get_inter_op_parallelism_threads(),
             "loadavg_start": list(load_start),
             "loadavg_end": list(os.getloadavg()),
         },
@@ -380,7 +405,10 @@ def main(argv=None):
         "loop": summary["loop"],
         "fit": summary["fit"],
         "ratio_fit_over_loop": ratio,
-        "ratio_per_round": [e["ratio_fit_over_loop"] for e in rounds],
+        "ratio_per_round": per_round,
+        "ratio_median_of_rounds": statistics.median(per_round),
+        "ratio_min_step": summary["loop"]["min_step_s"]
+        / summary["fit"]["min_step_s"],
         "ratio_round_wall": wall_ratio,
         "target_ratio": TARGET_RATIO,
         "pass": ratio >= TARGET_RATIO,
