@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from pix2pix_keras.utils import atomic_path
+from pix2pix_keras.utils import check_int
 
 
 def _optimizers(model):
@@ -43,8 +44,7 @@ class LearningRateHalving(keras.callbacks.Callback):
 
     def __init__(self, every=10, factor=0.5, min_lr=0.0):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"`every` must be an int >= 1. Received: every={every!r}")
+        check_int(every=every)
         if not 0.0 < factor <= 1.0:
             raise ValueError(f"`factor` must be in (0, 1]. Received: factor={factor!r}")
         if min_lr < 0:
@@ -191,8 +191,7 @@ class SampleGrid(keras.callbacks.Callback):
                 f"of equal n, h, w. Received {self.source.shape} and "
                 f"{self.target.shape}."
             )
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"`every` must be an int >= 1. Received: every={every!r}")
+        check_int(every=every)
         self.directory = os.fspath(directory)
         self.every = every
         self.prefix = prefix

@@ -5,6 +5,7 @@ import os
 import tensorflow as tf
 
 from pix2pix_keras.models.generator import _image_size
+from pix2pix_keras.utils import check_int
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -189,8 +190,7 @@ def load_paired_dataset(
     for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if value not in (1, 3, 4):
             raise ValueError(f"`{arg}` must be 1, 3 or 4. Received: {arg}={value!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}")
+    check_int(batch_size=batch_size)
     sources, targets = find_pairs(directory, source_suffix, target_suffix)
     if shuffle is None:
         shuffle = training

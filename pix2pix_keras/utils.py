@@ -5,6 +5,25 @@ import os
 import tempfile
 
 
+def check_int(minimum=1, **values):
+    """Raises a `ValueError` unless every keyword value is an int >= `minimum`.
+
+    Booleans are rejected too. The message names the argument and its value.
+
+    Example:
+    >>> check_int(filters=64, depth=8)
+    >>> check_int(filters=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `filters` must be an int >= 1. Received: filters=0
+    """
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(
+                f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
+            )
+
+
 def _fsync_dir(directory):
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -7,6 +7,7 @@ from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import make_norm
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
+from pix2pix_keras.utils import check_int
 from pix2pix_keras.models.generator import _image_size
 
 
@@ -85,16 +86,12 @@ class PatchDiscriminator(keras.Model):
         h, w = _image_size(image_size)
         receptive_field(n_layers)  # validates n_layers
         validate_norm(norm)
-        for arg, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("filters", filters),
-            ("max_filters", max_filters),
-        ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"`{arg}` must be a positive int. Received: {arg}={value!r}"
-                )
+        check_int(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            max_filters=max_filters,
+        )
         # n stride-2 convs take a side s to ceil(s / 2**n); the two padded
         # stride-1 4x4 convs then remove 2 pixels, leaving at least one.
         if min(h, w) <= 2 ** (n_layers + 1):

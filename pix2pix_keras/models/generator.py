@@ -9,6 +9,7 @@ from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
+from pix2pix_keras.utils import check_int
 
 
 def _image_size(image_size, arg_name="image_size"):
@@ -116,30 +117,18 @@ class UNetGenerator(keras.Model):
                 f"(depth={depth}). Received: image_size={(h, w)}. Resize or "
                 "crop the images, or pass a smaller `depth`."
             )
-        for arg, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("filters", filters),
-            ("max_filters", max_filters),
-        ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"`{arg}` must be a positive int. Received: {arg}={value!r}"
-                )
+        check_int(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            max_filters=max_filters,
+        )
         validate_norm(norm)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
             )
-        if (
-            isinstance(num_dropout, bool)
-            or not isinstance(num_dropout, int)
-            or num_dropout < 0
-        ):
-            raise ValueError(
-                "`num_dropout` must be an int >= 0. Received: "
-                f"num_dropout={num_dropout!r}"
-            )
+        check_int(minimum=0, num_dropout=num_dropout)
         encoder_filters = [
             min(filters * 2**i, max_filters) for i in range(depth)
         ]

@@ -15,6 +15,7 @@ from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import atomic_path
+from pix2pix_keras.utils import check_int
 
 PRESETS = {
     "unet_256": dict(image_size=(256, 256)),
@@ -231,10 +232,7 @@ class Pix2Pix(keras.Model):
                 "`lambda_l1` must be a finite number >= 0. Received: "
                 f"lambda_l1={lambda_l1!r}"
             )
-        if isinstance(d_every, bool) or not isinstance(d_every, int) or d_every < 1:
-            raise ValueError(
-                f"`d_every` must be an int >= 1. Received: d_every={d_every!r}"
-            )
+        check_int(d_every=d_every)
         for arg in ("loss", "metrics", "loss_weights", "weighted_metrics"):
             if kwargs.get(arg) is not None:
                 raise ValueError(

@@ -1,0 +1,28 @@
+"""Runs the code blocks of the docs pages that promise runnable examples."""
+
+import os
+import re
+
+import pytest
+
+DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
+
+
+def python_blocks(name):
+    with open(os.path.join(DOCS, name)) as f:
+        return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+
+
+@pytest.mark.parametrize("page", ["subclassing.md"])
+def test_doc_examples_run(page, tmp_path, monkeypatch):
+    blocks = python_blocks(page)
+    assert len(blocks) >= 3
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": f"docs_{page.replace('.', '_')}"}
+    for block in blocks:
+        exec(compile(block, page, "exec"), namespace)
+    # The example saves the model and reloads it as the subclass, with the
+    # optimizers restored (2 steps before the save, 2 after).
+    restored = namespace["restored"]
+    assert type(restored.generator).__name__ == "ResidualUNet"
+    assert int(restored.g_optimizer.iterations) == 4
