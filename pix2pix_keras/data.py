@@ -1,13 +1,35 @@
-"""Paired-image input pipelines (tf.data) with the classic pix2pix jitter."""
+"""Paired-image input pipelines (tf.data): layouts, preprocessing, labels.
+
+Three layouts of paired images are read:
+
+- `"ab"`: one folder of images holding input and target side by side
+  (A = left half, B = right half; the public pix2pix datasets);
+- `"folders"`: `directory/A/` and `directory/B/`, matched by file stem;
+- `"stems"`: one folder in which the two images of a pair share a stem and
+  differ by suffix (`cmp_b0001.jpg` + `cmp_b0001.png`).
+
+`direction="AtoB"` makes A the source (the generator's input), `"BtoA"` B.
+Every file is checked before the pipeline is built (empty, not an image,
+truncated, unsupported format, odd AB width, mismatched sizes), and the error
+names the file; `on_error="skip"` drops such pairs with one warning that lists
+them all. Decoding and resizing run in parallel and are cached as uint8;
+random crops, flips and augmentations run in the graph from per-pair
+stateless seeds, so a fixed `seed` reproduces every batch.
+"""
 
 import os
+import warnings
 
+import numpy as np
 import tensorflow as tf
 
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+LAYOUTS = ("auto", "ab", "folders", "stems")
+DIRECTIONS = ("AtoB", "BtoA")
+PREPROCESS = ("resize_and_crop", "crop", "scale_width", "none")
 
 _SAMPLE_ROOT = os.path.join(os.path.dirname(__file__), "sample_data", "facades")
 
@@ -15,8 +37,9 @@ _SAMPLE_ROOT = os.path.join(os.path.dirname(__file__), "sample_data", "facades")
 def sample_data_dir(split="train"):
     """Path of the bundled CMP facades sample (24 train, 6 val pairs, 256×256).
 
-    Each pair is `cmp_bNNNN.png` (palette label map, ids 1–12) and
-    `cmp_bNNNN.jpg` (photo). See `PROVENANCE.md` in that folder.
+    Each pair is `cmp_bNNNN.jpg` (photo, "A") and `cmp_bNNNN.png` (palette
+    label map, class ids 1–12, "B"), so label → photo is `direction="BtoA"`.
+    See `PROVENANCE.md` in that folder.
 
     Args:
         split: str. `"train"` or `"val"`. Defaults to `"train"`.
@@ -29,77 +52,400 @@ def sample_data_dir(split="train"):
     return os.path.join(_SAMPLE_ROOT, split)
 
 
-def find_pairs(directory, source_suffix=".png", target_suffix=".jpg"):
-    """Matches the files of one folder into (source, target) pairs by stem.
+def _choice(value, allowed, name):
+    if value not in allowed:
+        raise ValueError(f"`{name}` must be one of {allowed}. Received: {name}={value!r}")
+    return value
 
-    `a.png` + `a.jpg` form a pair when `source_suffix=".png"` and
-    `target_suffix=".jpg"` (the CMP facades layout: label map and photo).
+
+# ---------------------------------------------------------------------------
+# Finding pairs
+
+
+def _image_files(directory):
+    return sorted(
+        n for n in os.listdir(directory)
+        if n.lower().endswith(IMAGE_EXTENSIONS)
+        and os.path.isfile(os.path.join(directory, n))
+    )
+
+
+def _stem(name):
+    return os.path.splitext(name)[0]
+
+
+def detect_layout(directory, suffixes=(".jpg", ".png")):
+    """Guesses the layout of a data folder.
+
+    `"folders"` if it has `A/` and `B/` subfolders, `"stems"` if some file
+    stem exists with both `suffixes`, otherwise `"ab"`.
+    """
+    directory = os.fspath(directory)
+    if os.path.isdir(os.path.join(directory, "A")) and os.path.isdir(
+        os.path.join(directory, "B")
+    ):
+        return "folders"
+    names = _image_files(directory)
+    a = {n[: -len(suffixes[0])] for n in names if n.endswith(suffixes[0])}
+    b = {n[: -len(suffixes[1])] for n in names if n.endswith(suffixes[1])}
+    return "stems" if a & b else "ab"
+
+
+def _lonely_error(where, lonely, hint):
+    shown = ", ".join(lonely[:8]) + (" ..." if len(lonely) > 8 else "")
+    return ValueError(f"{len(lonely)} file(s) in {where} have no partner ({hint}): {shown}")
+
+
+def find_pairs(directory, layout="auto", suffixes=(".jpg", ".png")):
+    """Lists the (A, B) files of a data folder.
 
     Args:
-        directory: str. Folder holding both files of every pair.
-        source_suffix: str. End of the source file names. Defaults to
-            `".png"`.
-        target_suffix: str. End of the target file names. Defaults to
-            `".jpg"`.
+        directory: str. The data folder.
+        layout: str. `"auto"`, `"ab"`, `"folders"` or `"stems"` (see the
+            module docstring). Defaults to `"auto"`.
+        suffixes: `(a_suffix, b_suffix)` for the `"stems"` layout. Defaults
+            to `(".jpg", ".png")` (CMP facades: photo, label map).
 
     Returns:
-        Two sorted lists of paths of equal length.
+        `(layout, a_paths, b_paths)`: the layout used and two sorted lists of
+        equal length (for `"ab"` both lists hold the same files).
 
     Raises:
         FileNotFoundError: if `directory` does not exist.
-        ValueError: if it holds no pair, or a file has no partner.
+        ValueError: if it holds no images, or a file has no partner.
     """
     directory = os.fspath(directory)
+    _choice(layout, LAYOUTS, "layout")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"Data folder not found: {directory!r}")
-    if source_suffix == target_suffix:
+    if len(suffixes) != 2 or suffixes[0] == suffixes[1]:
         raise ValueError(
-            "`source_suffix` and `target_suffix` must differ. Received "
-            f"{source_suffix!r} for both."
+            f"`suffixes` must be two different suffixes. Received: suffixes={suffixes!r}"
         )
-    names = sorted(os.listdir(directory))
-    sources = {n[: -len(source_suffix)]: n for n in names if n.endswith(source_suffix)}
-    targets = {n[: -len(target_suffix)]: n for n in names if n.endswith(target_suffix)}
-    if not sources and not targets:
+    if layout == "auto":
+        layout = detect_layout(directory, suffixes)
+    if layout == "folders":
+        dirs = [os.path.join(directory, side) for side in "AB"]
+        for d in dirs:
+            if not os.path.isdir(d):
+                raise FileNotFoundError(f"Layout 'folders' needs the folder {d!r}")
+        by_stem = [{_stem(n): n for n in _image_files(d)} for d in dirs]
+        for d, files in zip(dirs, by_stem):
+            if not files:
+                raise ValueError(f"No images (JPEG, PNG, BMP) in {d!r}")
+        lonely = sorted(
+            [f"A/{by_stem[0][s]}" for s in set(by_stem[0]) - set(by_stem[1])]
+            + [f"B/{by_stem[1][s]}" for s in set(by_stem[1]) - set(by_stem[0])]
+        )
+        if lonely:
+            raise _lonely_error(
+                repr(directory), lonely, "A/ and B/ must hold the same file names"
+            )
+        stems = sorted(by_stem[0])
+        return (
+            layout,
+            [os.path.join(dirs[0], by_stem[0][s]) for s in stems],
+            [os.path.join(dirs[1], by_stem[1][s]) for s in stems],
+        )
+    names = _image_files(directory)
+    if not names:
         raise ValueError(
-            f"No '*{source_suffix}' / '*{target_suffix}' image pairs in "
-            f"{directory!r} (it holds {len(names)} entries)."
+            f"No images (JPEG, PNG, BMP) in {directory!r} "
+            f"(it holds {len(os.listdir(directory))} entries)."
         )
-    lonely = sorted(set(sources) ^ set(targets))
+    if layout == "ab":
+        paths = [os.path.join(directory, n) for n in names]
+        return layout, paths, list(paths)
+    a = {n[: -len(suffixes[0])]: n for n in names if n.endswith(suffixes[0])}
+    b = {n[: -len(suffixes[1])]: n for n in names if n.endswith(suffixes[1])}
+    other = [n for n in names if n not in a.values() and n not in b.values()]
+    lonely = sorted([a.get(s) or b.get(s) for s in set(a) ^ set(b)] + other)
     if lonely:
-        shown = ", ".join(
-            sources.get(s) or targets.get(s) for s in lonely[:5]
+        raise _lonely_error(
+            repr(directory), lonely,
+            f"each '*{suffixes[0]}' file needs a '*{suffixes[1]}' file with "
+            "the same stem and vice versa",
         )
-        raise ValueError(
-            f"{len(lonely)} file(s) in {directory!r} have no partner (a "
-            f"'{source_suffix}' file needs a '{target_suffix}' file with the "
-            f"same stem and vice versa): {shown}"
-            + (" ..." if len(lonely) > 5 else "")
-        )
-    stems = sorted(sources)
+    stems = sorted(a)
     return (
-        [os.path.join(directory, sources[s]) for s in stems],
-        [os.path.join(directory, targets[s]) for s in stems],
+        layout,
+        [os.path.join(directory, a[s]) for s in stems],
+        [os.path.join(directory, b[s]) for s in stems],
     )
+
+
+# ---------------------------------------------------------------------------
+# Checking files
+
+
+def inspect_image(path, full=False):
+    """Checks one image file and returns `(width, height)`.
+
+    Reads the header (and the end of the file, where JPEG and PNG have end
+    markers) with Pillow; `full=True` also decodes every pixel.
+
+    Raises:
+        ValueError: naming `path` and the problem: empty file, not an
+            image, unsupported format, truncated or corrupt data.
+    """
+    from PIL import Image
+    from PIL import UnidentifiedImageError
+
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            fmt, (w, h) = im.format, im.size
+            if fmt not in ("JPEG", "PNG", "BMP"):
+                raise ValueError(f"{path}: unsupported format {fmt}; use JPEG, PNG or BMP")
+            if full:
+                im.load()
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not an image (unknown or corrupt header)") from None
+    except (OSError, SyntaxError) as e:
+        raise ValueError(f"{path}: corrupt or truncated image ({e})") from None
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 12))
+        tail = f.read()
+    if fmt == "JPEG" and b"\xff\xd9" not in tail[-4:]:
+        raise ValueError(f"{path}: truncated JPEG (no end-of-image marker)")
+    if fmt == "PNG" and tail[-8:-4] != b"IEND":
+        raise ValueError(f"{path}: truncated PNG (no IEND chunk)")
+    if fmt == "BMP":
+        with open(path, "rb") as f:
+            declared = int.from_bytes(f.read(6)[2:6], "little")
+        if size < declared:
+            raise ValueError(
+                f"{path}: truncated BMP ({size} bytes, header says {declared})"
+            )
+    return w, h
+
+
+def _check_pairs(layout, a_paths, b_paths, full, on_error):
+    """Returns the good pairs and their (width, height); raises or warns."""
+    good, sizes, problems = [], [], []
+    for a, b in zip(a_paths, b_paths):
+        try:
+            wa, ha = inspect_image(a, full)
+            if layout == "ab":
+                if wa % 2:
+                    raise ValueError(
+                        f"{a}: AB image of odd width {wa} cannot be split into "
+                        "two equal halves"
+                    )
+                size = (wa // 2, ha)
+            else:
+                wb, hb = inspect_image(b, full)
+                if (wa, ha) != (wb, hb):
+                    raise ValueError(
+                        f"{a} ({wa}×{ha}) and {b} ({wb}×{hb}): the images of a "
+                        "pair must have the same size"
+                    )
+                size = (wa, ha)
+        except ValueError as e:
+            if on_error == "raise":
+                raise
+            problems.append(str(e))
+            continue
+        good.append((a, b))
+        sizes.append(size)
+    if problems:
+        warnings.warn(
+            f"Skipped {len(problems)} of {len(a_paths)} pair(s) with bad files:\n  "
+            + "\n  ".join(problems),
+            stacklevel=3,
+        )
+    if not good:
+        raise ValueError(f"No usable pairs: all {len(a_paths)} were skipped.")
+    return good, sizes
+
+
+# ---------------------------------------------------------------------------
+# Label maps
+
+
+def read_palette(path):
+    """Reads `id name r g b` lines (as in the CMP `palette.txt`) into a dict.
+
+    Returns:
+        dict `{id: (r, g, b)}`.
+    """
+    palette = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            palette[int(parts[0])] = tuple(int(v) for v in parts[-3:])
+    return palette
+
+
+class LabelMaps:
+    """How label maps of class ids are read and fed to the networks.
+
+    Args:
+        num_classes: int. Number of classes; every id must be below it.
+        side: str. `"source"` (label → photo, the default) or `"target"`.
+        encoding: str. How ids are stored in the files: `"palette"` (colour
+            images, e.g. palette PNGs, mapped to ids through `palette`) or
+            `"ids"` (single-channel images whose values are the ids).
+            Defaults to `"palette"`.
+        palette: dict `{id: (r, g, b)}` or `None`. Needed for
+            `encoding="palette"`; also the colours of `mode="color"`
+            (a fixed pseudo-random palette when `None`).
+        mode: str. What the network sees: `"color"` (3 channels, the
+            palette colours in [-1, 1]) or `"onehot"` (`num_classes`
+            channels in {0, 1}). Defaults to `"color"`.
+
+    Example:
+    >>> labels = facades_labels(mode="onehot")
+    >>> labels.channels
+    13
+    """
+
+    def __init__(self, num_classes, side="source", encoding="palette",
+                 palette=None, mode="color"):
+        check_int(num_classes=num_classes)
+        if num_classes > 256:
+            raise ValueError(f"`num_classes` must be <= 256. Received: num_classes={num_classes}")
+        self.num_classes = num_classes
+        self.side = _choice(side, ("source", "target"), "side")
+        self.encoding = _choice(encoding, ("palette", "ids"), "encoding")
+        self.mode = _choice(mode, ("color", "onehot"), "mode")
+        if palette is not None:
+            palette = {int(k): tuple(int(c) for c in v) for k, v in dict(palette).items()}
+            bad = [k for k in palette if not 0 <= k < num_classes]
+            if bad:
+                raise ValueError(
+                    f"`palette` has ids {bad} outside [0, num_classes={num_classes})"
+                )
+        elif encoding == "palette":
+            raise ValueError("`palette` is required with encoding='palette'")
+        self.palette = palette
+
+    @property
+    def channels(self):
+        """Channels of the encoded label image."""
+        return self.num_classes if self.mode == "onehot" else 3
+
+    def colour_table(self):
+        """`(num_classes, 3)` float32 colours in [-1, 1] for `mode="color"`."""
+        rng = np.random.default_rng(0)
+        table = rng.integers(0, 256, (self.num_classes, 3))
+        for k, rgb in (self.palette or {}).items():
+            table[k] = rgb
+        return (table / 127.5 - 1.0).astype("float32")
+
+    def decode_ids(self, raw, path):
+        """Maps a decoded uint8 image `(h, w, c)` to ids `(h, w, 1)` uint8."""
+        if self.encoding == "ids":
+            ids = tf.cast(raw[..., :1], tf.int32)
+        else:
+            rgb = tf.cast(raw[..., :3], tf.int32)
+            if raw.shape[-1] == 1:
+                rgb = tf.tile(rgb, [1, 1, 3])
+            code = rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2]
+            keys = [r * 65536 + g * 256 + b for r, g, b in self.palette.values()]
+            table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(keys, tf.int32),
+                    tf.constant(list(self.palette), tf.int32),
+                ),
+                default_value=-1,
+            )
+            ids = table.lookup(code)[..., None]
+            tf.debugging.Assert(
+                tf.reduce_min(ids) >= 0,
+                ["Label map has a colour that is not in the palette:", path],
+            )
+        tf.debugging.Assert(
+            tf.reduce_max(ids) < self.num_classes,
+            ["Label id >= num_classes =", self.num_classes, "in", path,
+             "max id:", tf.reduce_max(ids)],
+        )
+        return tf.cast(ids, tf.uint8)
+
+    def encode(self, ids):
+        """Turns ids `(h, w, 1)` into the network's input channels."""
+        ids = tf.cast(ids[..., 0], tf.int32)
+        if self.mode == "onehot":
+            return tf.one_hot(ids, self.num_classes, dtype=tf.float32)
+        return tf.gather(tf.constant(self.colour_table()), ids)
+
+
+def facades_labels(mode="color", side="source"):
+    """`LabelMaps` for the CMP facades palette PNGs (ids 1–12, 13 classes).
+
+    Args:
+        mode: str. `"color"` or `"onehot"`. Defaults to `"color"`.
+        side: str. `"source"` or `"target"`. Defaults to `"source"`.
+    """
+    palette = read_palette(os.path.join(_SAMPLE_ROOT, "palette.txt"))
+    return LabelMaps(13, side=side, encoding="palette", palette=palette, mode=mode)
+
+
+# ---------------------------------------------------------------------------
+# Graph ops
+
+
+def _to_channels(image, channels):
+    """uint8 `(h, w, c)` with c in 1..4 → `channels` (1, 3 or 4)."""
+    c = tf.shape(image)[-1]
+    rgb = tf.switch_case(
+        tf.clip_by_value(c, 1, 4) - 1,
+        [
+            lambda: tf.tile(image[..., :1], [1, 1, 3]),
+            lambda: tf.tile(image[..., :1], [1, 1, 3]),  # grey + alpha
+            lambda: image[..., :3],
+            lambda: image[..., :3],
+        ],
+    )
+    if channels == 3:
+        return rgb
+    if channels == 1:
+        return tf.cast(
+            tf.round(tf.image.rgb_to_grayscale(tf.cast(rgb, tf.float32))), tf.uint8
+        )
+    alpha = tf.cond(
+        tf.logical_or(tf.equal(c, 2), tf.equal(c, 4)),
+        lambda: image[..., -1:],
+        lambda: tf.fill(tf.shape(image[..., :1]), tf.constant(255, tf.uint8)),
+    )
+    return tf.concat([rgb, alpha], axis=-1)
 
 
 def decode_image(path, channels):
     """Reads a JPEG/PNG/BMP file into float32 `(h, w, channels)` in [-1, 1].
 
-    Palette PNGs decode to their palette colours.
+    Grey, grey+alpha, RGB and RGBA sources are converted to `channels` (1, 3
+    or 4). Palette PNGs decode to their palette colours.
     """
-    image = tf.io.decode_image(
-        tf.io.read_file(path), channels=channels, expand_animations=False
-    )
-    return tf.cast(image, tf.float32) / 127.5 - 1.0
+    raw = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+    return tf.cast(_to_channels(raw, channels), tf.float32) / 127.5 - 1.0
 
 
-def resize_pair(source, target, size, method="nearest"):
-    """Resizes both images of a pair to `size` `(h, w)`."""
-    return (
-        tf.image.resize(source, size, method=method),
-        tf.image.resize(target, size, method=method),
+def _resize_u8(image, size, method):
+    out = tf.image.resize(image, size, method=method)
+    if method == "nearest":
+        return tf.cast(out, tf.uint8)
+    return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+
+
+def _round_to(x, multiple):
+    return tf.maximum(multiple, tf.cast(tf.round(x / multiple), tf.int32) * multiple)
+
+
+def _crop_or_pad(image, size, offset):
+    """Crops `image` to `size` at `offset`, padding by reflection if smaller."""
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    pad_h, pad_w = tf.maximum(size[0] - h, 0), tf.maximum(size[1] - w, 0)
+    image = tf.pad(
+        image,
+        [[pad_h // 2, pad_h - pad_h // 2], [pad_w // 2, pad_w - pad_w // 2], [0, 0]],
+        mode="SYMMETRIC",
     )
+    return tf.image.crop_to_bounding_box(image, offset[0], offset[1], size[0], size[1])
 
 
 def random_jitter(source, target, seed, image_size=(256, 256), flip=True):
@@ -109,8 +455,8 @@ def random_jitter(source, target, seed, image_size=(256, 256), flip=True):
     one flip decision apply to both, which keeps the pair aligned.
 
     Args:
-        source: float tensor `(H, W, c_in)`, at least `image_size`.
-        target: float tensor `(H, W, c_out)`, same `H`, `W`.
+        source: tensor `(H, W, c_in)`, at least `image_size`.
+        target: tensor `(H, W, c_out)`, same `H`, `W` and dtype.
         seed: int tensor of shape `(2,)`, for the stateless random ops.
         image_size: `(h, w)` crop size. Defaults to `(256, 256)`.
         flip: bool. Random horizontal flip. Defaults to `True`.
@@ -129,91 +475,261 @@ def random_jitter(source, target, seed, image_size=(256, 256), flip=True):
     return stacked[..., :c_in], stacked[..., c_in:]
 
 
+# ---------------------------------------------------------------------------
+# The dataset
+
+
 def load_paired_dataset(
     directory,
     *,
-    source_suffix=".png",
-    target_suffix=".jpg",
+    layout="auto",
+    direction="AtoB",
+    suffixes=(".jpg", ".png"),
     image_size=(256, 256),
     load_size=(286, 286),
+    preprocess="resize_and_crop",
+    size_multiple=256,
     in_channels=3,
     out_channels=3,
+    labels=None,
+    with_label_ids=False,
+    augment=None,
+    flip=True,
     training=True,
     batch_size=1,
     shuffle=None,
     seed=None,
     cache=True,
     resize_method="nearest",
+    validate="quick",
+    on_error="raise",
 ):
     """Builds a `tf.data.Dataset` of `(source, target)` batches in [-1, 1].
 
-    Training (`training=True`): both images resized to `load_size` (nearest
-    neighbour by default, as in the paper), cropped at the same random
-    `image_size` window, flipped together with probability ½. Evaluation:
-    resized to `image_size` only. Decoding runs in parallel, decoded images
-    are cached in memory (`cache=True`), and batches are prefetched.
+    Preprocessing (`preprocess`), in training / evaluation:
+
+    - `"resize_and_crop"` (classic): resize both images to `load_size`, then
+      the same random `image_size` crop / resize to `image_size`;
+    - `"crop"`: random / centred `image_size` crop of the full image;
+    - `"scale_width"`: scale to the width of `load_size` / `image_size`,
+      keeping the aspect ratio (height rounded to `size_multiple`), then a
+      random `image_size` crop / nothing more;
+    - `"none"`: only crop (random / centred) to a multiple of
+      `size_multiple` (reflection-padded up to one multiple if smaller).
+
+    Training also flips both images together (`flip=True`) and applies
+    `augment` (an `pix2pix_keras.augment.Augment`). Evaluation sizes vary
+    from image to image with `"scale_width"` and `"none"`, which then need
+    `batch_size=1`.
 
     Args:
-        directory: str. Folder of pairs, see `find_pairs`.
-        source_suffix: str. Suffix of source files. Defaults to `".png"`.
-        target_suffix: str. Suffix of target files. Defaults to `".jpg"`.
-        image_size: int or `(h, w)`. Output size. Defaults to `(256, 256)`.
-        load_size: int or `(h, w)`. Resize before the random crop, at least
-            `image_size`. Defaults to `(286, 286)`.
-        in_channels: int. Source channels (1, 3 or 4). Defaults to `3`.
+        directory: str. The data folder (see `find_pairs`).
+        layout: str. `"auto"`, `"ab"`, `"folders"` or `"stems"`.
+            Defaults to `"auto"`.
+        direction: str. `"AtoB"` (A is the source) or `"BtoA"`. Defaults to
+            `"AtoB"`.
+        suffixes: `(a_suffix, b_suffix)` for `"stems"`. Defaults to
+            `(".jpg", ".png")`.
+        image_size: int or `(h, w)`. Output (crop) size. Defaults to 256.
+        load_size: int or `(h, w)`. Resize target of `"resize_and_crop"`;
+            its width is the scale of `"scale_width"`. Defaults to 286.
+        preprocess: str. See above. Defaults to `"resize_and_crop"`.
+        size_multiple: int. Size multiple for `"scale_width"` heights and
+            `"none"` (2**depth of the generator). Defaults to `256`.
+        in_channels: int. Source channels (1, 3 or 4) of photos; ignored
+            for a label-map source. Defaults to `3`.
         out_channels: int. Target channels (1, 3 or 4). Defaults to `3`.
-        training: bool. Apply jitter and shuffle. Defaults to `True`.
+        labels: `LabelMaps` or `None`. Treat one side as a label map of
+            class ids (colourised or one-hot). Defaults to `None`.
+        with_label_ids: bool. Yield `(source, target, ids)` with the int32
+            class ids `(b, h, w)` of the label side, transformed like the
+            images (for mIoU). Needs `labels`. Defaults to `False`.
+        augment: `Augment` or `None`. Elastic deformation and colour jitter
+            for training. Defaults to `None`.
+        flip: bool. Random horizontal flips in training. Defaults to `True`.
+        training: bool. Random crops, flips, augmentation and shuffling.
+            Defaults to `True`.
         batch_size: int >= 1. Defaults to `1`.
         shuffle: bool or `None` (= `training`). Defaults to `None`.
-        seed: int or `None`. Seeds shuffling and jitter; a fixed seed gives
-            the same sequence of batches in every run, different from one
+        seed: int or `None`. Seeds shuffling and all random ops; a fixed
+            seed gives the same batches in every run, different from one
             epoch to the next. Defaults to `None`.
-        cache: bool. Keep decoded images in memory. Defaults to `True`.
-        resize_method: str. `tf.image.resize` method. Defaults to
-            `"nearest"`.
+        cache: bool. Keep decoded, resized images (uint8) in memory.
+            Defaults to `True`.
+        resize_method: str. `tf.image.resize` method for photos (label maps
+            always use nearest). Defaults to `"nearest"` (the paper).
+        validate: str. `"quick"` (headers and end markers), `"full"`
+            (decode every file once up front) or `"none"`. Defaults to
+            `"quick"`.
+        on_error: str. `"raise"` on the first bad file, or `"skip"` bad
+            pairs with one warning that lists them. Defaults to `"raise"`.
 
     Returns:
-        A `tf.data.Dataset` yielding `(source, target)` float32 batches.
+        A `tf.data.Dataset` of `(source, target)` float32 batches (plus
+        `ids` with `with_label_ids=True`).
 
     Example:
-    >>> ds = load_paired_dataset(sample_data_dir("train"), batch_size=4)
+    >>> ds = load_paired_dataset(sample_data_dir("train"), direction="BtoA",
+    ...                          batch_size=4)
     >>> [tuple(t.shape) for t in next(iter(ds))]
     [(4, 256, 256, 3), (4, 256, 256, 3)]
     """
+    _choice(direction, DIRECTIONS, "direction")
+    _choice(preprocess, PREPROCESS, "preprocess")
+    _choice(validate, ("quick", "full", "none"), "validate")
+    _choice(on_error, ("raise", "skip"), "on_error")
     image_size = _image_size(image_size, "image_size")
     load_size = _image_size(load_size, "load_size")
-    if training and (load_size[0] < image_size[0] or load_size[1] < image_size[1]):
+    check_int(batch_size=batch_size, size_multiple=size_multiple)
+    for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if value not in (1, 3, 4):
+            raise ValueError(f"`{arg}` must be 1, 3 or 4. Received: {arg}={value!r}")
+    if training and preprocess == "resize_and_crop" and (
+        load_size[0] < image_size[0] or load_size[1] < image_size[1]
+    ):
         raise ValueError(
             f"`load_size` {load_size} must be at least `image_size` "
             f"{image_size} to crop from it."
         )
-    for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if value not in (1, 3, 4):
-            raise ValueError(f"`{arg}` must be 1, 3 or 4. Received: {arg}={value!r}")
-    check_int(batch_size=batch_size)
-    sources, targets = find_pairs(directory, source_suffix, target_suffix)
+    if labels is not None and not isinstance(labels, LabelMaps):
+        raise ValueError(f"`labels` must be a LabelMaps. Received: labels={labels!r}")
+    if with_label_ids and labels is None:
+        raise ValueError("`with_label_ids=True` needs `labels`.")
+    variable = preprocess == "none" or (preprocess == "scale_width" and not training)
+    if variable and batch_size != 1:
+        raise ValueError(
+            f"preprocess={preprocess!r} gives images of different sizes "
+            f"{'' if training else 'in evaluation '}; use batch_size=1 "
+            f"(received batch_size={batch_size})."
+        )
+    if augment is not None and labels is not None:
+        jitter_side = getattr(augment, "color_jitter_side", None)
+        if getattr(augment, "color_jitter", None) and jitter_side in (
+            labels.side, "both"
+        ):
+            raise ValueError(
+                f"Colour jitter on the {labels.side} side would change label "
+                f"ids: set the augment's color_jitter_side to the photo side."
+            )
+
+    layout, a_paths, b_paths = find_pairs(directory, layout, suffixes)
+    if validate != "none":
+        pairs, _ = _check_pairs(layout, a_paths, b_paths, validate == "full", on_error)
+        a_paths, b_paths = [p[0] for p in pairs], [p[1] for p in pairs]
+    if direction == "BtoA":
+        a_paths, b_paths = b_paths, a_paths
+    # After the swap "a" is the source side.
+    src_is_label = labels is not None and labels.side == "source"
+    tgt_is_label = labels is not None and labels.side == "target"
+    src_channels, tgt_channels = in_channels, out_channels
+    ab_source_half = 0 if direction == "AtoB" else 1
     if shuffle is None:
         shuffle = training
-    resize_to = load_size if training else image_size
 
-    def load(source_path, target_path):
-        source = decode_image(source_path, in_channels)
-        target = decode_image(target_path, out_channels)
-        return resize_pair(source, target, resize_to, resize_method)
+    def read(path, channels, is_label, half):
+        raw = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+        if layout == "ab":
+            w = tf.shape(raw)[1] // 2
+            raw = raw[:, half * w : (half + 1) * w]
+        if is_label:
+            return labels.decode_ids(raw, path)
+        return _to_channels(raw, channels)
 
-    ds = tf.data.Dataset.from_tensor_slices((sources, targets))
+    def load(src_path, tgt_path):
+        src = read(src_path, src_channels, src_is_label, ab_source_half)
+        tgt = read(tgt_path, tgt_channels, tgt_is_label, 1 - ab_source_half)
+        src_method = "nearest" if src_is_label else resize_method
+        tgt_method = "nearest" if tgt_is_label else resize_method
+        shape = tf.shape(src)
+        if preprocess == "resize_and_crop":
+            size = load_size if training else image_size
+        elif preprocess == "scale_width":
+            width = load_size[1] if training else image_size[1]
+            height = _round_to(
+                tf.cast(shape[0], tf.float32) * width / tf.cast(shape[1], tf.float32),
+                size_multiple,
+            )
+            if training:
+                height = tf.maximum(height, image_size[0])
+            size = tf.stack([height, width])
+        else:
+            size = None
+        if size is not None:
+            src = _resize_u8(src, size, src_method)
+            tgt = _resize_u8(tgt, size, tgt_method)
+        return src, tgt
+
+    def finish(src, tgt, seed):
+        """Random crop/flip/augment (training), then float32 and encoding."""
+        if preprocess == "none":
+            shape = tf.shape(src)
+            size = tf.stack([
+                tf.maximum(shape[0] // size_multiple, 1) * size_multiple,
+                tf.maximum(shape[1] // size_multiple, 1) * size_multiple,
+            ])
+        elif preprocess == "scale_width" and not training:
+            size = None
+        else:
+            size = tf.constant(image_size)
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        if size is not None and not (
+            preprocess == "resize_and_crop" and not training
+        ):
+            stacked = tf.concat([src, tgt], axis=-1)
+            shape = tf.shape(stacked)
+            room = tf.maximum(shape[:2] - size, 0)
+            if training:
+                offset = tf.random.stateless_uniform(
+                    [2], seeds[0], 0, tf.int32.max, dtype=tf.int32
+                ) % (room + 1)
+            else:
+                offset = room // 2
+            stacked = _crop_or_pad(stacked, size, offset)
+            c = tf.shape(src)[-1]
+            src, tgt = stacked[..., :c], stacked[..., c:]
+        if training and flip:
+            stacked = tf.image.stateless_random_flip_left_right(
+                tf.concat([src, tgt], axis=-1), seed=seeds[1]
+            )
+            c = tf.shape(src)[-1]
+            src, tgt = stacked[..., :c], stacked[..., c:]
+        src = tf.cast(src, tf.float32)
+        tgt = tf.cast(tgt, tf.float32)
+        if not src_is_label:
+            src = src / 127.5 - 1.0
+        if not tgt_is_label:
+            tgt = tgt / 127.5 - 1.0
+        if training and augment is not None:
+            src, tgt = augment.apply(
+                src, tgt, seeds[2],
+                source_method="nearest" if src_is_label else "bilinear",
+                target_method="nearest" if tgt_is_label else "bilinear",
+            )[:2]
+        fixed = not variable
+        hw = list(image_size) if fixed else [None, None]
+        src = tf.ensure_shape(src, hw + [None])
+        tgt = tf.ensure_shape(tgt, hw + [None])
+        ids = None
+        if src_is_label:
+            ids, src = src, labels.encode(src)
+        if tgt_is_label:
+            ids, tgt = tgt, labels.encode(tgt)
+        src = tf.ensure_shape(src, hw + [labels.channels if src_is_label else in_channels])
+        tgt = tf.ensure_shape(tgt, hw + [labels.channels if tgt_is_label else out_channels])
+        if with_label_ids:
+            return src, tgt, tf.cast(ids[..., 0], tf.int32)
+        return src, tgt
+
+    ds = tf.data.Dataset.from_tensor_slices((a_paths, b_paths))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache:
         ds = ds.cache()
     if shuffle:
-        ds = ds.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
-    if training:
-        seeds = tf.data.Dataset.random(
-            seed=seed, rerandomize_each_iteration=True
-        ).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda pair, s: random_jitter(pair[0], pair[1], s, image_size),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        ds = ds.shuffle(len(a_paths), seed=seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(
+        lambda pair, s: finish(pair[0], pair[1], s),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -61,8 +61,8 @@ def run(output="runs/demo", epochs=8, image_size=256, batch_size=1, seed=0,
         image_size, epochs = 64, 1
     keras.utils.set_random_seed(seed)
     load = int(round(image_size * 286 / 256))
-    common = dict(source_suffix=".png", target_suffix=".jpg",
-                  image_size=image_size, batch_size=batch_size)
+    # The sample pairs are photo (A, .jpg) + label map (B, .png).
+    common = dict(direction="BtoA", image_size=image_size, batch_size=batch_size)
     train = pk.load_paired_dataset(
         pk.sample_data_dir("train"), load_size=load, training=True,
         seed=seed, **common)
@@ -88,7 +88,7 @@ def run(output="runs/demo", epochs=8, image_size=256, batch_size=1, seed=0,
         "task": "CMP facades sample, label map -> photo",
         "image_size": image_size,
         "epochs": epochs,
-        "train_pairs": len(pk.find_pairs(pk.sample_data_dir("train"))[0]),
+        "train_pairs": len(pk.find_pairs(pk.sample_data_dir("train"))[1]),
         "train_steps": steps,
         "train_seconds": round(seconds, 2),
         "steps_per_second": round(steps / seconds, 3),

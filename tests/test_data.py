@@ -1,4 +1,5 @@
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -7,15 +8,33 @@ from PIL import Image
 
 import pix2pix_keras as pk
 from pix2pix_keras.data import decode_image
+from pix2pix_keras.data import inspect_image
+from pix2pix_keras.data import read_palette
+
+SAMPLE_VAL = pk.sample_data_dir("val")
+
+
+def _save(path, array, mode=None):
+    Image.fromarray(np.asarray(array, dtype=np.uint8), mode).save(path)
+
+
+def _rand(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def _first(ds):
+    return [t.numpy() for t in next(iter(ds))]
+
+
+# --------------------------------------------------------------- layouts
 
 
 def test_bundled_sample_pairs():
-    sources, targets = pk.find_pairs(pk.sample_data_dir("train"))
-    assert len(sources) == len(targets) == 24
-    assert all(s.endswith(".png") for s in sources)
-    assert [os.path.basename(s)[:-4] for s in sources] == [
-        os.path.basename(t)[:-4] for t in targets]
-    assert len(pk.find_pairs(pk.sample_data_dir("val"))[0]) == 6
+    layout, a, b = pk.find_pairs(pk.sample_data_dir("train"))
+    assert layout == "stems" and len(a) == len(b) == 24
+    assert all(p.endswith(".jpg") for p in a) and all(p.endswith(".png") for p in b)
+    assert [os.path.basename(p)[:-4] for p in a] == [os.path.basename(p)[:-4] for p in b]
+    assert len(pk.find_pairs(SAMPLE_VAL)[1]) == 6
     total = sum(
         os.path.getsize(os.path.join(root, f))
         for root, _, files in os.walk(os.path.dirname(pk.sample_data_dir()))
@@ -23,73 +42,210 @@ def test_bundled_sample_pairs():
     assert total < 3 * 2**20
 
 
-def test_find_pairs_errors(tmp_path):
-    missing = tmp_path / "nope"
-    with pytest.raises(FileNotFoundError, match="nope"):
-        pk.find_pairs(missing)
-    with pytest.raises(ValueError, match=str(tmp_path)):
-        pk.find_pairs(tmp_path)
-    (tmp_path / "a.png").write_bytes(b"")
-    (tmp_path / "a.jpg").write_bytes(b"")
-    (tmp_path / "b.png").write_bytes(b"")
-    with pytest.raises(ValueError, match="b.png"):
-        pk.find_pairs(tmp_path)
-    with pytest.raises(ValueError, match="differ"):
-        pk.find_pairs(tmp_path, ".png", ".png")
-    with pytest.raises(ValueError, match="split"):
-        pk.sample_data_dir("test")
-
-
-def test_training_batches_shape_range_and_count():
-    ds = pk.load_paired_dataset(pk.sample_data_dir("train"), batch_size=4, seed=0)
-    batches = list(ds)
-    assert len(batches) == 6
-    for source, target in batches:
-        assert source.shape == (4, 256, 256, 3)
-        assert target.shape == (4, 256, 256, 3)
-        assert source.dtype == tf.float32
-        assert -1.0 <= float(tf.reduce_min(source)) and float(tf.reduce_max(target)) <= 1.0
-
-
-def test_eval_is_a_plain_resize(tmp_path):
-    rng = np.random.default_rng(0)
-    img = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
-    Image.fromarray(img).save(tmp_path / "p.png")
-    Image.fromarray(255 - img).save(tmp_path / "p.bmp")
-    ds = pk.load_paired_dataset(tmp_path, source_suffix=".png", target_suffix=".bmp",
-                                image_size=(16, 24), training=False)
-    (source, target), = list(ds)
-    expected = tf.image.resize(img.astype("float32") / 127.5 - 1, (16, 24), "nearest")
-    np.testing.assert_allclose(source[0], expected, atol=1e-6)
-    np.testing.assert_allclose(target[0], -expected, atol=1e-6)
-
-
-def _identical_pair_folder(tmp_path, size=(48, 40)):
-    rng = np.random.default_rng(1)
-    img = rng.integers(0, 256, size + (3,), dtype=np.uint8)
+@pytest.fixture
+def three_layouts(tmp_path):
+    """The same 3 pairs as stems, A/B folders and AB images (all lossless)."""
+    stems, folders, ab = tmp_path / "stems", tmp_path / "folders", tmp_path / "ab"
+    for d in (stems, folders / "A", folders / "B", ab):
+        d.mkdir(parents=True)
+    pairs = []
     for i in range(3):
-        Image.fromarray(np.roll(img, i, axis=0)).save(tmp_path / f"im{i}.png")
-        Image.fromarray(np.roll(img, i, axis=0)).save(tmp_path / f"im{i}.bmp")
-    return img
+        a, b = _rand((48, 40, 3), i), _rand((48, 40, 3), 10 + i)
+        _save(stems / f"p{i}_A.png", a)
+        _save(stems / f"p{i}_B.png", b)
+        _save(folders / "A" / f"p{i}.png", a)
+        _save(folders / "B" / f"p{i}.bmp", b)
+        _save(ab / f"p{i}.png", np.concatenate([a, b], axis=1))
+        pairs.append((a, b))
+    return stems, folders, ab, pairs
+
+
+def test_layouts_are_detected_and_give_the_same_pairs(three_layouts):
+    stems, folders, ab, pairs = three_layouts
+    suffixes = ("_A.png", "_B.png")
+    assert pk.find_pairs(stems, suffixes=suffixes)[0] == "stems"
+    assert pk.find_pairs(folders)[0] == "folders"
+    assert pk.find_pairs(ab)[0] == "ab"
+    expected_a = np.stack([p[0] for p in pairs]) / 127.5 - 1
+    expected_b = np.stack([p[1] for p in pairs]) / 127.5 - 1
+    for d in (stems, folders, ab):
+        for direction, (src, tgt) in (("AtoB", (expected_a, expected_b)),
+                                      ("BtoA", (expected_b, expected_a))):
+            ds = pk.load_paired_dataset(
+                d, suffixes=suffixes, direction=direction, image_size=(48, 40),
+                training=False, batch_size=3)
+            s, t = _first(ds)
+            np.testing.assert_allclose(s, src, atol=1e-6, err_msg=str(d))
+            np.testing.assert_allclose(t, tgt, atol=1e-6, err_msg=str(d))
+
+
+def test_jpeg_png_bmp_and_channel_conversions(tmp_path):
+    rgb = _rand((16, 16, 3), 1)
+    grey = _rand((16, 16), 2)
+    rgba = np.concatenate([rgb, _rand((16, 16, 1), 3)], axis=-1)
+    _save(tmp_path / "rgb.bmp", rgb)
+    _save(tmp_path / "grey.png", grey, "L")
+    _save(tmp_path / "rgba.png", rgba, "RGBA")
+    _save(tmp_path / "rgb.jpg", rgb)
+    f = lambda name, c: decode_image(str(tmp_path / name), c).numpy()
+    np.testing.assert_allclose(f("rgb.bmp", 3), rgb / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(f("grey.png", 3), np.repeat(grey[..., None], 3, -1) / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(f("rgba.png", 3), rgb / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(f("rgba.png", 4), rgba / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(f("rgb.bmp", 4)[..., 3], 1.0)
+    lum = np.round(rgb @ np.array([0.2989, 0.587, 0.114]))
+    np.testing.assert_allclose((f("rgb.bmp", 1)[..., 0] + 1) * 127.5, lum, atol=1.0)
+    # JPEG: same pixels as Pillow's decoder, up to IDCT rounding.
+    pil_jpeg = np.array(Image.open(tmp_path / "rgb.jpg")) / 127.5 - 1
+    np.testing.assert_allclose(f("rgb.jpg", 3), pil_jpeg, atol=3 / 127.5)
+
+
+def test_input_and_output_channels_may_differ(tmp_path):
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    for i in range(2):
+        _save(tmp_path / "A" / f"{i}.png", _rand((32, 32), i), "L")
+        _save(tmp_path / "B" / f"{i}.png", _rand((32, 32, 4), i), "RGBA")
+    s, t = _first(pk.load_paired_dataset(tmp_path, in_channels=1, out_channels=3,
+                                         image_size=32, training=False, batch_size=2))
+    assert s.shape == (2, 32, 32, 1) and t.shape == (2, 32, 32, 3)
+
+
+# --------------------------------------------------------------- label maps
+
+
+def test_facade_labels_colour_and_onehot_match_pil_ids():
+    stems = sorted(f[:-4] for f in os.listdir(SAMPLE_VAL) if f.endswith(".png"))
+    pil_ids = np.stack([np.array(Image.open(os.path.join(SAMPLE_VAL, s + ".png"))) for s in stems])
+    common = dict(direction="BtoA", training=False, batch_size=6)
+    s, t, ids = _first(pk.load_paired_dataset(
+        SAMPLE_VAL, labels=pk.facades_labels("onehot"), with_label_ids=True, **common))
+    assert s.shape == (6, 256, 256, 13) and t.shape == (6, 256, 256, 3)
+    np.testing.assert_array_equal(ids, pil_ids)
+    np.testing.assert_array_equal(s.sum(-1), 1.0)
+    np.testing.assert_array_equal(s.argmax(-1), pil_ids)
+    colour, _ = _first(pk.load_paired_dataset(SAMPLE_VAL, labels=pk.facades_labels("color"), **common))
+    plain, _ = _first(pk.load_paired_dataset(SAMPLE_VAL, **common))
+    # Colourising ids with the palette gives back the palette PNG's colours.
+    np.testing.assert_allclose(colour, plain, atol=1e-6)
+
+
+def test_label_ids_follow_the_random_crop_and_flip():
+    labels = pk.facades_labels("color")
+    ds = pk.load_paired_dataset(SAMPLE_VAL, direction="BtoA", labels=labels,
+                                with_label_ids=True, image_size=128, load_size=160,
+                                seed=4, batch_size=6)
+    s, _, ids = _first(ds)
+    np.testing.assert_allclose(s, labels.colour_table()[ids], atol=1e-6)
+
+
+def test_label_id_too_large_names_the_file(tmp_path):
+    _save(tmp_path / "x_A.png", np.full((8, 8), 7), "L")
+    _save(tmp_path / "x_B.png", _rand((8, 8, 3)))
+    labels = pk.LabelMaps(num_classes=5, encoding="ids", mode="onehot")
+    ds = pk.load_paired_dataset(tmp_path, suffixes=("_A.png", "_B.png"), labels=labels,
+                                image_size=8, training=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"num_classes.*x_A\.png"):
+        _first(ds)
+
+
+def test_label_colour_outside_palette_names_the_file(tmp_path):
+    _save(tmp_path / "y.png", np.full((8, 8, 3), 3))
+    _save(tmp_path / "y.jpg", _rand((8, 8, 3)))
+    ds = pk.load_paired_dataset(tmp_path, direction="BtoA", labels=pk.facades_labels(),
+                                image_size=8, training=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"palette.*y\.png"):
+        _first(ds)
+
+
+def test_label_maps_arguments():
+    with pytest.raises(ValueError, match="palette"):
+        pk.LabelMaps(4, encoding="palette")
+    with pytest.raises(ValueError, match="mode"):
+        pk.LabelMaps(4, encoding="ids", mode="rgb")
+    with pytest.raises(ValueError, match="outside"):
+        pk.LabelMaps(4, palette={5: (0, 0, 0)})
+    with pytest.raises(ValueError, match="num_classes"):
+        pk.LabelMaps(0, encoding="ids")
+    assert read_palette(os.path.join(os.path.dirname(SAMPLE_VAL), "palette.txt"))[1] == (0, 0, 170)
+    with pytest.raises(ValueError, match="with_label_ids"):
+        pk.load_paired_dataset(SAMPLE_VAL, with_label_ids=True)
+
+
+# --------------------------------------------------------------- preprocessing
+
+
+@pytest.fixture
+def wide_pair(tmp_path):
+    img = _rand((200, 300, 3), 5)
+    _save(tmp_path / "w.png", img)
+    _save(tmp_path / "w.bmp", img)
+    return tmp_path, img
+
+
+def _load(d, **kw):
+    return pk.load_paired_dataset(d, suffixes=(".png", ".bmp"), **kw)
+
+
+def test_crop_mode(wide_pair):
+    d, img = wide_pair
+    s, t = _first(_load(d, preprocess="crop", image_size=64, training=False))
+    np.testing.assert_array_equal(s, t)
+    # Centred crop in evaluation.
+    np.testing.assert_allclose(s[0], img[68:132, 118:182] / 127.5 - 1, atol=1e-6)
+    s, _ = _first(_load(d, preprocess="crop", image_size=64, seed=1, flip=False))
+    found = [(y, x) for y in range(137) for x in range(237)
+             if np.allclose(s[0, 0, 0], img[y, x] / 127.5 - 1, atol=1e-6)
+             and np.allclose(s[0], img[y:y + 64, x:x + 64] / 127.5 - 1, atol=1e-6)]
+    assert len(found) == 1
+
+
+def test_scale_width_keeps_the_aspect_ratio(wide_pair):
+    d, _ = wide_pair
+    s, t = _first(_load(d, preprocess="scale_width", image_size=(64, 150),
+                        size_multiple=16, training=False))
+    # 200 × 150/300 = 100, rounded to a multiple of 16 -> 96.
+    assert s.shape == (1, 96, 150, 3)
+    np.testing.assert_array_equal(s, t)
+    s, _ = _first(_load(d, preprocess="scale_width", image_size=64, load_size=(90, 90),
+                        size_multiple=16, seed=0))
+    assert s.shape == (1, 64, 64, 3)
+
+
+def test_none_mode_crops_to_a_multiple(wide_pair):
+    d, img = wide_pair
+    s, _ = _first(_load(d, preprocess="none", size_multiple=64, training=False))
+    assert s.shape == (1, 192, 256, 3)
+    np.testing.assert_allclose(s[0], img[4:196, 22:278] / 127.5 - 1, atol=1e-6)
+
+
+def test_variable_size_modes_need_batch_size_1(wide_pair):
+    d, _ = wide_pair
+    with pytest.raises(ValueError, match="batch_size=1"):
+        _load(d, preprocess="none", batch_size=2)
 
 
 def test_identical_pair_stays_identical_after_jitter(tmp_path):
-    _identical_pair_folder(tmp_path)
-    ds = pk.load_paired_dataset(tmp_path, source_suffix=".png", target_suffix=".bmp",
-                                image_size=32, load_size=(40, 36), seed=3)
-    seen = set()
-    for _ in range(4):  # several epochs: different crops, always aligned
-        for source, target in ds:
-            np.testing.assert_array_equal(source.numpy(), target.numpy())
-            seen.add(source.numpy().tobytes())
-    assert len(seen) > 3
+    img = _rand((48, 40, 3), 1)
+    for i in range(3):
+        _save(tmp_path / f"im{i}.png", np.roll(img, i, axis=0))
+        _save(tmp_path / f"im{i}.bmp", np.roll(img, i, axis=0))
+    for preprocess in ("resize_and_crop", "crop", "scale_width"):
+        ds = _load(tmp_path, image_size=32, load_size=(40, 36), seed=3,
+                   preprocess=preprocess, size_multiple=8)
+        seen = set()
+        for _ in range(4):  # several epochs: different crops, always aligned
+            for source, target in ds:
+                np.testing.assert_array_equal(source.numpy(), target.numpy())
+                seen.add(source.numpy().tobytes())
+        assert len(seen) > 3, preprocess
 
 
 def test_jitter_is_a_window_of_the_resized_image_possibly_flipped():
     rng = np.random.default_rng(2)
     big = tf.constant(rng.uniform(-1, 1, (20, 22, 3)), tf.float32)
     other = -big[..., :1]
-    found_flip = found_plain = False
+    kinds = set()
     for k in range(12):
         s, t = pk.random_jitter(big, other, tf.constant([k, 7]), image_size=(16, 16))
         assert s.shape == (16, 16, 3) and t.shape == (16, 16, 1)
@@ -103,57 +259,170 @@ def test_jitter_is_a_window_of_the_resized_image_possibly_flipped():
                 if np.array_equal(window[:, ::-1], s.numpy()):
                     matches.append("flip")
         assert len(matches) == 1
-        found_flip |= matches[0] == "flip"
-        found_plain |= matches[0] == "plain"
-    assert found_flip and found_plain
+        kinds.add(matches[0])
+    assert kinds == {"plain", "flip"}
 
 
 def test_seeded_pipeline_is_reproducible_and_changes_per_epoch():
-    def first_epoch(seed):
-        ds = pk.load_paired_dataset(pk.sample_data_dir("val"), image_size=64,
-                                    load_size=72, batch_size=3, seed=seed)
-        return [b[0].numpy() for b in ds], ds
-
-    a, ds = first_epoch(5)
-    b, _ = first_epoch(5)
+    def make():
+        return pk.load_paired_dataset(SAMPLE_VAL, image_size=64, load_size=72,
+                                      batch_size=3, seed=5)
+    a = [b[0].numpy() for b in make()]
+    ds = make()
+    b = [b_[0].numpy() for b_ in ds]
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     second = [b_[0].numpy() for b_ in ds]
     assert any(not np.array_equal(x, y) for x, y in zip(a, second))
 
 
-def test_argument_errors(tmp_path):
-    d = pk.sample_data_dir("val")
-    with pytest.raises(ValueError, match="load_size"):
-        pk.load_paired_dataset(d, image_size=256, load_size=200)
-    with pytest.raises(ValueError, match="in_channels"):
-        pk.load_paired_dataset(d, in_channels=2)
-    with pytest.raises(ValueError, match="batch_size"):
-        pk.load_paired_dataset(d, batch_size=0)
-    with pytest.raises(ValueError, match="image_size"):
-        pk.load_paired_dataset(d, image_size=(0, 5))
+# --------------------------------------------------------------- bad input
 
 
-def test_grayscale_decode(tmp_path):
-    img = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
-    Image.fromarray(img, "L").save(tmp_path / "g.png")
-    grey = decode_image(str(tmp_path / "g.png"), 1).numpy()
-    rgb = decode_image(str(tmp_path / "g.png"), 3).numpy()
-    np.testing.assert_allclose(grey[..., 0], img / 127.5 - 1, atol=1e-6)
-    np.testing.assert_allclose(rgb, np.repeat(grey, 3, -1), atol=1e-6)
+def test_missing_and_empty_folders(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        pk.load_paired_dataset(tmp_path / "nope")
+    with pytest.raises(ValueError, match=f"No images.*{tmp_path}"):
+        pk.load_paired_dataset(tmp_path)
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    _save(tmp_path / "A" / "x.png", _rand((8, 8, 3)))
+    with pytest.raises(ValueError, match="No images.*B"):
+        pk.load_paired_dataset(tmp_path)
+
+
+def test_unmatched_names(tmp_path):
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    _save(tmp_path / "A" / "one.png", _rand((8, 8, 3)))
+    _save(tmp_path / "A" / "two.png", _rand((8, 8, 3)))
+    _save(tmp_path / "B" / "one.png", _rand((8, 8, 3)))
+    _save(tmp_path / "B" / "three.png", _rand((8, 8, 3)))
+    with pytest.raises(ValueError, match=r"2 file\(s\).*A/two\.png.*B/three\.png"):
+        pk.load_paired_dataset(tmp_path)
+    stems = tmp_path / "s"
+    stems.mkdir()
+    _save(stems / "a.jpg", _rand((8, 8, 3)))
+    _save(stems / "a.png", _rand((8, 8, 3)))
+    _save(stems / "b.png", _rand((8, 8, 3)))
+    with pytest.raises(ValueError, match="b.png"):
+        pk.load_paired_dataset(stems, layout="stems")
+
+
+def _bad_files(d):
+    """Writes one good pair and one bad file of each kind (stems layout)."""
+    good = _rand((16, 16, 3))
+    _save(d / "good.jpg", good)
+    _save(d / "good.png", good)
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "text.jpg").write_text("not an image at all")
+    _save(d / "trunc.jpg", good)
+    data = (d / "trunc.jpg").read_bytes()
+    (d / "trunc.jpg").write_bytes(data[: len(data) // 2])
+    _save(d / "tpng.jpg", good)
+    _save(d / "tpng.png", good)
+    data = (d / "tpng.png").read_bytes()
+    (d / "tpng.png").write_bytes(data[:-20])
+    _save(d / "size.jpg", good)
+    _save(d / "size.png", _rand((16, 20, 3)))
+    Image.fromarray(good).save(d / "gif.jpg", format="GIF")
+    for name in ("empty", "text", "trunc", "gif"):
+        _save(d / f"{name}.png", good)
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("empty.jpg", "empty file"),
+    ("text.jpg", "not an image"),
+    ("trunc.jpg", "truncated"),
+    ("tpng.png", "truncated PNG|corrupt"),
+    ("size.jpg", "same size"),
+    ("gif.jpg", "unsupported format GIF"),
+])
+def test_bad_files_are_named(tmp_path, name, problem):
+    _bad_files(tmp_path)
+    with pytest.raises(ValueError, match=problem):
+        if name.endswith(".png"):
+            inspect_image(str(tmp_path / name))
+        else:
+            one = tmp_path / "one"
+            one.mkdir()
+            stem = name[:-4]
+            for ext in (".jpg", ".png"):
+                (one / (stem + ext)).write_bytes((tmp_path / (stem + ext)).read_bytes())
+            try:
+                pk.load_paired_dataset(one)
+            except ValueError as e:
+                assert stem in str(e)
+                raise
+
+
+def test_skip_lists_every_bad_pair_and_keeps_the_good_one(tmp_path):
+    _bad_files(tmp_path)
+    with pytest.warns(UserWarning, match=r"Skipped 6 of 7") as record:
+        ds = pk.load_paired_dataset(tmp_path, on_error="skip", image_size=16,
+                                    training=False)
+    text = str(record[0].message)
+    for stem in ("empty", "text", "trunc", "tpng", "size", "gif"):
+        assert stem in text
+    assert len(list(ds)) == 1
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "e.jpg").write_bytes(b"")
+    (only_bad / "e.png").write_bytes(b"")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="No usable pairs"):
+            pk.load_paired_dataset(only_bad, on_error="skip")
+
+
+def test_ab_image_with_odd_width(tmp_path):
+    _save(tmp_path / "odd.png", _rand((8, 17, 3)))
+    with pytest.raises(ValueError, match="odd.png.*odd width 17"):
+        pk.load_paired_dataset(tmp_path, layout="ab")
+
+
+def test_argument_errors():
+    for kwargs, name in [
+        (dict(image_size=256, load_size=200), "load_size"),
+        (dict(in_channels=2), "in_channels"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(image_size=(0, 5)), "image_size"),
+        (dict(direction="AB"), "direction"),
+        (dict(preprocess="zoom"), "preprocess"),
+        (dict(layout="pairs"), "layout"),
+        (dict(on_error="ignore"), "on_error"),
+        (dict(suffixes=(".png", ".png")), "suffixes"),
+        (dict(labels="facades"), "labels"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            pk.load_paired_dataset(SAMPLE_VAL, **kwargs)
+    with pytest.raises(ValueError, match="split"):
+        pk.sample_data_dir("test")
+
+
+# --------------------------------------------------------------- real data
 
 
 def test_real_cmp_validation_split(shared_data_dir):
-    """The real CMP val split: 37 pairs, labels decode to palette colours."""
+    """The real CMP val split: 37 pairs, label ids recovered exactly."""
     val = os.path.join(shared_data_dir, "val")
-    ds = pk.load_paired_dataset(val, training=False, batch_size=8)
-    sources = np.concatenate([s.numpy() for s, _ in ds])
-    assert sources.shape == (37, 256, 256, 3)
-    palette = np.loadtxt(os.path.join(shared_data_dir, "palette.txt"),
-                         usecols=(2, 3, 4), comments="#")
-    colours = np.unique(
-        np.round((sources.reshape(-1, 3) + 1) * 127.5).astype(int), axis=0)
-    palette_set = {tuple(int(v) for v in row) for row in palette}
-    # Nearest-neighbour resizing keeps label colours exact.
-    assert {tuple(c) for c in colours} <= palette_set
-    assert len(colours) >= 10
+    ds = pk.load_paired_dataset(val, direction="BtoA", training=False, batch_size=8,
+                                labels=pk.facades_labels("onehot"), with_label_ids=True,
+                                preprocess="crop", image_size=200)
+    total, seen = 0, set()
+    for s, t, ids in ds:
+        assert s.shape[1:] == (200, 200, 13) and t.shape[1:] == (200, 200, 3)
+        np.testing.assert_array_equal(tf.argmax(s, -1).numpy(), ids.numpy())
+        seen |= set(np.unique(ids.numpy()))
+        total += s.shape[0]
+    assert total == 37
+    assert seen <= set(range(1, 13)) and len(seen) >= 10
+    # One pair checked against Pillow's ids, centre crop of the original.
+    first = sorted(f for f in os.listdir(val) if f.endswith(".png"))[0]
+    pil = np.array(Image.open(os.path.join(val, first)))
+    h, w = pil.shape
+    y, x = (h - 200) // 2, (w - 200) // 2
+    _, _, ids = _first(pk.load_paired_dataset(
+        val, direction="BtoA", training=False, labels=pk.facades_labels(),
+        with_label_ids=True, preprocess="crop", image_size=200))
+    np.testing.assert_array_equal(ids[0], pil[y:y + 200, x:x + 200])

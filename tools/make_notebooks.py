@@ -40,10 +40,11 @@ QUICKSTART = [
     ),
     new_code_cell(
         "load = SIZE * 286 // 256\n"
-        "train = pk.load_paired_dataset(pk.sample_data_dir(\"train\"), image_size=SIZE,\n"
-        "                               load_size=load, batch_size=1, seed=0)\n"
-        "val = pk.load_paired_dataset(pk.sample_data_dir(\"val\"), image_size=SIZE,\n"
-        "                             training=False, batch_size=6)\n"
+        "# A = photo (.jpg), B = label map (.png): label -> photo is BtoA.\n"
+        "train = pk.load_paired_dataset(pk.sample_data_dir(\"train\"), direction=\"BtoA\",\n"
+        "                               image_size=SIZE, load_size=load, batch_size=1, seed=0)\n"
+        "val = pk.load_paired_dataset(pk.sample_data_dir(\"val\"), direction=\"BtoA\",\n"
+        "                             image_size=SIZE, training=False, batch_size=6)\n"
         "labels, photos = next(iter(val))\n"
         "labels.shape, photos.shape"
     ),

@@ -351,8 +351,8 @@ class Pix2Pix(keras.Model):
         want_out = (
             self.generator.outputs[0].shape[-1] if self.generator.outputs else None
         )
-        if (want_in is not None and s[-1] != want_in) or (
-            want_out is not None and t[-1] != want_out
+        if (None not in (want_in, s[-1]) and s[-1] != want_in) or (
+            None not in (want_out, t[-1]) and t[-1] != want_out
         ):
             raise ValueError(
                 f"The generator maps {want_in} to {want_out} channels, but "
