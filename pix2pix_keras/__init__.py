@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from pix2pix_keras import datasets
 from pix2pix_keras import losses
 from pix2pix_keras.callbacks import LearningRateHalving
 from pix2pix_keras.callbacks import SampleGrid

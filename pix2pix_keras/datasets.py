@@ -1,10 +1,11 @@
 """The official pix2pix datasets: download, cache, verify and load them.
 
-The six paired datasets of [Isola et al., 2017](https://arxiv.org/abs/1611.07004)
-are `.tar.gz` archives of side-by-side "AB" JPEGs (A on the left, B on the
-right), one folder per split (`facades/train/1.jpg`, ...). `load()` fetches an
-archive once with `keras.utils.get_file`, extracts it once, and returns one
-`tf.data.Dataset` per split built by `pix2pix_keras.data.load_paired_dataset`.
+The six paired datasets of
+[Isola et al., 2017](https://arxiv.org/abs/1611.07004) are `.tar.gz` archives
+of side-by-side "AB" JPEGs (A on the left, B on the right), one folder per
+split (`facades/train/1.jpg`, ...). `load()` fetches an archive once with
+`keras.utils.get_file`, extracts it once, and returns one `tf.data.Dataset`
+per split built by `pix2pix_keras.data.load_paired_dataset`.
 """
 
 import dataclasses
@@ -12,14 +13,13 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 
 import keras
 
 from pix2pix_keras import data
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/"
-
-DIRECTIONS = ("AtoB", "BtoA")
 
 # Written beside the archive once extraction has finished, so an interrupted
 # extraction is redone and a re-downloaded archive is extracted again.
@@ -134,8 +134,8 @@ def list_datasets():
 
     Example:
     >>> infos = list_datasets()
-    >>> list(infos)
-    ['facades', 'cityscapes', 'maps', 'edges2shoes', 'edges2handbags', 'night2day']
+    >>> print(", ".join(infos))
+    facades, cityscapes, maps, edges2shoes, edges2handbags, night2day
     >>> infos["facades"].splits, infos["facades"].direction
     (('train', 'val', 'test'), 'BtoA')
     >>> infos["maps"].origin
@@ -165,6 +165,20 @@ def _file_matches(path, file_hash):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             hasher.update(chunk)
     return hasher.hexdigest() == file_hash
+
+
+def _cache_root(directory):
+    """`directory`, or Keras's default cache root, created if missing."""
+    if directory is None:
+        directory = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    directory = os.path.expanduser(os.fspath(directory))
+    # get_file silently falls back to /tmp/.keras when `cache_dir` is not
+    # writable, which includes "does not exist yet".
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        pass  # unwritable: let get_file fall back as usual
+    return directory
 
 
 def _find_root(extracted, name):
@@ -227,11 +241,7 @@ def download(name, *, directory=None, origin=None, file_hash=None):
     origin = origin or info.origin
     file_hash = file_hash or info.file_hash
     fname = f"{name}.tar.gz"
-    if directory is not None:
-        # get_file silently falls back to /tmp/.keras when `cache_dir` is
-        # not writable, which includes "does not exist yet".
-        directory = os.path.expanduser(os.fspath(directory))
-        os.makedirs(directory, exist_ok=True)
+    directory = _cache_root(directory)
     try:
         archive = keras.utils.get_file(
             fname=fname,
@@ -244,10 +254,12 @@ def download(name, *, directory=None, origin=None, file_hash=None):
         # get_file keeps a mismatching download; never let a later call
         # without a hash use it.
         if file_hash:
-            for root in (directory or keras.config.keras_home(), "/tmp/.keras"):
-                cached = os.path.join(os.path.expanduser(root), "pix2pix", fname)
-                if os.path.isfile(cached) and not _file_matches(cached, file_hash):
-                    os.remove(cached)
+            root = directory
+            if not os.access(root, os.W_OK):  # get_file's fallback
+                root = os.path.join(tempfile.gettempdir(), ".keras")
+            cached = os.path.join(root, "pix2pix", fname)
+            if os.path.isfile(cached) and not _file_matches(cached, file_hash):
+                os.remove(cached)
         raise ValueError(
             f"Could not get the {name!r} dataset from {origin}: {e}"
         ) from e
@@ -273,8 +285,6 @@ def download(name, *, directory=None, origin=None, file_hash=None):
             cache_subdir=os.path.dirname(archive),
             extract=True,
         )
-        if os.path.isfile(extracted):  # get_file of Keras < 3.6
-            extracted = os.path.dirname(extracted)
         if not os.path.isdir(extracted):
             raise ValueError(
                 f"The file downloaded from {origin} for the {name!r} dataset "
@@ -341,7 +351,7 @@ def load(
     info = _lookup(name)
     if direction is None:
         direction = info.direction
-    if direction not in DIRECTIONS:
+    if direction not in data.DIRECTIONS:
         raise ValueError(
             f"`direction` must be 'AtoB' or 'BtoA'. Received: "
             f"direction={direction!r}"
@@ -356,12 +366,16 @@ def load(
             "`splits` must be a split name or a non-empty sequence of them. "
             f"Received: splits={splits!r}"
         )
-    root = download(name, directory=directory, origin=origin, file_hash=file_hash)
+    root = download(
+        name, directory=directory, origin=origin, file_hash=file_hash
+    )
     folders = {split: os.path.join(root, split) for split in splits}
     for split, folder in folders.items():
         if not os.path.isdir(folder):
             present = sorted(
-                d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))
+                d
+                for d in os.listdir(root)
+                if os.path.isdir(os.path.join(root, d))
             )
             raise FileNotFoundError(
                 f"Split {split!r} of the {name!r} dataset not found: no folder "
