@@ -170,6 +170,12 @@ class _Sampler:
         self._nearest = None
 
     def bilinear(self, image):
+        dtype = image.dtype
+        if not dtype.is_floating:
+            raise ValueError(
+                "Bilinear sampling needs a float image; use 'nearest' for "
+                f"integer images such as label ids. Received dtype={dtype.name}"
+            )
         if self._bilinear is None:
             y0 = tf.floor(self.y)
             x0 = tf.floor(self.x)
@@ -184,12 +190,6 @@ class _Sampler:
             idx += [y1 * self.w + x0, y1 * self.w + x1]
             self._bilinear = (idx, fy, fx)
         idx, fy, fx = self._bilinear
-        dtype = image.dtype
-        if not dtype.is_floating:
-            raise ValueError(
-                f"Bilinear sampling needs a float image; use 'nearest' for "
-                f"integer images such as label ids. Received dtype={dtype.name}"
-            )
         compute = tf.float64 if dtype == tf.float64 else tf.float32
         flat = tf.cast(tf.reshape(image, [self.h * self.w, -1]), compute)
         fy, fx = tf.cast(fy, compute), tf.cast(fx, compute)
@@ -212,7 +212,11 @@ class _Sampler:
         return tf.reshape(out, tf.shape(image))
 
     def __call__(self, image, method):
-        return self.bilinear(image) if method == "bilinear" else self.nearest(image)
+        return (
+            self.bilinear(image)
+            if method == "bilinear"
+            else self.nearest(image)
+        )
 
 
 def _check_image(name, image):
@@ -354,7 +358,9 @@ def _check_jitter(brightness, contrast, saturation, hue):
     )
 
 
-def color_jitter(image, seed, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0):
+def color_jitter(
+    image, seed, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0
+):
     """Random brightness, contrast, saturation and hue (torchvision semantics).
 
     Factors as in torchvision `ColorJitter`: brightness, contrast and
@@ -374,12 +380,13 @@ def color_jitter(image, seed, brightness=0.0, contrast=0.0, saturation=0.0, hue=
     `gray` is the ITU-R 601 luma `0.2989 R + 0.587 G + 0.114 B`. A 1-channel
     image gets brightness and contrast only; a 4-channel image is treated as
     RGBA and its alpha channel is returned unchanged. A strength of 0 skips
-    its step (no random draw); all zero returns the image clipped to
-    [-1, 1].
+    its step; all zero returns the image clipped to [-1, 1]. Each factor
+    has its own sub-seed, so e.g. the brightness factor for a seed does not
+    depend on the other strengths.
 
     Args:
-        image: float32 tensor `(h, w, c)` in [-1, 1], `c` in 1, 3, 4 and
-            static.
+        image: float32 tensor `(h, w, c)` in [-1, 1], `c` in 1, 3, 4
+            (static, or checked when the graph runs).
         seed: int32/int64 tensor of shape `(2,)`.
         brightness: float >= 0. Defaults to `0.0`.
         contrast: float >= 0. Defaults to `0.0`.
@@ -403,38 +410,55 @@ def color_jitter(image, seed, brightness=0.0, contrast=0.0, saturation=0.0, hue=
     b, c, s, h = _check_jitter(brightness, contrast, saturation, hue)
     image = _check_image("image", image)
     channels = image.shape[-1]
-    if channels not in (1, 3, 4):
+    if channels not in (1, 3, 4, None):
         raise ValueError(
-            "`image` must have a static channel count of 1, 3 or 4. "
-            f"Received shape {tuple(image.shape)}"
+            "`image` must have 1, 3 or 4 channels. Received shape "
+            f"{tuple(image.shape)}"
         )
     image = tf.clip_by_value(tf.cast(image, tf.float32), -1.0, 1.0)
-    if channels == 1:
-        s = h = 0.0
-    if b == c == s == h == 0.0:
+    if b == c == s == h == 0.0 or (channels == 1 and b == c == 0.0):
         return image
-    alpha = image[..., 3:] if channels == 4 else None
-    x = (image[..., :3] if channels == 4 else image) + 1.0
-    x = x * 0.5
     seeds = tf.random.experimental.stateless_split(seed, 4)
+    factors = [
+        tf.random.stateless_uniform([], seeds[i], max(0.0, 1.0 - v), 1.0 + v)
+        for i, v in enumerate((b, c, s))
+    ]
+    factors.append(tf.random.stateless_uniform([], seeds[3], -h, h))
+    strengths = (b, c, s, h)
+    if channels is not None:
+        return _jitter(image, channels, strengths, factors)
+    # Channels unknown when the graph is built (e.g. after slicing a
+    # concatenated pair by a tensor index): choose the branch at run time.
+    n = tf.shape(image)[-1]
+    tf.debugging.assert_equal(
+        tf.reduce_any(tf.equal(n, [1, 3, 4])),
+        True,
+        message="color_jitter: `image` must have 1, 3 or 4 channels",
+    )
+    return tf.switch_case(
+        tf.where(n == 1, 0, tf.where(n == 3, 1, 2)),
+        [lambda k=k: _jitter(image, k, strengths, factors) for k in (1, 3, 4)],
+    )
 
-    def factor(i, strength):
-        return tf.random.stateless_uniform(
-            [], seeds[i], max(0.0, 1.0 - strength), 1.0 + strength
-        )
 
+def _jitter(image, channels, strengths, factors):
+    """`color_jitter` for a known channel count, image in [-1, 1]."""
+    b, c, s, h = strengths
+    shape = tf.concat([tf.shape(image)[:-1], [channels]], axis=0)
+    image = tf.reshape(image, shape)  # static channels inside a switch_case
+    x = (image[..., :3] + 1.0) * 0.5
     if b > 0.0:
-        x = tf.clip_by_value(x * factor(0, b), 0.0, 1.0)
+        x = tf.clip_by_value(x * factors[0], 0.0, 1.0)
     if c > 0.0:
         mean = tf.reduce_mean(x if channels == 1 else _gray(x))
-        x = _blend(x, mean, factor(1, c))
-    if s > 0.0:
-        x = _blend(x, _gray(x), factor(2, s))
-    if h > 0.0:
-        x = tf.image.adjust_hue(x, tf.random.stateless_uniform([], seeds[3], -h, h))
+        x = _blend(x, mean, factors[1])
+    if s > 0.0 and channels != 1:
+        x = _blend(x, _gray(x), factors[2])
+    if h > 0.0 and channels != 1:
+        x = tf.image.adjust_hue(x, factors[3])
     x = tf.clip_by_value(x * 2.0 - 1.0, -1.0, 1.0)
-    if alpha is not None:
-        x = tf.concat([x, alpha], axis=-1)
+    if channels == 4:
+        x = tf.concat([x, image[..., 3:]], axis=-1)
     return x
 
 
@@ -551,7 +575,7 @@ class Augment:
         for i, m in enumerate(extra_methods):
             _check_method(f"extra_methods[{i}]", m)
         seeds = tf.random.experimental.stateless_split(seed, 3)
-        images = [source, target, *extra]
+        images = [tf.convert_to_tensor(x) for x in (source, target, *extra)]
         if self.elastic:
             images = elastic_deform(
                 images,
