@@ -3,6 +3,9 @@
 __version__ = "0.1.0"
 
 from pix2pix_keras import datasets
+from pix2pix_keras.augment import Augment
+from pix2pix_keras.augment import color_jitter
+from pix2pix_keras.augment import elastic_deform
 from pix2pix_keras import losses
 from pix2pix_keras.callbacks import LearningRateHalving
 from pix2pix_keras.callbacks import SampleGrid

@@ -426,3 +426,46 @@ def test_real_cmp_validation_split(shared_data_dir):
         val, direction="BtoA", training=False, labels=pk.facades_labels(),
         with_label_ids=True, preprocess="crop", image_size=200))
     np.testing.assert_array_equal(ids[0], pil[y:y + 200, x:x + 200])
+
+
+# --------------------------------------------------------------- augmentation
+
+
+def test_elastic_keeps_identical_pairs_identical_and_label_ids_valid(tmp_path):
+    img = _rand((40, 40, 3), 3)
+    for i in range(2):
+        _save(tmp_path / f"im{i}.png", np.roll(img, 5 * i, axis=1))
+        _save(tmp_path / f"im{i}.bmp", np.roll(img, 5 * i, axis=1))
+    aug = pk.Augment(elastic=True, elastic_alpha=300.0, elastic_sigma=6.0)
+    plain = _load(tmp_path, image_size=32, load_size=40, seed=2)
+    warped = _load(tmp_path, image_size=32, load_size=40, seed=2, augment=aug)
+    s0, _ = _first(plain)
+    s, t = _first(warped)
+    np.testing.assert_array_equal(s, t)  # one displacement field for both
+    assert np.abs(s - s0).mean() > 0.05  # and it really deforms
+    labels = pk.facades_labels("onehot")
+    ds = pk.load_paired_dataset(SAMPLE_VAL, direction="BtoA", labels=labels,
+                                with_label_ids=True, augment=aug, image_size=64,
+                                load_size=72, seed=1, batch_size=6)
+    s, _, ids = _first(ds)
+    np.testing.assert_array_equal(s.sum(-1), 1.0)
+    assert set(np.unique(ids)) <= set(range(1, 13))
+    np.testing.assert_array_equal(s.argmax(-1), ids)
+
+
+def test_colour_jitter_on_the_label_side_is_refused():
+    aug = pk.Augment(color_jitter={"brightness": 0.2}, color_jitter_side="source")
+    with pytest.raises(ValueError, match="label ids"):
+        pk.load_paired_dataset(SAMPLE_VAL, direction="BtoA",
+                               labels=pk.facades_labels(), augment=aug)
+
+
+def test_colour_jitter_changes_only_the_configured_side(tmp_path):
+    img = _rand((32, 32, 3), 4)
+    _save(tmp_path / "a.png", img)
+    _save(tmp_path / "a.bmp", img)
+    aug = pk.Augment(color_jitter={"brightness": 0.5, "hue": 0.2}, color_jitter_side="target")
+    s, t = _first(_load(tmp_path, image_size=32, load_size=32, seed=0, augment=aug))
+    s0, _ = _first(_load(tmp_path, image_size=32, load_size=32, seed=0))
+    np.testing.assert_array_equal(s, s0)
+    assert np.abs(t - s).mean() > 0.01
