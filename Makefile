@@ -35,6 +35,7 @@ test: $(VENV)/.installed-dev
 ## Benchmarks (slow; write JSON to benchmarks/results/).
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/fit_vs_loop.py
+	$(PY) benchmarks/data_pipeline.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -22,3 +22,5 @@ from pix2pix_keras.models import ResidualBlock
 from pix2pix_keras.models import UNetGenerator
 from pix2pix_keras.models import export_generator
 from pix2pix_keras.models import receptive_field
+from pix2pix_keras.plotting import show_augmentations
+from pix2pix_keras.plotting import show_pairs

@@ -342,9 +342,7 @@ class LabelMaps:
         if self.encoding == "ids":
             ids = tf.cast(raw[..., :1], tf.int32)
         else:
-            rgb = tf.cast(raw[..., :3], tf.int32)
-            if raw.shape[-1] == 1:
-                rgb = tf.tile(rgb, [1, 1, 3])
+            rgb = tf.cast(_to_channels(raw, 3), tf.int32)
             code = rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2]
             keys = [r * 65536 + g * 256 + b for r, g, b in self.palette.values()]
             table = tf.lookup.StaticHashTable(
@@ -598,8 +596,8 @@ def load_paired_dataset(
     variable = preprocess == "none" or (preprocess == "scale_width" and not training)
     if variable and batch_size != 1:
         raise ValueError(
-            f"preprocess={preprocess!r} gives images of different sizes "
-            f"{'' if training else 'in evaluation '}; use batch_size=1 "
+            f"preprocess={preprocess!r} gives images of different sizes"
+            f"{'' if training else ' in evaluation'}; use batch_size=1 "
             f"(received batch_size={batch_size})."
         )
     if augment is not None and labels is not None:
@@ -699,6 +697,8 @@ def load_paired_dataset(
             src = src / 127.5 - 1.0
         if not tgt_is_label:
             tgt = tgt / 127.5 - 1.0
+        src = tf.ensure_shape(src, [None, None, 1 if src_is_label else in_channels])
+        tgt = tf.ensure_shape(tgt, [None, None, 1 if tgt_is_label else out_channels])
         if training and augment is not None:
             src, tgt = augment.apply(
                 src, tgt, seeds[2],

@@ -469,3 +469,16 @@ def test_colour_jitter_changes_only_the_configured_side(tmp_path):
     s0, _ = _first(_load(tmp_path, image_size=32, load_size=32, seed=0))
     np.testing.assert_array_equal(s, s0)
     assert np.abs(t - s).mean() > 0.01
+
+
+def test_grey_palette_label_maps(tmp_path):
+    """A single-channel label image read through a grey 'palette'."""
+    ids = np.array([[0, 1], [2, 1]], np.uint8)
+    _save(tmp_path / "g_A.png", ids * 100, "L")
+    _save(tmp_path / "g_B.png", _rand((2, 2, 3)))
+    labels = pk.LabelMaps(3, encoding="palette",
+                          palette={0: (0, 0, 0), 1: (100,) * 3, 2: (200,) * 3})
+    _, _, got = _first(pk.load_paired_dataset(
+        tmp_path, suffixes=("_A.png", "_B.png"), labels=labels, with_label_ids=True,
+        image_size=2, training=False))
+    np.testing.assert_array_equal(got[0], ids)

@@ -13,6 +13,21 @@ def python_blocks(name):
         return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
 
 
+def run_page(page, directory, monkeypatch):
+    blocks = python_blocks(page)
+    monkeypatch.chdir(directory)
+    namespace = {"__name__": f"docs_{page.replace('.', '_')}"}
+    for block in blocks:
+        exec(compile(block, page, "exec"), namespace)
+    return blocks, namespace
+
+
+def test_data_page_examples_run(tmp_path, monkeypatch):
+    blocks, namespace = run_page("data.md", tmp_path, monkeypatch)
+    assert len(blocks) >= 5
+    assert "pk" in namespace
+
+
 @pytest.mark.parametrize("page", ["subclassing.md"])
 def test_doc_examples_run(page, tmp_path, monkeypatch):
     blocks = python_blocks(page)
