@@ -482,3 +482,15 @@ def test_grey_palette_label_maps(tmp_path):
         tmp_path, suffixes=("_A.png", "_B.png"), labels=labels, with_label_ids=True,
         image_size=2, training=False))
     np.testing.assert_array_equal(got[0], ids)
+
+
+def test_full_validation_finds_corrupt_data_that_the_quick_check_misses(tmp_path):
+    _save(tmp_path / "c.jpg", _rand((32, 32, 3)))
+    _save(tmp_path / "c.png", _rand((32, 32, 3), 1))
+    data = bytearray((tmp_path / "c.png").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(16)  # inside IDAT; IEND still present
+    (tmp_path / "c.png").write_bytes(bytes(data))
+    pk.load_paired_dataset(tmp_path, validate="quick")  # headers look fine
+    with pytest.raises(ValueError, match=r"c\.png.*corrupt"):
+        pk.load_paired_dataset(tmp_path, validate="full")
