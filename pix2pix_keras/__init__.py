@@ -7,6 +7,15 @@ from pix2pix_keras.augment import Augment
 from pix2pix_keras.augment import color_jitter
 from pix2pix_keras.augment import elastic_deform
 from pix2pix_keras import losses
+from pix2pix_keras import metrics
+from pix2pix_keras.evaluation import evaluate
+from pix2pix_keras.metrics import L1
+from pix2pix_keras.metrics import PSNR
+from pix2pix_keras.metrics import SSIM
+from pix2pix_keras.metrics import FrechetInceptionDistance
+from pix2pix_keras.metrics import KernelInceptionDistance
+from pix2pix_keras.metrics import SegmentationScore
+from pix2pix_keras.metrics import fcn_score
 from pix2pix_keras.callbacks import LearningRateHalving
 from pix2pix_keras.callbacks import SampleGrid
 from pix2pix_keras.callbacks import make_grid

@@ -18,7 +18,7 @@ def test_demo_fast_writes_grid_metrics_and_model(tmp_path, capsys):
     assert metrics["train_steps"] == 24 and metrics["train_pairs"] == 24
     assert set(metrics["final"]) >= {
         "g_loss", "g_gan", "g_l1", "d_loss", "d_real", "d_fake",
-        "val_g_l1", "g_lr", "d_lr"}
+        "val_g_l1", "val_psnr", "val_ssim", "g_lr", "d_lr"}
     assert all(len(v) == 1 for v in metrics["history"].values())
     assert 0.0 < metrics["final"]["val_g_l1"] < 2.0
     png = matplotlib.image.imread(out / "samples_latest.png")

@@ -13,6 +13,7 @@ from tests.conftest import tiny_dataset
 from tests.conftest import tiny_pix2pix
 
 LOG_KEYS = {"g_loss", "g_gan", "g_l1", "d_loss", "d_real", "d_fake"}
+EVAL_KEYS = LOG_KEYS | {"psnr", "ssim"}
 
 # No test here compares two runs, so op determinism stays off: Keras
 # 3.15 silently turns `jit_compile=True` into False while it is enabled
@@ -145,7 +146,7 @@ def test_fit_one_epoch_updates_both_networks_and_logs():
     assert int(keras.ops.convert_to_numpy(model.step_counter)) == 1
 
 
-def test_metrics_are_the_six_mean_trackers():
+def test_metrics_are_the_six_mean_trackers_and_psnr_ssim():
     model = _compiled()
     assert [m.name for m in model.metrics] == [
         "g_loss",
@@ -154,8 +155,12 @@ def test_metrics_are_the_six_mean_trackers():
         "d_loss",
         "d_real",
         "d_fake",
+        "psnr",
+        "ssim",
     ]
-    assert all(isinstance(m, keras.metrics.Mean) for m in model.metrics)
+    assert all(isinstance(m, keras.metrics.Mean) for m in model.metrics[:6])
+    assert isinstance(model.metrics[6], pk.PSNR)
+    assert isinstance(model.metrics[7], pk.SSIM)
 
 
 def test_g_loss_is_weighted_sum_with_custom_lambda():
@@ -167,7 +172,7 @@ def test_g_loss_is_weighted_sum_with_custom_lambda():
     )
 
 
-def test_evaluate_returns_six_keys_and_changes_nothing():
+def test_evaluate_returns_eight_keys_and_changes_nothing():
     model = _compiled()
     ds = tiny_dataset(n=4, batch_size=2)
     model.fit(ds, epochs=1, verbose=0)  # moving stats no longer at init
@@ -180,8 +185,16 @@ def test_evaluate_returns_six_keys_and_changes_nothing():
 
     result = model.evaluate(ds, return_dict=True, verbose=0)
 
-    assert set(result) == LOG_KEYS
+    assert set(result) == EVAL_KEYS
     assert all(np.isfinite(v) for v in result.values())
+    # PSNR and SSIM of the inference generator on this data, recomputed.
+    x = np.concatenate([b[0].numpy() for b in ds])
+    y = np.concatenate([b[1].numpy() for b in ds])
+    fake = model.predict(x, verbose=0)
+    assert result["psnr"] == pytest.approx(
+        float(np.mean(pk.metrics.psnr(y, fake))), rel=1e-5)
+    assert result["ssim"] == pytest.approx(
+        float(np.mean(pk.metrics.ssim(y, fake))), rel=1e-5, abs=1e-6)
     assert result["g_loss"] == pytest.approx(
         result["g_gan"] + 100.0 * result["g_l1"], rel=1e-5
     )
@@ -211,13 +224,13 @@ def test_fit_with_validation_data_logs_val_keys():
         epochs=2,
         verbose=0,
     )
-    assert set(history.history) == LOG_KEYS | {f"val_{k}" for k in LOG_KEYS}
+    assert set(history.history) == LOG_KEYS | {f"val_{k}" for k in EVAL_KEYS}
     assert all(len(v) == 2 for v in history.history.values())
     # Validation is the inference-mode forward pass of the end-of-epoch
     # model: evaluate() on the same data gives the same numbers.
     x, y = tiny_arrays(4, seed=1)
     again = model.evaluate(x, y, batch_size=2, return_dict=True, verbose=0)
-    for key in LOG_KEYS:
+    for key in EVAL_KEYS:
         assert history.history[f"val_{key}"][-1] == pytest.approx(
             again[key], rel=1e-5, abs=1e-6
         )
@@ -291,7 +304,7 @@ def test_test_step_losses_match_manual_computation(gan_loss):
     got = model.test_step((tf.constant(x), tf.constant(y)))
 
     want = _manual_losses(model, x, y, gan_loss, 100.0)
-    assert set(got) == LOG_KEYS
+    assert set(got) == EVAL_KEYS
     for key in LOG_KEYS:
         assert float(got[key]) == pytest.approx(
             want[key], rel=1e-5, abs=1e-6
@@ -363,7 +376,7 @@ def test_train_on_batch_and_test_on_batch():
     assert _iterations(model.d_optimizer) == 1
     weights = _values(model.weights)
     result = model.test_on_batch(x, y, return_dict=True)
-    assert set(result) == LOG_KEYS
+    assert set(result) == EVAL_KEYS
     for before, after in zip(weights, _values(model.weights)):
         np.testing.assert_array_equal(before, after)
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 from keras import ops
 
 from pix2pix_keras import losses as losses_lib
+from pix2pix_keras import metrics as metrics_lib
 from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.generator import _image_size
@@ -144,6 +145,12 @@ class Pix2Pix(keras.Model):
         self.trackers = {
             key: keras.metrics.Mean(name=key)
             for key in ("g_loss", "g_gan", "g_l1", "d_loss", "d_real", "d_fake")
+        }
+        # Image quality of G(x) against y, reported by evaluate() and as
+        # val_psnr / val_ssim during fit(validation_data=...).
+        self.quality_metrics = {
+            "psnr": metrics_lib.PSNR(name="psnr"),
+            "ssim": metrics_lib.SSIM(name="ssim"),
         }
         self.g_optimizer = None
         self.d_optimizer = None
@@ -320,7 +327,7 @@ class Pix2Pix(keras.Model):
 
     @property
     def metrics(self):
-        return list(self.trackers.values())
+        return list(self.trackers.values()) + list(self.quality_metrics.values())
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -368,7 +375,7 @@ class Pix2Pix(keras.Model):
         g_l1 = losses_lib.l1_loss(target, fake)
         g_loss = g_gan + self.lambda_l1 * g_l1
         d_loss = self._d_gan_loss(d_real, d_fake)
-        return dict(
+        return fake, dict(
             g_loss=g_loss,
             g_gan=g_gan,
             g_l1=g_l1,
@@ -389,7 +396,7 @@ class Pix2Pix(keras.Model):
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            values = self._forward(source, target, training=True)
+            _, values = self._forward(source, target, training=True)
             g_scaled = values["g_loss"] / replicas
             d_scaled = values["d_loss"] / replicas
         g_grads = g_tape.gradient(g_scaled, g_vars)
@@ -415,7 +422,12 @@ class Pix2Pix(keras.Model):
 
     def test_step(self, data):
         source, target = self._unpack(data)
-        return self._track(self._forward(source, target, training=False))
+        fake, values = self._forward(source, target, training=False)
+        logs = self._track(values)
+        for key, metric in self.quality_metrics.items():
+            metric.update_state(target, fake)
+            logs[key] = metric.result()
+        return logs
 
     # ------------------------------------------------------------------
     # serialization
