@@ -36,6 +36,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/fit_vs_loop.py
 	$(PY) benchmarks/data_pipeline.py
+	$(PY) benchmarks/metrics_speed.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

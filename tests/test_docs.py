@@ -41,3 +41,10 @@ def test_doc_examples_run(page, tmp_path, monkeypatch):
     restored = namespace["restored"]
     assert type(restored.generator).__name__ == "ResidualUNet"
     assert int(restored.g_optimizer.iterations) == 4
+
+
+def test_evaluation_page_examples_run(tmp_path, monkeypatch):
+    blocks, namespace = run_page("evaluation.md", tmp_path, monkeypatch)
+    assert len(blocks) == 3
+    assert namespace["report"]["num_images"] == 6
+    assert namespace["scores"]["miou"] == 1.0
