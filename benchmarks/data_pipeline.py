@@ -59,7 +59,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -69,6 +68,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
+from _common import machine  # noqa: E402
+from _common import versions  # noqa: E402
 from pix2pix_keras.augment import Augment  # noqa: E402
 from pix2pix_keras.utils import atomic_path  # noqa: E402
 
@@ -419,34 +420,14 @@ def main(argv=None):
     per_round = [e["ratio_fit_pipeline_over_memory"] for e in rounds]
     pass_pipeline = ratio_pipeline >= TARGET_PIPELINE_OVER_STEP_RATE
     pass_fit = ratio_fit >= TARGET_FIT_RATIO
-    threading = tf.config.threading
 
     result = {
         "benchmark": "data_pipeline",
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
-        "versions": {
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-            "pix2pix_keras": pk.__version__,
-        },
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "cpu_affinity": (
-                len(os.sched_getaffinity(0))
-                if hasattr(os, "sched_getaffinity")
-                else None
-            ),
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "tf_intra_op_threads": threading.get_intra_op_parallelism_threads(),
-            "tf_inter_op_threads": threading.get_inter_op_parallelism_threads(),
-            "loadavg_start": list(load_start),
-            "loadavg_end": list(os.getloadavg()),
-        },
+        "versions": versions(),
+        "machine": machine(load_start),
         "config": {
             "data": os.path.abspath(args.data),
             "pairs_per_epoch": first_epoch["images"],

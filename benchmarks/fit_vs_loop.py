@@ -49,7 +49,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -59,6 +58,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
+from _common import machine  # noqa: E402
+from _common import versions  # noqa: E402
 from pix2pix_keras import losses  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -336,7 +337,6 @@ def main(argv=None):
         )
 
     summary = {k: summarize(v, args.batch) for k, v in all_times.items()}
-    threading = tf.config.threading
     summary["fit"]["fit_call_overhead_s"] = statistics.median(
         e["fit"]["wall_s"] - e["fit"]["sum_step_s"] for e in rounds
     )
@@ -358,26 +358,8 @@ def main(argv=None):
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
-        "versions": {
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-            "pix2pix_keras": pk.__version__,
-        },
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "cpu_affinity": len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else None,
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            # 0 = TensorFlow picks (the number of cores).
-            "tf_intra_op_threads": threading.get_intra_op_parallelism_threads(),
-            "tf_inter_op_threads": threading.get_inter_op_parallelism_threads(),
-            "loadavg_start": list(load_start),
-            "loadavg_end": list(os.getloadavg()),
-        },
+        "versions": versions(),
+        "machine": machine(load_start),
         "config": {
             "image_size": args.size,
             "batch_size": args.batch,
