@@ -7,7 +7,7 @@ the paper, so D learns at half the rate of G.
 
 from keras import ops
 
-GAN_LOSSES = ("lsgan", "vanilla")
+GAN_LOSSES = ("lsgan", "vanilla", "hinge")
 
 
 def _f32(x):
@@ -97,6 +97,43 @@ def vanilla_discriminator_loss(d_real, d_fake):
     return 0.5 * (_bce_with_logits(1.0, d_real) + _bce_with_logits(0.0, d_fake))
 
 
+def hinge_generator_loss(d_fake):
+    """Hinge GAN loss of the generator: `-mean(D(x, G(x)))`.
+
+    Lim & Ye 2017 (https://arxiv.org/abs/1705.02894), as in SAGAN/BigGAN.
+
+    Args:
+        d_fake: tensor. Discriminator output on generated pairs.
+
+    Returns:
+        Scalar tensor.
+
+    Example:
+    >>> float(hinge_generator_loss(ops.ones((1, 4))))
+    -1.0
+    """
+    return -ops.mean(_f32(d_fake))
+
+
+def hinge_discriminator_loss(d_real, d_fake):
+    """Hinge loss of D, halved: `½[mean(relu(1 − D(x,y))) + mean(relu(1 + D(x,G(x))))]`.
+
+    Args:
+        d_real: tensor. Discriminator output on real pairs.
+        d_fake: tensor. Discriminator output on generated pairs.
+
+    Returns:
+        Scalar tensor.
+
+    Example:
+    >>> float(hinge_discriminator_loss(ops.zeros((1, 4)), ops.zeros((1, 4))))
+    1.0
+    """
+    real = ops.mean(ops.relu(1.0 - _f32(d_real)))
+    fake = ops.mean(ops.relu(1.0 + _f32(d_fake)))
+    return 0.5 * (real + fake)
+
+
 def l1_loss(target, generated):
     """Mean absolute error `mean|y − G(x)|` (the pix2pix reconstruction term).
 
@@ -118,7 +155,7 @@ def get_gan_loss(name):
     """Returns `(generator_loss, discriminator_loss)` for a GAN loss name.
 
     Args:
-        name: str. `"lsgan"` or `"vanilla"`.
+        name: str. `"lsgan"`, `"vanilla"` or `"hinge"`.
 
     Returns:
         Tuple of two callables: `g(d_fake)` and `d(d_real, d_fake)`.
@@ -130,6 +167,8 @@ def get_gan_loss(name):
         return lsgan_generator_loss, lsgan_discriminator_loss
     if name == "vanilla":
         return vanilla_generator_loss, vanilla_discriminator_loss
+    if name == "hinge":
+        return hinge_generator_loss, hinge_discriminator_loss
     raise ValueError(
         f"`gan_loss` must be one of {GAN_LOSSES}. Received: gan_loss={name!r}"
     )
@@ -139,7 +178,8 @@ def discriminator_output(name, logits):
     """Mean discriminator output as reported in `d_real` / `d_fake`.
 
     For `"lsgan"` the raw output (the target is 1 for real, 0 for fake);
-    for `"vanilla"` the probability σ(logit). Either way 1 means "real".
+    for `"vanilla"` the probability σ(logit); for `"hinge"` the raw output
+    (the margins are +1 for real, −1 for fake). Higher means "real".
     """
     get_gan_loss(name)
     logits = _f32(logits)

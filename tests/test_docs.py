@@ -48,3 +48,11 @@ def test_evaluation_page_examples_run(tmp_path, monkeypatch):
     assert len(blocks) == 3
     assert namespace["report"]["num_images"] == 6
     assert namespace["scores"]["miou"] == 1.0
+
+
+def test_index_page_examples_run(tmp_path, monkeypatch):
+    blocks, namespace = run_page("index.md", tmp_path, monkeypatch)
+    assert len(blocks) == 3
+    model = namespace["model"]
+    assert model.g_optimizer.global_clipnorm == 1.0
+    assert namespace["pk"].receptive_field(3) == 70

@@ -191,7 +191,7 @@ def test_get_gan_loss_returns_the_matching_pair():
     assert float(d(D_REAL, D_FAKE)) == pytest.approx(0.5625, abs=1e-7)
 
 
-@pytest.mark.parametrize("name", ["hinge", "foo", "LSGAN", None])
+@pytest.mark.parametrize("name", ["wgan", "foo", "LSGAN", None])
 def test_get_gan_loss_rejects_unknown_names(name):
     with pytest.raises(ValueError, match="gan_loss") as info:
         losses.get_gan_loss(name)
@@ -214,3 +214,16 @@ def test_discriminator_output_vanilla_is_mean_sigmoid():
     # sigmoid(0) = 0.5 exactly.
     zeros = np.zeros((1, 3), dtype="float32")
     assert float(losses.discriminator_output("vanilla", zeros)) == 0.5
+
+
+def test_hinge_losses_by_hand():
+    # d_real = [2, 0.5]: relu(1 - 2) = 0, relu(1 - 0.5) = 0.5 -> mean 0.25
+    # d_fake = [-1, 0]:  relu(1 - 1) = 0, relu(1 + 0) = 1   -> mean 0.5
+    d_real = np.array([[2.0, 0.5]], "float32")
+    d_fake = np.array([[-1.0, 0.0]], "float32")
+    assert float(losses.hinge_discriminator_loss(d_real, d_fake)) == pytest.approx(0.375)
+    assert float(losses.hinge_generator_loss(d_fake)) == pytest.approx(0.5)
+    assert losses.get_gan_loss("hinge") == (
+        losses.hinge_generator_loss, losses.hinge_discriminator_loss)
+    # Past the margins D's loss is exactly zero.
+    assert float(losses.hinge_discriminator_loss(d_real + 5, d_fake - 5)) == 0.0

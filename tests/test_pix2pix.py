@@ -46,7 +46,7 @@ def _compiled(seed=0, **compile_kw):
 @pytest.mark.parametrize(
     "kwargs, arg, shown",
     [
-        (dict(gan_loss="hinge"), "gan_loss", "'hinge'"),
+        (dict(gan_loss="wgan"), "gan_loss", "'wgan'"),
         (dict(gan_loss="foo"), "gan_loss", "'foo'"),
         (dict(d_every=0), "d_every", "d_every=0"),
         (dict(d_every=1.5), "d_every", "d_every=1.5"),
@@ -57,7 +57,7 @@ def _compiled(seed=0, **compile_kw):
         (dict(optimizer="adam"), "optimizer", "'adam'"),
     ],
     ids=[
-        "gan_loss-hinge",
+        "gan_loss-wgan",
         "gan_loss-foo",
         "d_every-0",
         "d_every-1.5",
@@ -275,6 +275,13 @@ def _manual_losses(model, x, y, gan_loss, lambda_l1):
         g_gan = np.mean((d_fake - 1.0) ** 2)
         d_loss = 0.5 * (np.mean((d_real - 1.0) ** 2) + np.mean(d_fake**2))
         real_out, fake_out = d_real.mean(), d_fake.mean()
+    elif gan_loss == "hinge":
+        g_gan = -np.mean(d_fake)
+        d_loss = 0.5 * (
+            np.mean(np.maximum(0.0, 1.0 - d_real))
+            + np.mean(np.maximum(0.0, 1.0 + d_fake))
+        )
+        real_out, fake_out = d_real.mean(), d_fake.mean()
     else:
         # -log sigmoid(z) = softplus(-z); -log(1 - sigmoid(z)) = softplus(z)
         g_gan = np.mean(_softplus(-d_fake))
@@ -293,7 +300,7 @@ def _manual_losses(model, x, y, gan_loss, lambda_l1):
     )
 
 
-@pytest.mark.parametrize("gan_loss", ["lsgan", "vanilla"])
+@pytest.mark.parametrize("gan_loss", ["lsgan", "vanilla", "hinge"])
 def test_test_step_losses_match_manual_computation(gan_loss):
     model = _compiled(gan_loss=gan_loss, lambda_l1=100.0)
     # One training epoch first, so BN moving stats and D are not at init.
@@ -457,3 +464,27 @@ def test_generator_and_discriminator_channels_must_match():
     message = str(info.value)
     assert "(None, 32, 32, 1)" in message  # generator output
     assert "[(None, 32, 32, 3), (None, 32, 32, 3)]" in message  # D inputs
+
+
+def test_gradient_clipping_through_the_optimizers(tmp_path):
+    """global_clipnorm on either optimizer bounds that network's update."""
+    model = tiny_pix2pix()
+    model.compile(
+        g_optimizer=keras.optimizers.SGD(1.0, global_clipnorm=1e-3),
+        d_optimizer=keras.optimizers.SGD(1.0, global_clipnorm=2e-3),
+    )
+    g_before = _values(model.generator.trainable_variables)
+    d_before = _values(model.discriminator.trainable_variables)
+    model.fit(tiny_dataset(n=2, batch_size=2), epochs=1, verbose=0)
+
+    def step_norm(before, variables):
+        after = _values(variables)
+        return math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
+
+    # SGD with lr 1 moves the weights by exactly the clipped gradient.
+    assert step_norm(g_before, model.generator.trainable_variables) == pytest.approx(1e-3, rel=1e-3)
+    assert step_norm(d_before, model.discriminator.trainable_variables) == pytest.approx(2e-3, rel=1e-3)
+    model.save(tmp_path / "clipped.keras")
+    loaded = keras.saving.load_model(tmp_path / "clipped.keras")
+    assert loaded.g_optimizer.global_clipnorm == pytest.approx(1e-3)
+    assert loaded.d_optimizer.global_clipnorm == pytest.approx(2e-3)

@@ -214,8 +214,8 @@ class Pix2Pix(keras.Model):
             d_optimizer: optimizer, its name, or `None` for
                 `Adam(2e-4, beta_1=0.5)`. Updates the discriminator. Must
                 be a different instance from `g_optimizer`.
-            gan_loss: str. `"lsgan"` (least squares) or `"vanilla"`
-                (binary cross-entropy on logits). Defaults to `"lsgan"`.
+            gan_loss: str. `"lsgan"` (least squares), `"vanilla"` (binary
+                cross-entropy on logits) or `"hinge"`. Defaults to `"lsgan"`.
             lambda_l1: float >= 0. Weight of the L1 term. Defaults to
                 `100.0`.
             d_every: int >= 1. Update D on every `d_every`-th step only
