@@ -319,6 +319,7 @@ def elastic_deform(images, seed, alpha=34.0, sigma=4.0, methods=None):
     sigma = _check_number("sigma", sigma)
     size = tf.shape(images[0])[:2]
     first = images[0].shape[:2]
+    checks = []
     for i, im in enumerate(images[1:], 1):
         if first.is_fully_defined() and im.shape[:2].is_fully_defined():
             if first != im.shape[:2]:
@@ -328,11 +329,12 @@ def elastic_deform(images, seed, alpha=34.0, sigma=4.0, methods=None):
                     f"(images[{i}])"
                 )
         else:
-            tf.debugging.assert_equal(
+            checks.append(tf.debugging.assert_equal(
                 tf.shape(im)[:2], size, message="elastic_deform: sizes differ"
-            )
+            ))
     sampler = _Sampler(displacement_field(size, seed, alpha, sigma))
-    out = [sampler(im, m) for im, m in zip(images, methods)]
+    with tf.control_dependencies([c for c in checks if c is not None]):
+        out = [sampler(tf.identity(im), m) for im, m in zip(images, methods)]
     return out[0] if single else out
 
 
@@ -430,13 +432,17 @@ def color_jitter(
     # Channels unknown when the graph is built (e.g. after slicing a
     # concatenated pair by a tensor index): choose the branch at run time.
     n = tf.shape(image)[-1]
-    tf.debugging.assert_equal(
+    check = tf.debugging.assert_equal(
         tf.reduce_any(tf.equal(n, [1, 3, 4])),
         True,
         message="color_jitter: `image` must have 1, 3 or 4 channels",
     )
+    # The check must run before the branches reshape the image, or a bad
+    # channel count fails inside a reshape with an unhelpful message.
+    with tf.control_dependencies([check] if check is not None else []):
+        branch = tf.where(n == 1, 0, tf.where(n == 3, 1, 2))
     return tf.switch_case(
-        tf.where(n == 1, 0, tf.where(n == 3, 1, 2)),
+        branch,
         [lambda k=k: _jitter(image, k, strengths, factors) for k in (1, 3, 4)],
     )
 

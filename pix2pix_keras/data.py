@@ -353,16 +353,20 @@ class LabelMaps:
                 default_value=-1,
             )
             ids = table.lookup(code)[..., None]
-            tf.debugging.Assert(
-                tf.reduce_min(ids) >= 0,
-                ["Label map has a colour that is not in the palette:", path],
-            )
-        tf.debugging.Assert(
+        checks = [tf.debugging.Assert(
             tf.reduce_max(ids) < self.num_classes,
             ["Label id >= num_classes =", self.num_classes, "in", path,
              "max id:", tf.reduce_max(ids)],
-        )
-        return tf.cast(ids, tf.uint8)
+        )]
+        if self.encoding == "palette":
+            checks.append(tf.debugging.Assert(
+                tf.reduce_min(ids) >= 0,
+                ["Label map has a colour that is not in the palette:", path],
+            ))
+        # The checks run before any use of the ids (a gather would fail
+        # first, without naming the file).
+        with tf.control_dependencies(checks):
+            return tf.cast(tf.identity(ids), tf.uint8)
 
     def encode(self, ids):
         """Turns ids `(h, w, 1)` into the network's input channels."""
