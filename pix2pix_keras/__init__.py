@@ -16,6 +16,7 @@ from pix2pix_keras.metrics import FrechetInceptionDistance
 from pix2pix_keras.metrics import KernelInceptionDistance
 from pix2pix_keras.metrics import SegmentationScore
 from pix2pix_keras.metrics import fcn_score
+from pix2pix_keras.callbacks import LambdaSchedule
 from pix2pix_keras.callbacks import LearningRateHalving
 from pix2pix_keras.callbacks import SampleGrid
 from pix2pix_keras.callbacks import make_grid

@@ -80,6 +80,66 @@ class LearningRateHalving(keras.callbacks.Callback):
             logs[f"{key}_lr"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
 
 
+class LambdaSchedule(keras.callbacks.Callback):
+    """Moves the L1 weight λ linearly from `start` to `end` over epochs.
+
+    λ is `start` up to `start_epoch`, `end` from `end_epoch` on, and linear
+    in between: a high λ early keeps training stable, a lower one late
+    gives sharper output (SPEC §4). The value is set from the absolute
+    epoch into `model.l1_weight` (a variable saved with the model), so the
+    schedule resumes exactly after `load_model`, `BackupAndRestore` or
+    `fit(initial_epoch=...)`. Logged as `lambda_l1`.
+
+    Args:
+        end: float >= 0. Final λ. Defaults to `10.0`.
+        start_epoch: int >= 0. Last epoch at `start`. Defaults to `0`.
+        end_epoch: int > `start_epoch`. First epoch at `end`. Defaults to
+            `100`.
+        start: float >= 0 or `None`. Initial λ; `None` takes the
+            `lambda_l1` given to `compile()`. Defaults to `None`.
+
+    Example:
+
+    ```python
+    model.compile(lambda_l1=100.0)
+    model.fit(train_ds, epochs=200,
+              callbacks=[LambdaSchedule(end=10.0, start_epoch=100, end_epoch=200)])
+    ```
+    """
+
+    def __init__(self, end=10.0, start_epoch=0, end_epoch=100, start=None):
+        super().__init__()
+        check_int(minimum=0, start_epoch=start_epoch)
+        check_int(minimum=start_epoch + 1, end_epoch=end_epoch)
+        for name, value in (("end", end), ("start", start)):
+            if value is not None and not (value >= 0 and np.isfinite(value)):
+                raise ValueError(
+                    f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
+                )
+        self.end = float(end)
+        self.start = None if start is None else float(start)
+        self.start_epoch = start_epoch
+        self.end_epoch = end_epoch
+
+    def value(self, epoch, start):
+        """λ for 0-based `epoch` given the start value."""
+        t = (epoch - self.start_epoch) / (self.end_epoch - self.start_epoch)
+        t = min(max(t, 0.0), 1.0)
+        return start + (self.end - start) * t
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not hasattr(self.model, "l1_weight"):
+            raise ValueError("LambdaSchedule needs a Pix2Pix model (`l1_weight`).")
+        start = self.start if self.start is not None else self.model.lambda_l1
+        self.model.l1_weight.assign(self.value(epoch, start))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lambda_l1"] = float(
+                keras.ops.convert_to_numpy(self.model.l1_weight)
+            )
+
+
 def to_display(images):
     """Maps `(n, h, w, c)` images in [-1, 1] to RGB floats in [0, 1].
 

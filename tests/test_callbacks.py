@@ -147,3 +147,40 @@ def test_sample_grid_rejects_bad_samples(tmp_path):
         pk.SampleGrid(np.zeros((2, 8, 8, 3)), tmp_path)
     with pytest.raises(ValueError, match="every"):
         pk.SampleGrid((np.zeros((2, 8, 8, 3)),) * 2, tmp_path, every=0)
+
+
+def test_lambda_schedule_values_and_logs():
+    cb = pk.LambdaSchedule(end=10.0, start_epoch=1, end_epoch=3)
+    assert [cb.value(e, 100.0) for e in range(5)] == [100.0, 100.0, 55.0, 10.0, 10.0]
+    model = tiny_pix2pix()
+    model.compile(lambda_l1=100.0)
+    history = model.fit(tiny_dataset(n=2, batch_size=2), epochs=4, verbose=0,
+                        callbacks=[cb])
+    np.testing.assert_allclose(history.history["lambda_l1"], [100, 100, 55, 10])
+    # The step really uses the scheduled weight.
+    h = history.history
+    np.testing.assert_allclose(h["g_loss"][2], h["g_gan"][2] + 55.0 * h["g_l1"][2], rtol=1e-5)
+    np.testing.assert_allclose(h["g_loss"][3], h["g_gan"][3] + 10.0 * h["g_l1"][3], rtol=1e-5)
+
+
+def test_lambda_schedule_survives_save_and_load(tmp_path):
+    model = tiny_pix2pix()
+    model.compile(lambda_l1=80.0)
+    cb = pk.LambdaSchedule(end=20.0, start_epoch=0, end_epoch=4)
+    model.fit(tiny_dataset(n=2), epochs=2, verbose=0, callbacks=[cb])
+    assert float(model.l1_weight) == 65.0  # epoch 1: 80 + (20 - 80) / 4
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert float(loaded.l1_weight) == 65.0 and loaded.lambda_l1 == 80.0
+    history = loaded.fit(tiny_dataset(n=2), initial_epoch=2, epochs=3, verbose=0,
+                         callbacks=[pk.LambdaSchedule(end=20.0, start_epoch=0, end_epoch=4)])
+    assert history.history["lambda_l1"] == [50.0]  # epoch 2: 80 - 60 / 2
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"end": -1.0}, "end"), ({"start": float("nan")}, "start"),
+    ({"start_epoch": -1}, "start_epoch"), ({"start_epoch": 5, "end_epoch": 5}, "end_epoch"),
+])
+def test_lambda_schedule_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        pk.LambdaSchedule(**kwargs)

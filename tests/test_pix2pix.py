@@ -199,7 +199,7 @@ def test_evaluate_returns_eight_keys_and_changes_nothing():
         result["g_gan"] + 100.0 * result["g_l1"], rel=1e-5
     )
     weights_after = _values(model.weights)
-    assert len(weights_after) == len(weights_before) == 54
+    assert len(weights_after) == len(weights_before) == 55
     for before, after in zip(weights_before, weights_after):
         np.testing.assert_array_equal(before, after)
     # Also the dropout RNG states (variables that are not weights).

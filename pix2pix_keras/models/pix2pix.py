@@ -142,6 +142,15 @@ class Pix2Pix(keras.Model):
             trainable=False,
             name="step_counter",
         )
+        # The L1 weight the step uses: a variable, so a schedule (see
+        # LambdaSchedule) can change it without retracing, and it is saved.
+        self.l1_weight = self.add_weight(
+            shape=(),
+            dtype="float32",
+            initializer=keras.initializers.Constant(100.0),
+            trainable=False,
+            name="lambda_l1",
+        )
         self.trackers = {
             key: keras.metrics.Mean(name=key)
             for key in ("g_loss", "g_gan", "g_l1", "d_loss", "d_real", "d_fake")
@@ -216,7 +225,9 @@ class Pix2Pix(keras.Model):
                 be a different instance from `g_optimizer`.
             gan_loss: str. `"lsgan"` (least squares), `"vanilla"` (binary
                 cross-entropy on logits) or `"hinge"`. Defaults to `"lsgan"`.
-            lambda_l1: float >= 0. Weight of the L1 term. Defaults to
+            lambda_l1: float >= 0. Weight of the L1 term (the start value
+                of a `LambdaSchedule`; the weight in use is `l1_weight`,
+                saved with the model). Defaults to
                 `100.0`.
             d_every: int >= 1. Update D on every `d_every`-th step only
                 (`2` = a 2:1 G:D ratio). Defaults to `1`.
@@ -273,6 +284,7 @@ class Pix2Pix(keras.Model):
         self.d_optimizer = d_optimizer
         self.gan_loss = gan_loss
         self.lambda_l1 = float(lambda_l1)
+        self.l1_weight.assign(self.lambda_l1)
         self.d_every = d_every
         self._g_gan_loss, self._d_gan_loss = losses_lib.get_gan_loss(gan_loss)
         # Built now, so that load_model and BackupAndRestore find the slots
@@ -373,7 +385,7 @@ class Pix2Pix(keras.Model):
         d_fake = self.discriminator([source, fake], training=training)
         g_gan = self._g_gan_loss(d_fake)
         g_l1 = losses_lib.l1_loss(target, fake)
-        g_loss = g_gan + self.lambda_l1 * g_l1
+        g_loss = g_gan + ops.cast(self.l1_weight, g_l1.dtype) * g_l1
         d_loss = self._d_gan_loss(d_real, d_fake)
         return fake, dict(
             g_loss=g_loss,
