@@ -40,3 +40,26 @@ def machine(load_start):
         "loadavg_start": list(load_start),
         "loadavg_end": list(os.getloadavg()),
     }
+
+
+def resolve_args(parser, args, full, quick, name, results_dir, extra=(),
+                 minimums=None):
+    """Fills unset flags from `full` / `quick`, checks minimums, sets output.
+
+    Every key of the chosen preset, plus the `extra` keys, must be at least
+    `minimums.get(key, 1)`; `args.output` defaults to
+    `results_dir/<name>.json` (`<name>_quick.json` with `--quick`).
+    """
+    base = quick if args.quick else full
+    for key, value in base.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    minimums = minimums or {}
+    for key in list(base) + [k for k in extra if k not in base]:
+        minimum = minimums.get(key, 1)
+        if getattr(args, key) < minimum:
+            parser.error(f"--{key.replace('_', '-')} must be >= {minimum}")
+    if args.output is None:
+        suffix = "_quick" if args.quick else ""
+        args.output = os.path.join(results_dir, f"{name}{suffix}.json")
+    return args

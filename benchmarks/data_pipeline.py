@@ -69,6 +69,7 @@ import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
+from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from pix2pix_keras.augment import Augment  # noqa: E402
 from pix2pix_keras.utils import atomic_path  # noqa: E402
@@ -113,27 +114,15 @@ def parse_args(argv=None):
         "results/data_pipeline_quick.json with --quick)",
     )
     args = p.parse_args(argv)
-    base = QUICK if args.quick else FULL
-    for key, value in base.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    for key in (
-        "steps",
-        "epochs",
-        "rounds",
-        "warmup",
-        "size",
-        "batch",
-        "pairs",
-    ):
-        minimum = 0 if key == "warmup" else 1
-        if getattr(args, key) < minimum:
-            p.error(f"--{key} must be >= {minimum}")
-    if args.output is None:
-        name = (
-            "data_pipeline_quick.json" if args.quick else "data_pipeline.json"
-        )
-        args.output = os.path.join(RESULTS_DIR, name)
+    resolve_args(
+        p,
+        args,
+        FULL,
+        QUICK,
+        "data_pipeline",
+        RESULTS_DIR,
+        minimums={"warmup": 0},
+    )
     return args
 
 

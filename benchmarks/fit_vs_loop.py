@@ -59,6 +59,7 @@ import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
+from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from pix2pix_keras import losses  # noqa: E402
 
@@ -99,17 +100,16 @@ def parse_args(argv=None):
         "results/fit_vs_loop_quick.json with --quick)",
     )
     args = p.parse_args(argv)
-    base = QUICK if args.quick else FULL
-    for key, value in base.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    for key in ("steps", "rounds", "warmup", "size", "batch", "pairs"):
-        minimum = 0 if key == "warmup" else 1
-        if getattr(args, key) < minimum:
-            p.error(f"--{key} must be >= {minimum}")
-    if args.output is None:
-        name = "fit_vs_loop_quick.json" if args.quick else "fit_vs_loop.json"
-        args.output = os.path.join(RESULTS_DIR, name)
+    resolve_args(
+        p,
+        args,
+        FULL,
+        QUICK,
+        "fit_vs_loop",
+        RESULTS_DIR,
+        extra=("pairs",),
+        minimums={"warmup": 0},
+    )
     return args
 
 

@@ -53,6 +53,7 @@ import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
+from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from pix2pix_keras import metrics  # noqa: E402
 from pix2pix_keras.utils import atomic_path  # noqa: E402
@@ -100,19 +101,16 @@ def parse_args(argv=None):
         "results/metrics_speed_quick.json with --quick)",
     )
     args = p.parse_args(argv)
-    base = QUICK if args.quick else FULL
-    for key, value in base.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-        if getattr(args, key) < 1:
-            p.error(f"--{key.replace('_', '-')} must be >= 1")
+    resolve_args(
+        p,
+        args,
+        FULL,
+        QUICK,
+        "metrics_speed",
+        RESULTS_DIR,
+    )
     if args.kid_subset_size < 2 or args.kid_features < 2:
         p.error("--kid-subset-size and --kid-features must be >= 2")
-    if args.output is None:
-        name = (
-            "metrics_speed_quick.json" if args.quick else "metrics_speed.json"
-        )
-        args.output = os.path.join(RESULTS_DIR, name)
     return args
 
 
