@@ -223,8 +223,8 @@ def inspect_image(path, full=False):
 
 
 def _check_pairs(layout, a_paths, b_paths, full, on_error):
-    """Returns the good pairs and their (width, height); raises or warns."""
-    good, sizes, problems = [], [], []
+    """Returns the pairs whose files pass the checks; raises or warns."""
+    good, problems = [], []
     for a, b in zip(a_paths, b_paths):
         try:
             wa, ha = inspect_image(a, full)
@@ -234,7 +234,6 @@ def _check_pairs(layout, a_paths, b_paths, full, on_error):
                         f"{a}: AB image of odd width {wa} cannot be split into "
                         "two equal halves"
                     )
-                size = (wa // 2, ha)
             else:
                 wb, hb = inspect_image(b, full)
                 if (wa, ha) != (wb, hb):
@@ -242,14 +241,12 @@ def _check_pairs(layout, a_paths, b_paths, full, on_error):
                         f"{a} ({wa}×{ha}) and {b} ({wb}×{hb}): the images of a "
                         "pair must have the same size"
                     )
-                size = (wa, ha)
         except ValueError as e:
             if on_error == "raise":
                 raise
             problems.append(str(e))
             continue
         good.append((a, b))
-        sizes.append(size)
     if problems:
         warnings.warn(
             f"Skipped {len(problems)} of {len(a_paths)} pair(s) with bad files:\n  "
@@ -258,7 +255,7 @@ def _check_pairs(layout, a_paths, b_paths, full, on_error):
         )
     if not good:
         raise ValueError(f"No usable pairs: all {len(a_paths)} were skipped.")
-    return good, sizes
+    return good
 
 
 # ---------------------------------------------------------------------------
@@ -616,7 +613,7 @@ def load_paired_dataset(
 
     layout, a_paths, b_paths = find_pairs(directory, layout, suffixes)
     if validate != "none":
-        pairs, _ = _check_pairs(layout, a_paths, b_paths, validate == "full", on_error)
+        pairs = _check_pairs(layout, a_paths, b_paths, validate == "full", on_error)
         a_paths, b_paths = [p[0] for p in pairs], [p[1] for p in pairs]
     if direction == "BtoA":
         a_paths, b_paths = b_paths, a_paths
