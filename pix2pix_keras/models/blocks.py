@@ -40,6 +40,11 @@ def uses_bias(norm):
 def make_norm(norm, name):
     """Creates the normalization layer for `norm`, or `None` for `"none"`.
 
+    Batch norm uses momentum 0.9 in Keras terms (PyTorch's `momentum=0.1`):
+    with batch size 1 the per-image statistics vary a lot, and the moving
+    averages must follow the late training steps closely for inference to
+    match training (see `docs/inference.md`).
+
     Args:
         norm: str. One of `"batch"`, `"instance"` or `"none"`.
         name: str. Layer name.
@@ -126,8 +131,48 @@ def apply_upsample(x, filters, *, norm="batch", dropout=0.0, name):
     if norm_layer is not None:
         x = norm_layer(x)
     if dropout > 0:
-        x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+        x = NoiseDropout(dropout, name=f"{name}_dropout")(x)
     return layers.ReLU(name=f"{name}_act")(x)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class NoiseDropout(layers.Dropout):
+    """Dropout that can stay on at inference, as the generator's noise.
+
+    The pix2pix generator gets its only noise from dropout, which the paper
+    applies "at both training and test time". `keras.layers.Dropout` is off
+    whenever `training=False` (`predict()`, `model(x)`, a SavedModel); this
+    layer also drops when `at_inference=True`, so inference can sample
+    diverse outputs on request while everything else (batch norm moving
+    statistics) stays in inference mode. The flag is part of the config,
+    so it is saved with the model and carried into an export.
+
+    Args:
+        rate: float in [0, 1). Fraction of the units to drop.
+        at_inference: bool. Also drop when `training=False`. Defaults to
+            `False` (deterministic inference).
+        **kwargs: `keras.layers.Dropout` arguments (`seed`, `name`, ...).
+
+    Example:
+    >>> layer = NoiseDropout(0.5, at_inference=True, seed=1)
+    >>> y = layer(keras.ops.ones((1, 1000)))
+    >>> 0.3 < float(keras.ops.mean(keras.ops.equal(y, 0.0))) < 0.7
+    True
+    """
+
+    def __init__(self, rate, at_inference=False, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.at_inference = bool(at_inference)
+
+    def call(self, inputs, training=False):
+        if self.at_inference:
+            training = True
+        return super().call(inputs, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config["at_inference"] = self.at_inference
+        return config
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
@@ -177,7 +222,7 @@ class ResidualBlock(layers.Layer):
         self.norm1 = make_norm(self.norm, "norm1")
         self.norm2 = make_norm(self.norm, "norm2")
         self.drop = (
-            layers.Dropout(self.dropout, name="dropout")
+            NoiseDropout(self.dropout, name="dropout")
             if self.dropout > 0
             else None
         )

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import layers
 
+from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
@@ -40,6 +41,33 @@ def default_depth(image_size):
     return int(math.floor(math.log2(min(h, w))))
 
 
+def set_inference_dropout(model, enabled):
+    """Turns inference-time dropout on or off in every `NoiseDropout` layer.
+
+    Args:
+        model: `keras.Model` or layer. Its `NoiseDropout` layers, nested
+            ones included, are switched.
+        enabled: bool. Drop units also when `training=False`.
+
+    Returns:
+        bool. `enabled`.
+
+    Raises:
+        ValueError: if `enabled` is not a bool.
+    """
+    if not isinstance(enabled, bool):
+        raise ValueError(
+            "`inference_dropout` must be True or False. Received: "
+            f"inference_dropout={enabled!r}"
+        )
+    for layer in model._flatten_layers(include_self=True):
+        if isinstance(layer, NoiseDropout):
+            layer.at_inference = enabled
+    if getattr(model, "predict_function", None) is not None:
+        model.predict_function = None  # traced with the old setting
+    return enabled
+
+
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class UNetGenerator(keras.Model):
     """The pix2pix U-Net generator: encoder, decoder and skip connections.
@@ -56,6 +84,16 @@ class UNetGenerator(keras.Model):
     with batch size 1 (and instance norm at any batch size) would replace
     every activation with the learned offset and cut the bottleneck off.
     The PyTorch reference leaves it unnormalized for the same reason.
+    Batch norm uses momentum 0.9 (PyTorch's 0.1). Together these make
+    `predict()` (moving statistics, no dropout) translate as well as the
+    paper's training-mode inference; `normalize_innermost=True,
+    bn_momentum=0.99` rebuilds the classic TensorFlow-tutorial network,
+    whose inference output is much worse (see `docs/inference.md`).
+
+    Inference is deterministic by default. `inference_dropout=True` keeps
+    the dropout layers on at inference (the paper's noise, for diverse
+    outputs); it is saved with the model and carried into an export. Set it
+    on a built model through the `inference_dropout` property.
 
     Subclasses can override `down_block()` and `up_block()` to change the
     blocks (for instance to append a `ResidualBlock`); register the
@@ -81,6 +119,13 @@ class UNetGenerator(keras.Model):
             up blocks. Defaults to `0.5`.
         num_dropout: int >= 0. Number of up blocks with dropout (all of
             them if there are fewer). Defaults to `3`.
+        inference_dropout: bool. Keep dropout on when `training=False`
+            (stochastic `predict()` and export). Defaults to `False`.
+        bn_momentum: float in [0, 1). Momentum of the batch-norm moving
+            statistics (Keras convention: new = m·old + (1-m)·batch).
+            Defaults to `0.9`.
+        normalize_innermost: bool. Normalize the innermost down block too
+            (classic TensorFlow tutorial). Defaults to `False`.
         name: str. Model name. Defaults to `"generator"`.
 
     Example:
@@ -101,6 +146,9 @@ class UNetGenerator(keras.Model):
         norm="batch",
         dropout=0.5,
         num_dropout=3,
+        inference_dropout=False,
+        bn_momentum=0.9,
+        normalize_innermost=False,
         name="generator",
         **kwargs,
     ):
@@ -129,6 +177,11 @@ class UNetGenerator(keras.Model):
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
             )
         check_int(minimum=0, num_dropout=num_dropout)
+        if not 0.0 <= bn_momentum < 1.0:
+            raise ValueError(
+                "`bn_momentum` must be in [0, 1). Received: "
+                f"bn_momentum={bn_momentum!r}"
+            )
         encoder_filters = [
             min(filters * 2**i, max_filters) for i in range(depth)
         ]
@@ -149,7 +202,7 @@ class UNetGenerator(keras.Model):
                 x,
                 f,
                 norm=norm,
-                normalize=0 < i < depth - 1,
+                normalize=0 < i and (i < depth - 1 or normalize_innermost),
                 name=f"{name}_down{i}",
             )
             skips.append(x)
@@ -180,6 +233,9 @@ class UNetGenerator(keras.Model):
             name=f"{name}_output",
         )(x)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = float(bn_momentum)
 
         self.image_size = (h, w)
         self.in_channels = in_channels
@@ -191,6 +247,22 @@ class UNetGenerator(keras.Model):
         self.norm = norm
         self.dropout = dropout
         self.num_dropout = num_dropout
+        self.bn_momentum = float(bn_momentum)
+        self.normalize_innermost = bool(normalize_innermost)
+        self.inference_dropout = inference_dropout
+
+    @property
+    def inference_dropout(self):
+        """bool: whether dropout stays on at inference (see the class doc).
+
+        Setting it updates every `NoiseDropout` layer of the model (also
+        inside nested layers) and drops the cached `predict()` function.
+        """
+        return self._inference_dropout
+
+    @inference_dropout.setter
+    def inference_dropout(self, value):
+        self._inference_dropout = set_inference_dropout(self, value)
 
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block; override to change the encoder.
@@ -238,6 +310,9 @@ class UNetGenerator(keras.Model):
             "norm": self.norm,
             "dropout": self.dropout,
             "num_dropout": self.num_dropout,
+            "inference_dropout": self.inference_dropout,
+            "bn_momentum": self.bn_momentum,
+            "normalize_innermost": self.normalize_innermost,
         }
 
     @classmethod

@@ -14,7 +14,9 @@ from pix2pix_keras import losses as losses_lib
 from pix2pix_keras import metrics as metrics_lib
 from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.generator import UNetGenerator
+from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.generator import _image_size
+from pix2pix_keras.models.generator import set_inference_dropout
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
 
@@ -343,6 +345,42 @@ class Pix2Pix(keras.Model):
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
+
+    @property
+    def inference_dropout(self):
+        """bool: whether the generator's dropout stays on at inference.
+
+        `False` (default): `predict()`, `model(x)`, `evaluate()` and the
+        export are deterministic. `True`: the generator's `NoiseDropout`
+        layers keep dropping at inference, the paper's noise, so repeated
+        calls give different translations. The setting lives in the
+        generator's config, so `save()` / `load_model` and `export()` keep
+        it.
+        """
+        return any(
+            layer.at_inference
+            for layer in self.generator._flatten_layers(include_self=True)
+            if isinstance(layer, NoiseDropout)
+        )
+
+    @inference_dropout.setter
+    def inference_dropout(self, value):
+        if value is True and not any(
+            isinstance(layer, NoiseDropout)
+            for layer in self.generator._flatten_layers(include_self=True)
+        ):
+            raise ValueError(
+                "`inference_dropout=True` needs dropout in the generator, but "
+                f"{self.generator.name!r} has no NoiseDropout layer "
+                "(pix2pix_keras.models.blocks.NoiseDropout)."
+            )
+        if hasattr(type(self.generator), "inference_dropout"):
+            self.generator.inference_dropout = value
+        else:
+            set_inference_dropout(self.generator, value)
+        # Cached step functions were traced with the old setting.
+        self.predict_function = None
+        self.test_function = None
 
     def _unpack(self, data):
         if isinstance(data, (tuple, list)) and len(data) == 3 and data[2] is None:
