@@ -64,8 +64,10 @@ def make_norm(norm, name):
         )
     if norm == "instance":
         # GroupNormalization with one group per channel is exactly instance
-        # norm and faster than tf.nn.moments; epsilon must be set (the
-        # default 1e-3 differs from PyTorch's 1e-5).
+        # norm (1e-5 of a float64 reference) and as fast as a hand-written
+        # moments version (benchmarks/instance_norm.py: 0.88-1.07x), with no
+        # custom layer to serialize. Epsilon must be set (the default 1e-3
+        # differs from PyTorch's 1e-5).
         return layers.GroupNormalization(
             groups=-1, epsilon=1e-5, center=False, scale=False, name=name
         )
