@@ -56,3 +56,9 @@ def test_index_page_examples_run(tmp_path, monkeypatch):
     model = namespace["model"]
     assert model.g_optimizer.global_clipnorm == 1.0
     assert namespace["pk"].receptive_field(3) == 70
+
+
+def test_training_tips_page_examples_run(tmp_path, monkeypatch):
+    blocks, namespace = run_page("training_tips.md", tmp_path, monkeypatch)
+    assert len(blocks) == 7
+    assert namespace["finding"]["row"] == "non_finite"
