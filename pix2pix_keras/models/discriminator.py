@@ -1,7 +1,17 @@
-"""Conditional PatchGAN discriminator of pix2pix."""
+"""Conditional discriminators of pix2pix and pix2pixHD.
+
+`PatchDiscriminator` (the 70×70 PatchGAN and its `n_layers` variants),
+`PixelDiscriminator` (the 1×1 PixelGAN) and `MultiScaleDiscriminator`
+(pix2pixHD's PatchGANs on a pyramid of downsampled pairs), all called as
+`discriminator([source, image])` and returning raw logits. All three expose
+`features(inputs)`, the intermediate activations that
+`feature_matching_loss` compares, and take `spectral_norm=True` to wrap
+every convolution in `keras.layers.SpectralNormalization`.
+"""
 
 import keras
 from keras import layers
+from keras import ops
 
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import make_norm
@@ -39,6 +49,86 @@ def receptive_field(n_layers=3, kernel_size=4):
     return r
 
 
+class _Hidden:
+    """Holds a value out of reach of Keras tracking and `.keras` saving.
+
+    Keras saves every attribute it finds in `dir(model)` that is a layer, a
+    model or a list/dict/tuple; this holder is none of these, so the
+    feature model it carries is neither counted in `weights` nor saved.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _hide(obj, attr, value):
+    # object.__setattr__ bypasses Keras's attribute tracking.
+    object.__setattr__(obj, attr, _Hidden(value))
+
+
+def _check_spectral_norm(spectral_norm):
+    if not isinstance(spectral_norm, bool):
+        raise ValueError(
+            "`spectral_norm` must be a bool. Received: "
+            f"spectral_norm={spectral_norm!r}"
+        )
+
+
+def _conv(
+    filters,
+    kernel_size,
+    *,
+    strides=1,
+    padding="valid",
+    use_bias=True,
+    spectral_norm=False,
+    dtype=None,
+    name,
+):
+    """A pix2pix `Conv2D`, wrapped in `SpectralNormalization` on request.
+
+    The wrapper takes `name`, so `model.get_layer(name)` finds the layer
+    either way; the wrapped convolution is its `.layer`.
+    """
+    conv = layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_initializer=conv_initializer(),
+        dtype=dtype,
+        name=f"{name}_inner" if spectral_norm else name,
+    )
+    if not spectral_norm:
+        return conv
+    return layers.SpectralNormalization(
+        conv, power_iterations=1, dtype=dtype, name=name
+    )
+
+
+def _single_scale_features(model, inputs, training):
+    """`[[activation, ..., logits]]` of a single-scale discriminator.
+
+    The feature model is a second functional model over the same layers
+    (same weights), built on first use and hidden from Keras, so
+    `model.weights` and the `.keras` file are unchanged.
+    """
+    holder = model.__dict__.get("_feature_model")
+    if holder is None:
+        feature_model = keras.Model(
+            inputs=model.inputs,
+            outputs=list(model._feature_tensors.value) + list(model.outputs),
+            name=f"{model.name}_features",
+        )
+        _hide(model, "_feature_model", feature_model)
+    else:
+        feature_model = holder.value
+    return [list(feature_model(inputs, training=training))]
+
+
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class PatchDiscriminator(keras.Model):
     """Conditional PatchGAN: classifies each N×N patch of a pair as real.
@@ -51,6 +141,17 @@ class PatchDiscriminator(keras.Model):
     gives 30×30 logits. Isola et al. 2017, https://arxiv.org/abs/1611.07004.
 
     Called as `discriminator([source, image])`; returns raw logits.
+    `features([source, image])` also returns the activation after every
+    LeakyReLU, for `feature_matching_loss`.
+
+    With `spectral_norm=True` every convolution is wrapped in
+    `keras.layers.SpectralNormalization` (Miyato et al. 2018,
+    https://arxiv.org/abs/1802.05957, one power iteration per call). Keras
+    normalizes in place: each call with `training=True` divides the stored
+    kernel by its estimated largest singular value before using it, so
+    the gradient is taken at the normalized kernel (not through the
+    division) and a call with `training=False` uses the kernel as stored.
+    Each wrapper adds a non-trainable `vector_u` of one value per filter.
 
     Args:
         image_size: int or `(height, width)`. Defaults to `(256, 256)`.
@@ -62,6 +163,8 @@ class PatchDiscriminator(keras.Model):
         max_filters: int. Cap on the filters. Defaults to `512`.
         norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
             `"batch"`.
+        spectral_norm: bool. Wrap every convolution in
+            `keras.layers.SpectralNormalization`. Defaults to `False`.
         name: str. Model name. Defaults to `"discriminator"`.
 
     Example:
@@ -69,6 +172,9 @@ class PatchDiscriminator(keras.Model):
     >>> x = keras.ops.zeros((1, 64, 64, 3))
     >>> tuple(d([x, x]).shape)
     (1, 6, 6, 1)
+    >>> [tuple(f.shape) for f in d.features([x, x])[0]]
+    [(1, 32, 32, 8), (1, 16, 16, 16), (1, 8, 8, 32), (1, 7, 7, 64),
+     (1, 6, 6, 1)]
     """
 
     def __init__(
@@ -80,12 +186,14 @@ class PatchDiscriminator(keras.Model):
         filters=64,
         max_filters=512,
         norm="batch",
+        spectral_norm=False,
         name="discriminator",
         **kwargs,
     ):
         h, w = _image_size(image_size)
         receptive_field(n_layers)  # validates n_layers
         validate_norm(norm)
+        _check_spectral_norm(spectral_norm)
         check_int(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -103,18 +211,19 @@ class PatchDiscriminator(keras.Model):
         source = keras.Input((h, w, in_channels), name="source")
         image = keras.Input((h, w, out_channels), name="image")
         x = layers.Concatenate(name=f"{name}_pair")([source, image])
+        activations = []
         for i in range(n_layers + 1):
             f = min(filters * 2**i, max_filters)
             last = i == n_layers
             if last:
                 x = layers.ZeroPadding2D(1, name=f"{name}_pad{i}")(x)
-            x = layers.Conv2D(
+            x = _conv(
                 f,
                 4,
                 strides=1 if last else 2,
                 padding="valid" if last else "same",
                 use_bias=i == 0 or uses_bias(norm),
-                kernel_initializer=conv_initializer(),
+                spectral_norm=spectral_norm,
                 name=f"{name}_conv{i}",
             )(x)
             if i > 0:
@@ -122,19 +231,19 @@ class PatchDiscriminator(keras.Model):
                 if norm_layer is not None:
                     x = norm_layer(x)
             x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act{i}")(x)
+            activations.append(x)
         x = layers.ZeroPadding2D(1, name=f"{name}_pad_out")(x)
-        logits = layers.Conv2D(
+        logits = _conv(
             1,
             4,
-            strides=1,
-            padding="valid",
-            kernel_initializer=conv_initializer(),
+            spectral_norm=spectral_norm,
             dtype="float32",
             name=f"{name}_logits",
         )(x)
         super().__init__(
             inputs=[source, image], outputs=logits, name=name, **kwargs
         )
+        _hide(self, "_feature_tensors", activations)
 
         self.image_size = (h, w)
         self.in_channels = in_channels
@@ -143,11 +252,28 @@ class PatchDiscriminator(keras.Model):
         self.filters = filters
         self.max_filters = max_filters
         self.norm = norm
+        self.spectral_norm = spectral_norm
 
     @property
     def receptive_field(self):
         """int. Input pixels seen by one output logit."""
         return receptive_field(self.n_layers)
+
+    def features(self, inputs, training=False):
+        """Intermediate activations and logits, for feature matching.
+
+        Args:
+            inputs: list `[source, image]` of `(batch, h, w, c)` tensors.
+            training: bool. Mode of the normalization layers (and of
+                spectral normalization, which updates the kernels when
+                `True`). Defaults to `False`.
+
+        Returns:
+            A list of one list (one scale): the output of each of the
+            `n_layers + 1` LeakyReLUs, then the logits, equal to
+            `self(inputs, training=training)`.
+        """
+        return _single_scale_features(self, inputs, training)
 
     def get_config(self):
         return {
@@ -160,8 +286,421 @@ class PatchDiscriminator(keras.Model):
             "filters": self.filters,
             "max_filters": self.max_filters,
             "norm": self.norm,
+            "spectral_norm": self.spectral_norm,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class PixelDiscriminator(keras.Model):
+    """Conditional 1×1 PixelGAN: classifies each pixel of a pair as real.
+
+    The pix2pix paper's 1×1 "PixelGAN" (Isola et al. 2017,
+    https://arxiv.org/abs/1611.07004), as `PixelDiscriminator` in the
+    PyTorch reference (junyanz/pytorch-CycleGAN-and-pix2pix): source and
+    image concatenated on channels → 1×1 conv `filters` (bias) →
+    LeakyReLU(0.2) → 1×1 conv `2 * filters` → norm → LeakyReLU(0.2) → 1×1
+    conv to one logit. The last two convolutions have a bias unless
+    `norm="batch"`, as in the reference. Each logit sees one pixel of
+    each input, so the GAN loss only judges colour, not structure.
+
+    Called as `discriminator([source, image])`; returns raw logits of
+    shape `(batch, h, w, 1)`.
+
+    Args:
+        image_size: int or `(height, width)`. Defaults to `(256, 256)`.
+        in_channels: int. Channels of the source image. Defaults to `3`.
+        out_channels: int. Channels of the target image. Defaults to `3`.
+        filters: int. Filters of the first convolution. Defaults to `64`.
+        norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
+            `"batch"`.
+        spectral_norm: bool. Wrap every convolution in
+            `keras.layers.SpectralNormalization` (see
+            `PatchDiscriminator`). Defaults to `False`.
+        name: str. Model name. Defaults to `"discriminator"`.
+
+    Example:
+    >>> d = PixelDiscriminator(image_size=32, filters=8)
+    >>> x = keras.ops.zeros((1, 32, 32, 3))
+    >>> tuple(d([x, x]).shape)
+    (1, 32, 32, 1)
+    >>> d.receptive_field
+    1
+    """
+
+    def __init__(
+        self,
+        image_size=(256, 256),
+        in_channels=3,
+        out_channels=3,
+        filters=64,
+        norm="batch",
+        spectral_norm=False,
+        name="discriminator",
+        **kwargs,
+    ):
+        h, w = _image_size(image_size)
+        validate_norm(norm)
+        _check_spectral_norm(spectral_norm)
+        check_int(
+            in_channels=in_channels, out_channels=out_channels, filters=filters
+        )
+        bias = uses_bias(norm)
+
+        source = keras.Input((h, w, in_channels), name="source")
+        image = keras.Input((h, w, out_channels), name="image")
+        x = layers.Concatenate(name=f"{name}_pair")([source, image])
+        x = _conv(
+            filters, 1, spectral_norm=spectral_norm, name=f"{name}_conv0"
+        )(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act0")(x)
+        activations = [x]
+        x = _conv(
+            2 * filters,
+            1,
+            use_bias=bias,
+            spectral_norm=spectral_norm,
+            name=f"{name}_conv1",
+        )(x)
+        norm_layer = make_norm(norm, f"{name}_norm1")
+        if norm_layer is not None:
+            x = norm_layer(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act1")(x)
+        activations.append(x)
+        logits = _conv(
+            1,
+            1,
+            use_bias=bias,
+            spectral_norm=spectral_norm,
+            dtype="float32",
+            name=f"{name}_logits",
+        )(x)
+        super().__init__(
+            inputs=[source, image], outputs=logits, name=name, **kwargs
+        )
+        _hide(self, "_feature_tensors", activations)
+
+        self.image_size = (h, w)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.filters = filters
+        self.norm = norm
+        self.spectral_norm = spectral_norm
+
+    @property
+    def receptive_field(self):
+        """int. Input pixels seen by one output logit: `1`."""
+        return 1
+
+    def features(self, inputs, training=False):
+        """Intermediate activations and logits, for feature matching.
+
+        Args:
+            inputs: list `[source, image]` of `(batch, h, w, c)` tensors.
+            training: bool. Mode of the normalization layers. Defaults to
+                `False`.
+
+        Returns:
+            A list of one list (one scale): the outputs of the two
+            LeakyReLUs, then the logits, equal to
+            `self(inputs, training=training)`.
+        """
+        return _single_scale_features(self, inputs, training)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_size": self.image_size,
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "filters": self.filters,
+            "norm": self.norm,
+            "spectral_norm": self.spectral_norm,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _downsampled_sizes(h, w, num_scales):
+    """`(h, w)` at each scale: 3×3 stride-2 'same' pooling gives ceil(s/2)."""
+    sizes = [(h, w)]
+    for _ in range(num_scales - 1):
+        h, w = -(-h // 2), -(-w // 2)
+        sizes.append((h, w))
+    return sizes
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class MultiScaleDiscriminator(keras.Model):
+    """pix2pixHD's multi-scale discriminator: PatchGANs on an image pyramid.
+
+    `num_scales` `PatchDiscriminator`s with identical architecture and
+    their own weights. Scale 0 sees the full-resolution pair; scale `k`
+    sees source and image average-pooled `k` times by a 3×3 stride-2
+    window (padding excluded from the average, as pix2pixHD's
+    `count_include_pad=False`), so with the same `n_layers` the coarse
+    scales judge global structure and the fine scale local detail. Wang
+    et al. 2018, https://arxiv.org/abs/1711.11585.
+
+    Keras pools with 'same' padding, which for an even side pads one
+    pixel at the bottom/right only (PyTorch's `padding=1` pads both
+    sides): the pooling grid is offset by one pixel from pix2pixHD's; the
+    output sizes, `ceil(side / 2)`, are the same.
+
+    Called as `discriminator([source, image])`; returns a list of
+    `num_scales` logits tensors, finest first. `features(inputs)` returns
+    one list of activations and logits per scale.
+
+    Args:
+        image_size: int or `(height, width)`. Defaults to `(256, 256)`.
+        in_channels: int. Channels of the source image. Defaults to `3`.
+        out_channels: int. Channels of the target image. Defaults to `3`.
+        num_scales: int >= 1. Number of discriminators. Defaults to `3`.
+        n_layers: int >= 1. Stride-2 convolutions of each PatchGAN.
+            Defaults to `3`.
+        filters: int. Filters of each first convolution. Defaults to `64`.
+        max_filters: int. Cap on the filters. Defaults to `512`.
+        norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
+            `"batch"`.
+        spectral_norm: bool. Wrap every convolution in
+            `keras.layers.SpectralNormalization`. Defaults to `False`.
+        name: str. Model name; scale `k` is the sub-model
+            `f"{name}_scale{k}"`. Defaults to `"discriminator"`.
+
+    Raises:
+        ValueError: for a bad argument, or an `image_size` whose coarsest
+            scale is too small for an `n_layers` PatchGAN.
+
+    Example:
+    >>> d = MultiScaleDiscriminator(image_size=64, n_layers=2, filters=8)
+    >>> x = keras.ops.zeros((1, 64, 64, 3))
+    >>> [tuple(y.shape) for y in d([x, x])]
+    [(1, 14, 14, 1), (1, 6, 6, 1), (1, 2, 2, 1)]
+    """
+
+    def __init__(
+        self,
+        image_size=(256, 256),
+        in_channels=3,
+        out_channels=3,
+        num_scales=3,
+        n_layers=3,
+        filters=64,
+        max_filters=512,
+        norm="batch",
+        spectral_norm=False,
+        name="discriminator",
+        **kwargs,
+    ):
+        h, w = _image_size(image_size)
+        check_int(num_scales=num_scales)
+        receptive_field(n_layers)  # validates n_layers
+        validate_norm(norm)
+        _check_spectral_norm(spectral_norm)
+        check_int(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            max_filters=max_filters,
+        )
+        sizes = _downsampled_sizes(h, w, num_scales)
+        smallest = 2 ** (n_layers + 1)
+        if min(sizes[-1]) <= smallest:
+            raise ValueError(
+                f"`image_size`={(h, w)} is too small for num_scales="
+                f"{num_scales} with n_layers={n_layers}: the coarsest scale "
+                f"sees {sizes[-1]} pixels and each side must be more than "
+                f"{smallest}. Use fewer scales, fewer layers or larger images."
+            )
+
+        source = keras.Input((h, w, in_channels), name="source")
+        image = keras.Input((h, w, out_channels), name="image")
+        s, x = source, image
+        scales, pools, logits = [], [], []
+        for k, size in enumerate(sizes):
+            if k > 0:
+                pool_s, pool_x = (
+                    layers.AveragePooling2D(
+                        3, strides=2, padding="same", name=f"{name}_down{k}_{p}"
+                    )
+                    for p in ("source", "image")
+                )
+                s, x = pool_s(s), pool_x(x)
+                pools.append((pool_s, pool_x))
+            d = PatchDiscriminator(
+                image_size=size,
+                in_channels=in_channels,
+                out_channels=out_channels,
+                n_layers=n_layers,
+                filters=filters,
+                max_filters=max_filters,
+                norm=norm,
+                spectral_norm=spectral_norm,
+                name=f"{name}_scale{k}",
+            )
+            scales.append(d)
+            logits.append(d([s, x]))
+        super().__init__(
+            inputs=[source, image], outputs=logits, name=name, **kwargs
+        )
+        _hide(self, "_parts", (scales, pools))
+
+        self.image_size = (h, w)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.num_scales = num_scales
+        self.n_layers = n_layers
+        self.filters = filters
+        self.max_filters = max_filters
+        self.norm = norm
+        self.spectral_norm = spectral_norm
+
+    def call(self, inputs, training=None, mask=None):
+        outputs = super().call(inputs, training=training, mask=mask)
+        # Functional models unwrap a single output; keep the list contract.
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return list(outputs)
+
+    @property
+    def scales(self):
+        """list of `PatchDiscriminator`, finest first."""
+        return list(self._parts.value[0])
+
+    @property
+    def scale_sizes(self):
+        """list of `(height, width)`: the pair size each scale sees."""
+        return _downsampled_sizes(*self.image_size, self.num_scales)
+
+    @property
+    def receptive_fields(self):
+        """list of int: full-resolution pixels seen by a logit per scale.
+
+        Each 3×3 stride-2 pooling maps a window `r` to `2 * (r - 1) + 3`.
+        """
+        r = receptive_field(self.n_layers)
+        fields = [r]
+        for _ in range(self.num_scales - 1):
+            r = 2 * (r - 1) + 3
+            fields.append(r)
+        return fields
+
+    def features(self, inputs, training=False):
+        """Intermediate activations and logits of every scale.
+
+        Args:
+            inputs: list `[source, image]` of `(batch, h, w, c)` tensors.
+            training: bool. Mode of the normalization layers. Defaults to
+                `False`.
+
+        Returns:
+            A list of `num_scales` lists, finest first: the output of each
+            of the `n_layers + 1` LeakyReLUs of that scale's PatchGAN, then
+            its logits, equal to `self(inputs, training=training)[k]`.
+        """
+        scales, pools = self._parts.value
+        s, x = inputs
+        result = []
+        for k, d in enumerate(scales):
+            if k > 0:
+                pool_s, pool_x = pools[k - 1]
+                s, x = pool_s(s), pool_x(x)
+            result.extend(d.features([s, x], training=training))
+        return result
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_size": self.image_size,
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "num_scales": self.num_scales,
+            "n_layers": self.n_layers,
+            "filters": self.filters,
+            "max_filters": self.max_filters,
+            "norm": self.norm,
+            "spectral_norm": self.spectral_norm,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def feature_matching_loss(real_features, fake_features):
+    """pix2pixHD's feature-matching loss between real and generated pairs.
+
+    The mean over scales of the mean over intermediate layers (the logits,
+    last in each list, are left out) of the mean absolute difference
+    between the discriminator's activations on the real pair and on the
+    generated pair. The real activations are constants (`stop_gradient`),
+    so the loss trains the generator only. Wang et al. 2018,
+    https://arxiv.org/abs/1711.11585, eq. 4: pix2pixHD adds
+    `lambda_feat * 4 * loss` (`lambda_feat=10`) to the generator loss.
+
+    Args:
+        real_features: list over scales of lists of tensors, as returned
+            by `discriminator.features([source, target])`.
+        fake_features: the same structure for `[source, generated]`.
+
+    Returns:
+        Float32 scalar tensor.
+
+    Raises:
+        ValueError: if the two structures differ, or a scale has no
+            intermediate layer.
+
+    Example:
+    >>> real = [[keras.ops.zeros((1, 2, 2, 4)), keras.ops.zeros((1, 1, 1, 1))]]
+    >>> fake = [[keras.ops.ones((1, 2, 2, 4)), keras.ops.ones((1, 5, 5, 1))]]
+    >>> float(feature_matching_loss(real, fake))
+    1.0
+    """
+    for arg, value in (
+        ("real_features", real_features),
+        ("fake_features", fake_features),
+    ):
+        if not isinstance(value, (list, tuple)) or not value or not all(
+            isinstance(scale, (list, tuple)) and len(scale) >= 2
+            for scale in value
+        ):
+            raise ValueError(
+                f"`{arg}` must be a non-empty list (one entry per scale) of "
+                "lists of at least two tensors (activations, then logits), "
+                "as returned by `discriminator.features()`. Received: "
+                f"{arg} of type {type(value).__name__}"
+                + (
+                    f" with lengths {[len(s) for s in value]}"
+                    if isinstance(value, (list, tuple))
+                    and all(isinstance(s, (list, tuple)) for s in value)
+                    else ""
+                )
+            )
+    real_lengths = [len(scale) for scale in real_features]
+    fake_lengths = [len(scale) for scale in fake_features]
+    if real_lengths != fake_lengths:
+        raise ValueError(
+            "`real_features` and `fake_features` must have the same scales "
+            f"and layers. Received layer counts {real_lengths} (real) and "
+            f"{fake_lengths} (fake)."
+        )
+    per_scale = []
+    for real_scale, fake_scale in zip(real_features, fake_features):
+        per_layer = [
+            ops.mean(
+                ops.abs(
+                    ops.cast(ops.stop_gradient(r), "float32")
+                    - ops.cast(f, "float32")
+                )
+            )
+            for r, f in zip(real_scale[:-1], fake_scale[:-1])
+        ]
+        per_scale.append(ops.mean(ops.stack(per_layer)))
+    return ops.mean(ops.stack(per_scale))
