@@ -263,3 +263,112 @@ class ResidualBlock(layers.Layer):
         config = super().get_config()
         config.update(norm=self.norm, dropout=self.dropout)
         return config
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class ReflectionPadding2D(layers.Layer):
+    """Pads height and width by mirroring the border (PyTorch's
+    `ReflectionPad2d`), as the ResNet generator does before its 7×7
+    convolutions.
+
+    The border pixel is not repeated: `[1, 2, 3]` padded by 2 becomes
+    `[3, 2, 1, 2, 3, 2, 1]`. Each padding must be smaller than the side it
+    pads.
+
+    Args:
+        padding: int or `(pad_h, pad_w)`. Pixels added on each side.
+            Defaults to `1`.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+    >>> y = ReflectionPadding2D(3)(keras.ops.zeros((1, 8, 8, 2)))
+    >>> tuple(y.shape)
+    (1, 14, 14, 2)
+    """
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(padding, int):
+            padding = (padding, padding)
+        pad_h, pad_w = (int(p) for p in padding)
+        if pad_h < 0 or pad_w < 0:
+            raise ValueError(
+                "`padding` must be >= 0. Received: "
+                f"padding={(pad_h, pad_w)!r}"
+            )
+        self.padding = (pad_h, pad_w)
+
+    def call(self, inputs):
+        pad_h, pad_w = self.padding
+        return ops.pad(
+            inputs,
+            [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]],
+            mode="reflect",
+        )
+
+    def compute_output_shape(self, input_shape):
+        pad_h, pad_w = self.padding
+        b, h, w, c = input_shape
+        return (
+            b,
+            None if h is None else h + 2 * pad_h,
+            None if w is None else w + 2 * pad_w,
+            c,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["padding"] = self.padding
+        return config
+
+
+def apply_attention_gate(x, g, *, inter_channels=None, name):
+    """Additive attention gate on a skip connection (Attention U-Net).
+
+    Oktay et al. 2018, https://arxiv.org/abs/1804.03999:
+    `alpha = sigmoid(psi(relu(theta(x) + phi(g))))` and the gated skip is
+    `x * alpha`. `theta`, `phi` and `psi` are 1×1 convolutions to
+    `inter_channels`, `inter_channels` and 1 channels; `theta` has no bias
+    (`phi`'s bias is the additive offset, as in the paper's `b_g`), `phi`
+    and `psi` have one. Here the gating signal `g` has the resolution of
+    `x` already (the U-Net's up block output), so no resampling is needed.
+
+    Parameters: `F·(C_x + C_g + 2) + 1` for `F = inter_channels`.
+
+    Layers: `{name}_theta`, `{name}_phi`, `{name}_add`, `{name}_relu`,
+    `{name}_psi`, `{name}_coef` (the coefficients `alpha`, shape
+    `(batch, h, w, 1)`, in [0, 1]) and `{name}_gate`.
+
+    Args:
+        x: symbolic tensor `(batch, h, w, C_x)`. The skip features.
+        g: symbolic tensor `(batch, h, w, C_g)`. The gating signal.
+        inter_channels: int or `None`. `F`, the width of the joint
+            feature space; `None` takes `max(1, C_x // 2)`. Defaults to
+            `None`.
+        name: str. Prefix of the layer names.
+
+    Returns:
+        Symbolic tensor `(batch, h, w, C_x)`: `x` times the coefficients.
+    """
+    if inter_channels is None:
+        inter_channels = max(1, int(x.shape[-1]) // 2)
+    theta = layers.Conv2D(
+        inter_channels,
+        1,
+        use_bias=False,
+        kernel_initializer=conv_initializer(),
+        name=f"{name}_theta",
+    )(x)
+    phi = layers.Conv2D(
+        inter_channels,
+        1,
+        kernel_initializer=conv_initializer(),
+        name=f"{name}_phi",
+    )(g)
+    q = layers.Add(name=f"{name}_add")([theta, phi])
+    q = layers.ReLU(name=f"{name}_relu")(q)
+    psi = layers.Conv2D(
+        1, 1, kernel_initializer=conv_initializer(), name=f"{name}_psi"
+    )(q)
+    alpha = layers.Activation("sigmoid", name=f"{name}_coef")(psi)
+    return layers.Multiply(name=f"{name}_gate")([x, alpha])

@@ -6,6 +6,8 @@ import keras
 from keras import layers
 
 from pix2pix_keras.models.blocks import NoiseDropout
+from pix2pix_keras.models.blocks import ResidualBlock
+from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
@@ -68,6 +70,12 @@ def set_inference_dropout(model, enabled):
     return enabled
 
 
+def _residual_stack(x, n, norm, *, name):
+    for j in range(n):
+        x = ResidualBlock(norm=norm, name=f"{name}_res{j}")(x)
+    return x
+
+
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class UNetGenerator(keras.Model):
     """The pix2pix U-Net generator: encoder, decoder and skip connections.
@@ -95,9 +103,26 @@ class UNetGenerator(keras.Model):
     outputs); it is saved with the model and carried into an export. Set it
     on a built model through the `inference_dropout` property.
 
+    Two options change the network around the blocks, both off by default:
+
+    - `attention=True` gates every skip connection (Attention U-Net, Oktay
+      et al. 2018, https://arxiv.org/abs/1804.03999): the up block's output
+      `g` and the encoder output `x` it is joined with give coefficients
+      `alpha = sigmoid(psi(relu(theta(x) + phi(g))))` in [0, 1], one per
+      pixel, and `[g, x * alpha]` is concatenated instead of `[g, x]`
+      (see `blocks.apply_attention_gate`; `F_int = max(1, C_x // 2)`). The
+      coefficients of skip `i` (innermost first) are the output of the
+      layer `f"{name}_att{i}_coef"`, shape `(batch, h, w, 1)`.
+    - `residual_blocks=n` appends `n` `ResidualBlock`s (with the
+      generator's `norm`) after every up block and after every down block
+      whose output is at least 2×2; the skips carry the refined features.
+      The blocks pad by reflection, which needs 2 pixels on a side, so a
+      1-pixel bottleneck (the default depth) gets none.
+
     Subclasses can override `down_block()` and `up_block()` to change the
-    blocks (for instance to append a `ResidualBlock`); register the
-    subclass with `keras.saving.register_keras_serializable` so it saves.
+    blocks (for instance to append a `ResidualBlock`); the two options above
+    wrap whatever the hooks return. Register the subclass with
+    `keras.saving.register_keras_serializable` so it saves.
 
     Args:
         image_size: int or `(height, width)`. Both must be divisible by
@@ -126,6 +151,11 @@ class UNetGenerator(keras.Model):
             Defaults to `0.9`.
         normalize_innermost: bool. Normalize the innermost down block too
             (classic TensorFlow tutorial). Defaults to `False`.
+        attention: bool. Attention gates on the skip connections (see
+            above). Defaults to `False`.
+        residual_blocks: int >= 0. Residual blocks after each up block and
+            each down block with an output of at least 2×2 (see above).
+            Defaults to `0`.
         name: str. Model name. Defaults to `"generator"`.
 
     Example:
@@ -149,6 +179,8 @@ class UNetGenerator(keras.Model):
         inference_dropout=False,
         bn_momentum=0.9,
         normalize_innermost=False,
+        attention=False,
+        residual_blocks=0,
         name="generator",
         **kwargs,
     ):
@@ -182,6 +214,12 @@ class UNetGenerator(keras.Model):
                 "`bn_momentum` must be in [0, 1). Received: "
                 f"bn_momentum={bn_momentum!r}"
             )
+        if not isinstance(attention, bool):
+            raise ValueError(
+                "`attention` must be True or False. Received: "
+                f"attention={attention!r}"
+            )
+        check_int(minimum=0, residual_blocks=residual_blocks)
         encoder_filters = [
             min(filters * 2**i, max_filters) for i in range(depth)
         ]
@@ -205,6 +243,10 @@ class UNetGenerator(keras.Model):
                 normalize=0 < i and (i < depth - 1 or normalize_innermost),
                 name=f"{name}_down{i}",
             )
+            if min(x.shape[1:3]) >= 2:
+                x = _residual_stack(
+                    x, residual_blocks, norm, name=f"{name}_down{i}"
+                )
             skips.append(x)
         for i, (f, skip) in enumerate(zip(decoder_filters, skips[-2::-1])):
             x = self.up_block(
@@ -214,6 +256,9 @@ class UNetGenerator(keras.Model):
                 dropout=dropout if i < num_dropout else 0.0,
                 name=f"{name}_up{i}",
             )
+            x = _residual_stack(x, residual_blocks, norm, name=f"{name}_up{i}")
+            if attention:
+                skip = apply_attention_gate(skip, x, name=f"{name}_att{i}")
             if skip.shape[-1] != x.shape[-1]:
                 skip = layers.Conv2D(
                     x.shape[-1],
@@ -249,6 +294,8 @@ class UNetGenerator(keras.Model):
         self.num_dropout = num_dropout
         self.bn_momentum = float(bn_momentum)
         self.normalize_innermost = bool(normalize_innermost)
+        self.attention = attention
+        self.residual_blocks = residual_blocks
         self.inference_dropout = inference_dropout
 
     @property
@@ -313,6 +360,8 @@ class UNetGenerator(keras.Model):
             "inference_dropout": self.inference_dropout,
             "bn_momentum": self.bn_momentum,
             "normalize_innermost": self.normalize_innermost,
+            "attention": self.attention,
+            "residual_blocks": self.residual_blocks,
         }
 
     @classmethod

@@ -1,0 +1,219 @@
+"""ResNet generator (Johnson et al. 2016), the CycleGAN / pix2pixHD one."""
+
+import keras
+from keras import layers
+
+from pix2pix_keras.models.blocks import ReflectionPadding2D
+from pix2pix_keras.models.blocks import ResidualBlock
+from pix2pix_keras.models.blocks import conv_initializer
+from pix2pix_keras.models.blocks import make_norm
+from pix2pix_keras.models.blocks import uses_bias
+from pix2pix_keras.models.blocks import validate_norm
+from pix2pix_keras.models.generator import _image_size
+from pix2pix_keras.models.generator import set_inference_dropout
+from pix2pix_keras.utils import check_int
+
+
+def _conv_norm_relu(x, conv, norm, name):
+    x = conv(x)
+    norm_layer = make_norm(norm, f"{name}_norm")
+    if norm_layer is not None:
+        x = norm_layer(x)
+    return layers.ReLU(name=f"{name}_act")(x)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class ResnetGenerator(keras.Model):
+    """ResNet generator: downsampling, residual blocks, upsampling.
+
+    The image-transformation network of Johnson et al. 2016
+    (https://arxiv.org/abs/1603.08155) as CycleGAN uses it
+    (https://arxiv.org/abs/1703.10593, junyanz `ResnetGenerator`):
+
+    - `c7s1-filters`: reflection pad 3, conv 7×7, norm, ReLU;
+    - `n_downsampling` convs 3×3 stride 2 doubling the width
+      (`d128, d256`), each with norm and ReLU;
+    - `n_blocks` `ResidualBlock`s at `filters·2**n_downsampling` channels
+      (two 3×3 convs with reflection padding and norm; dropout between
+      them when `dropout > 0`);
+    - `n_downsampling` transposed convs 3×3 stride 2 halving the width
+      (`u128, u64`), each with norm and ReLU;
+    - `c7s1-out_channels`: reflection pad 3, conv 7×7, tanh (float32).
+
+    Nine blocks are the reference for 256×256 images and six for 128×128.
+    Convolutions before a batch norm have no bias; with the default
+    affine-free instance norm they keep it, as in the PyTorch reference,
+    which gives the same 11,378,179 parameters at the defaults.
+
+    The stride-2 convolutions use Keras `"same"` padding, which pads only
+    the bottom and right (PyTorch pads 1 on every side and crops the
+    transposed conv's output on the top and left instead); the shapes and
+    parameter counts are the same, the sampling grid is shifted by one
+    pixel.
+
+    Inference is deterministic by default. With `dropout > 0`,
+    `inference_dropout=True` keeps the dropout layers on at inference; it
+    is saved with the model. Set it on a built model through the
+    `inference_dropout` property.
+
+    Args:
+        image_size: int or `(height, width)`. Both must be divisible by
+            `2**n_downsampling` and leave at least 2 pixels at the
+            residual blocks (their reflection padding needs them).
+            Defaults to `(256, 256)`.
+        in_channels: int. Input channels. Defaults to `3`.
+        out_channels: int. Output channels. Defaults to `3`.
+        filters: int. Filters of the first convolution. Defaults to `64`.
+        n_blocks: int >= 0. Number of residual blocks. Defaults to `9`.
+        n_downsampling: int >= 0. Number of stride-2 convolutions (and of
+            transposed convolutions). Defaults to `2`.
+        norm: str. `"instance"`, `"batch"` or `"none"`. Defaults to
+            `"instance"`.
+        dropout: float in [0, 1). Dropout rate inside the residual blocks.
+            Defaults to `0.0`.
+        inference_dropout: bool. Keep dropout on when `training=False`
+            (stochastic `predict()` and export). Defaults to `False`.
+        name: str. Model name. Defaults to `"resnet_generator"`.
+
+    Raises:
+        ValueError: if an argument is out of range; the message names it.
+
+    Example:
+    >>> g = ResnetGenerator(image_size=32, filters=8, n_blocks=2)
+    >>> tuple(g(keras.ops.zeros((2, 32, 32, 3))).shape)
+    (2, 32, 32, 3)
+    """
+
+    def __init__(
+        self,
+        image_size=(256, 256),
+        in_channels=3,
+        out_channels=3,
+        filters=64,
+        n_blocks=9,
+        n_downsampling=2,
+        norm="instance",
+        dropout=0.0,
+        inference_dropout=False,
+        name="resnet_generator",
+        **kwargs,
+    ):
+        h, w = _image_size(image_size)
+        check_int(
+            in_channels=in_channels, out_channels=out_channels, filters=filters
+        )
+        check_int(
+            minimum=0, n_blocks=n_blocks, n_downsampling=n_downsampling
+        )
+        factor = 2**n_downsampling
+        if h % factor or w % factor:
+            raise ValueError(
+                "`image_size` must be divisible by 2**n_downsampling = "
+                f"{factor} (n_downsampling={n_downsampling}). Received: "
+                f"image_size={(h, w)}."
+            )
+        # Reflection padding needs a side longer than the padding: 3 for
+        # the 7×7 convolutions, 1 for the residual blocks.
+        if min(h, w) < 4 or min(h, w) // factor < 2:
+            raise ValueError(
+                "`image_size` is too small: the sides must be at least 4 "
+                "and at least 2 at the residual blocks (image_size / "
+                f"2**n_downsampling). Received: image_size={(h, w)} with "
+                f"n_downsampling={n_downsampling}."
+            )
+        validate_norm(norm)
+        if isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+            )
+        bias = uses_bias(norm)
+        init = conv_initializer()
+
+        inputs = keras.Input((h, w, in_channels), name="image")
+        x = ReflectionPadding2D(3, name=f"{name}_in_pad")(inputs)
+        conv = layers.Conv2D(
+            filters,
+            7,
+            use_bias=bias,
+            kernel_initializer=init,
+            name=f"{name}_in_conv",
+        )
+        x = _conv_norm_relu(x, conv, norm, f"{name}_in")
+        for i in range(n_downsampling):
+            conv = layers.Conv2D(
+                filters * 2 ** (i + 1),
+                3,
+                strides=2,
+                padding="same",
+                use_bias=bias,
+                kernel_initializer=init,
+                name=f"{name}_down{i}_conv",
+            )
+            x = _conv_norm_relu(x, conv, norm, f"{name}_down{i}")
+        for i in range(n_blocks):
+            x = ResidualBlock(
+                norm=norm, dropout=float(dropout), name=f"{name}_res{i}"
+            )(x)
+        for i in range(n_downsampling):
+            conv = layers.Conv2DTranspose(
+                filters * 2 ** (n_downsampling - i - 1),
+                3,
+                strides=2,
+                padding="same",
+                use_bias=bias,
+                kernel_initializer=init,
+                name=f"{name}_up{i}_conv",
+            )
+            x = _conv_norm_relu(x, conv, norm, f"{name}_up{i}")
+        x = ReflectionPadding2D(3, name=f"{name}_out_pad")(x)
+        outputs = layers.Conv2D(
+            out_channels,
+            7,
+            activation="tanh",
+            kernel_initializer=init,
+            dtype="float32",
+            name=f"{name}_output",
+        )(x)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+
+        self.image_size = (h, w)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.filters = filters
+        self.n_blocks = n_blocks
+        self.n_downsampling = n_downsampling
+        self.norm = norm
+        self.dropout = float(dropout)
+        self.inference_dropout = inference_dropout
+
+    @property
+    def inference_dropout(self):
+        """bool: whether dropout stays on at inference (see the class doc).
+
+        Setting it updates every `NoiseDropout` layer of the model (inside
+        the residual blocks) and drops the cached `predict()` function.
+        """
+        return self._inference_dropout
+
+    @inference_dropout.setter
+    def inference_dropout(self, value):
+        self._inference_dropout = set_inference_dropout(self, value)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_size": self.image_size,
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "filters": self.filters,
+            "n_blocks": self.n_blocks,
+            "n_downsampling": self.n_downsampling,
+            "norm": self.norm,
+            "dropout": self.dropout,
+            "inference_dropout": self.inference_dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
