@@ -16,6 +16,7 @@ from pix2pix_keras.metrics import FrechetInceptionDistance
 from pix2pix_keras.metrics import KernelInceptionDistance
 from pix2pix_keras.metrics import SegmentationScore
 from pix2pix_keras.metrics import fcn_score
+from pix2pix_keras.callbacks import Diagnostics
 from pix2pix_keras.callbacks import LambdaSchedule
 from pix2pix_keras.callbacks import LearningRateHalving
 from pix2pix_keras.callbacks import SampleGrid
@@ -26,9 +27,14 @@ from pix2pix_keras.data import find_pairs
 from pix2pix_keras.data import load_paired_dataset
 from pix2pix_keras.data import random_jitter
 from pix2pix_keras.data import sample_data_dir
+from pix2pix_keras.losses import VGGPerceptualLoss
+from pix2pix_keras.models import MultiScaleDiscriminator
+from pix2pix_keras.models import NoiseDropout
 from pix2pix_keras.models import PatchDiscriminator
 from pix2pix_keras.models import Pix2Pix
+from pix2pix_keras.models import PixelDiscriminator
 from pix2pix_keras.models import ResidualBlock
+from pix2pix_keras.models import ResnetGenerator
 from pix2pix_keras.models import UNetGenerator
 from pix2pix_keras.models import export_generator
 from pix2pix_keras.models import receptive_field

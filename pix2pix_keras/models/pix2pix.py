@@ -13,6 +13,7 @@ from keras import ops
 from pix2pix_keras import losses as losses_lib
 from pix2pix_keras import metrics as metrics_lib
 from pix2pix_keras.models.discriminator import PatchDiscriminator
+from pix2pix_keras.models.discriminator import feature_matching_loss
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.generator import _image_size
@@ -59,7 +60,17 @@ class Pix2Pix(keras.Model):
     https://arxiv.org/abs/1611.07004.
 
     Each step reports `g_loss`, `g_gan`, `g_l1`, `d_loss` and `d_real` /
-    `d_fake`, the mean D output on real and generated pairs (1 = "real").
+    `d_fake`, the mean D output on real and generated pairs (1 = "real"),
+    plus `g_l2`, `g_vgg` and `g_fm` when `compile()` turns on the L2,
+    perceptual or feature-matching loss. Any generator works (`UNetGenerator`,
+    `ResnetGenerator`, a subclass, a custom model) and any discriminator
+    called as `D([source, image])` that returns logits or a list of logits
+    (`PatchDiscriminator`, `PixelDiscriminator`, `MultiScaleDiscriminator`;
+    the GAN loss is averaged over the scales).
+
+    Inference (`predict()`, `model(x)`, `evaluate()`, the export) is
+    deterministic by default; `inference_dropout = True` turns the
+    generator's dropout into the paper's test-time noise.
 
     `save("x.keras")` stores both networks, both optimizers, the compile
     settings and the dropout RNG states, so training resumes exactly after
@@ -168,6 +179,10 @@ class Pix2Pix(keras.Model):
         self.gan_loss = "lsgan"
         self.lambda_l1 = 100.0
         self.d_every = 1
+        self.reconstruction = "l1"
+        self.perceptual_weight = 0.0
+        self.feature_matching_weight = 0.0
+        object.__setattr__(self, "perceptual_loss", None)
         self.base_learning_rates = {}
         # Both networks are built; the wrapper has no weights of its own to
         # create, and unbuilt models skip optimizer state on load.
@@ -215,9 +230,20 @@ class Pix2Pix(keras.Model):
         gan_loss="lsgan",
         lambda_l1=100.0,
         d_every=1,
+        reconstruction="l1",
+        perceptual_weight=0.0,
+        perceptual_loss=None,
+        feature_matching_weight=0.0,
         **kwargs,
     ):
         """Configures both optimizers and the losses.
+
+        The generator minimises `g_gan + λ·reconstruction +
+        perceptual_weight·g_vgg + feature_matching_weight·g_fm`, where λ is
+        `lambda_l1` (or the current value of a `LambdaSchedule`). Every
+        part is logged as its own metric: `g_gan`, `g_l1` (always, the L1
+        distance), `g_l2` (with `reconstruction="l2"`), `g_vgg` and `g_fm`
+        (when their weight is > 0).
 
         Args:
             g_optimizer: optimizer, its name, or `None` for
@@ -233,6 +259,21 @@ class Pix2Pix(keras.Model):
                 `100.0`.
             d_every: int >= 1. Update D on every `d_every`-th step only
                 (`2` = a 2:1 G:D ratio). Defaults to `1`.
+            reconstruction: str. `"l1"` (paper) or `"l2"` (mean squared
+                error: smoother, less sharp), weighted by λ. Defaults to
+                `"l1"`.
+            perceptual_weight: float >= 0. Weight of the VGG19 perceptual
+                loss (pix2pixHD; helps on small data). Defaults to `0.0`.
+            perceptual_loss: `VGGPerceptualLoss` or `None`. The perceptual
+                loss to use; `None` with `perceptual_weight > 0` builds
+                `VGGPerceptualLoss()` (ImageNet weights, downloaded once).
+                It is saved by its config, not its weights. Defaults to
+                `None`.
+            feature_matching_weight: float >= 0. Weight of the pix2pixHD
+                feature-matching loss: L1 between D's intermediate
+                features of real and generated pairs. Needs a
+                discriminator with a `features()` method (all of this
+                package's). Defaults to `0.0`.
             **kwargs: passed to `keras.Model.compile`, e.g.
                 `jit_compile=True`, `steps_per_execution`, `run_eagerly`.
 
@@ -242,17 +283,33 @@ class Pix2Pix(keras.Model):
                 `metrics` / `optimizer` argument (Pix2Pix has its own).
         """
         losses_lib.get_gan_loss(gan_loss)
-        if (
-            isinstance(lambda_l1, bool)
-            or not isinstance(lambda_l1, numbers.Real)
-            or not math.isfinite(lambda_l1)
-            or lambda_l1 < 0
+        _check_weight(lambda_l1=lambda_l1)
+        _check_weight(perceptual_weight=perceptual_weight)
+        _check_weight(feature_matching_weight=feature_matching_weight)
+        reconstruction_fn = losses_lib.get_reconstruction_loss(reconstruction)
+        check_int(d_every=d_every)
+        if perceptual_loss is not None and not callable(perceptual_loss):
+            raise ValueError(
+                "`perceptual_loss` must be a callable (target, generated) -> "
+                f"scalar such as VGGPerceptualLoss. Received: {perceptual_loss!r}"
+            )
+        if perceptual_loss is not None and perceptual_weight == 0:
+            raise ValueError(
+                "`perceptual_loss` is given but `perceptual_weight` is 0: set "
+                "a weight > 0 to use it."
+            )
+        if perceptual_weight > 0 and perceptual_loss is None:
+            perceptual_loss = losses_lib.VGGPerceptualLoss()
+        if feature_matching_weight > 0 and not callable(
+            getattr(self.discriminator, "features", None)
         ):
             raise ValueError(
-                "`lambda_l1` must be a finite number >= 0. Received: "
-                f"lambda_l1={lambda_l1!r}"
+                "`feature_matching_weight` > 0 needs a discriminator with a "
+                "`features([source, image], training)` method (as "
+                "PatchDiscriminator, PixelDiscriminator and "
+                "MultiScaleDiscriminator have). Received discriminator "
+                f"{type(self.discriminator).__name__} {self.discriminator.name!r}."
             )
-        check_int(d_every=d_every)
         for arg in ("loss", "metrics", "loss_weights", "weighted_metrics"):
             if kwargs.get(arg) is not None:
                 raise ValueError(
@@ -288,7 +345,22 @@ class Pix2Pix(keras.Model):
         self.lambda_l1 = float(lambda_l1)
         self.l1_weight.assign(self.lambda_l1)
         self.d_every = d_every
+        self.reconstruction = reconstruction
+        self.perceptual_weight = float(perceptual_weight)
+        self.feature_matching_weight = float(feature_matching_weight)
+        # Kept out of Keras tracking: the VGG weights are not the model's
+        # and are not saved with it (the compile config rebuilds the loss).
+        object.__setattr__(self, "perceptual_loss", perceptual_loss)
+        self._reconstruction_loss = reconstruction_fn
         self._g_gan_loss, self._d_gan_loss = losses_lib.get_gan_loss(gan_loss)
+        for key in ("g_l2", "g_vgg", "g_fm"):
+            self.trackers.pop(key, None)
+        if reconstruction == "l2":
+            self.trackers["g_l2"] = keras.metrics.Mean(name="g_l2")
+        if self.perceptual_weight > 0:
+            self.trackers["g_vgg"] = keras.metrics.Mean(name="g_vgg")
+        if self.feature_matching_weight > 0:
+            self.trackers["g_fm"] = keras.metrics.Mean(name="g_fm")
         # Built now, so that load_model and BackupAndRestore find the slots
         # to restore the moments into (unbuilt optimizers skip them).
         if not g_optimizer.built:
@@ -322,6 +394,14 @@ class Pix2Pix(keras.Model):
             "gan_loss": self.gan_loss,
             "lambda_l1": self.lambda_l1,
             "d_every": self.d_every,
+            "reconstruction": self.reconstruction,
+            "perceptual_weight": self.perceptual_weight,
+            "perceptual_loss": (
+                None
+                if self.perceptual_loss is None
+                else keras.saving.serialize_keras_object(self.perceptual_loss)
+            ),
+            "feature_matching_weight": self.feature_matching_weight,
             "jit_compile": self.jit_compile,
             "steps_per_execution": self.steps_per_execution,
             "base_learning_rates": dict(self.base_learning_rates),
@@ -332,6 +412,10 @@ class Pix2Pix(keras.Model):
         base_lrs = config.pop("base_learning_rates", None)
         g_opt = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
         d_opt = keras.saving.deserialize_keras_object(config.pop("d_optimizer"))
+        if config.get("perceptual_loss") is not None:
+            config["perceptual_loss"] = keras.saving.deserialize_keras_object(
+                config["perceptual_loss"]
+            )
         self.compile(g_optimizer=g_opt, d_optimizer=d_opt, **config)
         if base_lrs:
             self.base_learning_rates = dict(base_lrs)
@@ -417,22 +501,58 @@ class Pix2Pix(keras.Model):
             )
         return ops.cast(source, "float32"), ops.cast(target, "float32")
 
+    def _discriminate(self, source, image, training):
+        """D's logits as a list (one per scale), and its features or None."""
+        if self.feature_matching_weight > 0:
+            features = self.discriminator.features(
+                [source, image], training=training
+            )
+            return [f[-1] for f in features], features
+        logits = self.discriminator([source, image], training=training)
+        if not isinstance(logits, (list, tuple)):
+            logits = [logits]
+        return list(logits), None
+
     def _forward(self, source, target, training):
+        """Runs G and D; returns `(fake, values)` with every loss part."""
         fake = self.generator(source, training=training)
-        d_real = self.discriminator([source, target], training=training)
-        d_fake = self.discriminator([source, fake], training=training)
-        g_gan = self._g_gan_loss(d_fake)
-        g_l1 = losses_lib.l1_loss(target, fake)
-        g_loss = g_gan + ops.cast(self.l1_weight, g_l1.dtype) * g_l1
-        d_loss = self._d_gan_loss(d_real, d_fake)
-        return fake, dict(
-            g_loss=g_loss,
-            g_gan=g_gan,
-            g_l1=g_l1,
-            d_loss=d_loss,
-            d_real=losses_lib.discriminator_output(self.gan_loss, d_real),
-            d_fake=losses_lib.discriminator_output(self.gan_loss, d_fake),
+        real_logits, real_features = self._discriminate(
+            source, target, training
         )
+        fake_logits, fake_features = self._discriminate(source, fake, training)
+        n = len(real_logits)
+
+        def mean_over_scales(fn, *args):
+            return sum(fn(*a) for a in zip(*args)) / n
+
+        g_gan = mean_over_scales(self._g_gan_loss, fake_logits)
+        d_loss = mean_over_scales(self._d_gan_loss, real_logits, fake_logits)
+        g_l1 = losses_lib.l1_loss(target, fake)
+        values = dict(g_gan=g_gan, g_l1=g_l1)
+        if self.reconstruction == "l2":
+            values["g_l2"] = losses_lib.l2_loss(target, fake)
+        rec = values["g_l2"] if self.reconstruction == "l2" else g_l1
+        g_loss = g_gan + ops.cast(self.l1_weight, rec.dtype) * rec
+        if self.perceptual_weight > 0:
+            values["g_vgg"] = ops.cast(self.perceptual_loss(target, fake),
+                                       "float32")
+            g_loss = g_loss + self.perceptual_weight * values["g_vgg"]
+        if self.feature_matching_weight > 0:
+            values["g_fm"] = feature_matching_loss(real_features, fake_features)
+            g_loss = g_loss + self.feature_matching_weight * values["g_fm"]
+        values.update(
+            g_loss=g_loss,
+            d_loss=d_loss,
+            d_real=mean_over_scales(
+                lambda t: losses_lib.discriminator_output(self.gan_loss, t),
+                real_logits,
+            ),
+            d_fake=mean_over_scales(
+                lambda t: losses_lib.discriminator_output(self.gan_loss, t),
+                fake_logits,
+            ),
+        )
+        return fake, values
 
     def _track(self, values):
         for key, tracker in self.trackers.items():
@@ -551,6 +671,19 @@ class Pix2Pix(keras.Model):
         """Exports the generator for serving (see `export_generator`)."""
         return export_generator(
             self.generator, filepath, format=format, verbose=verbose, **kwargs
+        )
+
+
+def _check_weight(**kwargs):
+    ((name, value),) = kwargs.items()
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(
+            f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
         )
 
 
