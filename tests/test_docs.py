@@ -62,3 +62,15 @@ def test_training_tips_page_examples_run(tmp_path, monkeypatch):
     blocks, namespace = run_page("training_tips.md", tmp_path, monkeypatch)
     assert len(blocks) == 7
     assert namespace["finding"]["row"] == "non_finite"
+
+
+def test_architectures_page_examples_run(tmp_path, monkeypatch):
+    blocks, namespace = run_page("architectures.md", tmp_path, monkeypatch)
+    assert len(blocks) == 3
+    alpha = namespace["alpha"]
+    assert alpha.shape == (2, 16, 16, 1)
+    assert [tuple(t.shape) for t in namespace["logits"]] == [
+        (2, 14, 14, 1), (2, 6, 6, 1)]
+    assert sorted(namespace["history"].history) == [
+        "d_fake", "d_loss", "d_real", "g_fm", "g_gan", "g_l1", "g_loss",
+        "g_vgg"]

@@ -488,3 +488,13 @@ def test_gradient_clipping_through_the_optimizers(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "clipped.keras")
     assert loaded.g_optimizer.global_clipnorm == pytest.approx(1e-3)
     assert loaded.d_optimizer.global_clipnorm == pytest.approx(2e-3)
+
+
+def test_d_every_2_logs_d_loss_of_the_d_steps_only():
+    """Skipped D steps compute no D loss; the D trackers count D steps."""
+    model = _compiled(d_every=2)
+    model.fit(tiny_dataset(n=8, batch_size=2), epochs=1, verbose=0)
+    counts = {k: float(keras.ops.convert_to_numpy(t.count))
+              for k, t in model.trackers.items()}
+    assert counts["g_loss"] == counts["g_l1"] == counts["d_fake"] == 4
+    assert counts["d_loss"] == counts["d_real"] == 2

@@ -513,20 +513,11 @@ class Pix2Pix(keras.Model):
             logits = [logits]
         return list(logits), None
 
-    def _forward(self, source, target, training):
-        """Runs G and D; returns `(fake, values)` with every loss part."""
-        fake = self.generator(source, training=training)
-        real_logits, real_features = self._discriminate(
-            source, target, training
-        )
-        fake_logits, fake_features = self._discriminate(source, fake, training)
-        n = len(real_logits)
-
-        def mean_over_scales(fn, *args):
-            return sum(fn(*a) for a in zip(*args)) / n
-
-        g_gan = mean_over_scales(self._g_gan_loss, fake_logits)
-        d_loss = mean_over_scales(self._d_gan_loss, real_logits, fake_logits)
+    def _generator_losses(self, target, fake, fake_logits, fake_features,
+                          source, real_features=None):
+        """G's loss parts (and `d_fake`) from D's view of the fake pair."""
+        n = len(fake_logits)
+        g_gan = sum(self._g_gan_loss(t) for t in fake_logits) / n
         g_l1 = losses_lib.l1_loss(target, fake)
         values = dict(g_gan=g_gan, g_l1=g_l1)
         if self.reconstruction == "l2":
@@ -538,29 +529,60 @@ class Pix2Pix(keras.Model):
                                        "float32")
             g_loss = g_loss + self.perceptual_weight * values["g_vgg"]
         if self.feature_matching_weight > 0:
-            values["g_fm"] = feature_matching_loss(real_features, fake_features)
+            if real_features is None:  # a G-only step: D sees y just now
+                _, real_features = self._discriminate(source, target, True)
+            values["g_fm"] = feature_matching_loss(real_features,
+                                                   fake_features)
             g_loss = g_loss + self.feature_matching_weight * values["g_fm"]
-        values.update(
-            g_loss=g_loss,
-            d_loss=d_loss,
-            d_real=mean_over_scales(
-                lambda t: losses_lib.discriminator_output(self.gan_loss, t),
-                real_logits,
-            ),
-            d_fake=mean_over_scales(
-                lambda t: losses_lib.discriminator_output(self.gan_loss, t),
-                fake_logits,
-            ),
+        values["g_loss"] = g_loss
+        values["d_fake"] = self._d_output(fake_logits)
+        return values
+
+    def _d_output(self, logits):
+        return sum(
+            losses_lib.discriminator_output(self.gan_loss, t) for t in logits
+        ) / len(logits)
+
+    def _forward(self, source, target, training):
+        """Runs G and D; returns `(fake, values)` with every loss part."""
+        fake = self.generator(source, training=training)
+        real_logits, real_features = self._discriminate(
+            source, target, training
         )
+        fake_logits, fake_features = self._discriminate(source, fake, training)
+        values = self._generator_losses(
+            target, fake, fake_logits, fake_features, source,
+            real_features=real_features,
+        )
+        n = len(real_logits)
+        values["d_loss"] = sum(
+            self._d_gan_loss(r, f) for r, f in zip(real_logits, fake_logits)
+        ) / n
+        values["d_real"] = self._d_output(real_logits)
         return fake, values
 
     def _track(self, values):
+        # After a G-only step (d_every > 1) D's loss and its output on real
+        # pairs were not computed: weight 0 leaves their means unchanged.
+        d_weight = values.get("d_updated", 1.0)
         for key, tracker in self.trackers.items():
-            tracker.update_state(values[key])
-        return {key: tracker.result() for key, tracker in self.trackers.items()}
+            if key in ("d_loss", "d_real"):
+                tracker.update_state(values[key], sample_weight=d_weight)
+            else:
+                tracker.update_state(values[key])
+        logs = {key: tracker.result() for key, tracker in self.trackers.items()}
+        strategy = tf.distribute.get_strategy()
+        if isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ) and strategy.extended._in_multi_worker_mode():
+            # Keras (3.15) averages step logs across workers with
+            # strategy.reduce("MEAN", v, axis=0), which rejects scalars
+            # (tensorflow/tensorflow#72388): give each one a batch axis.
+            logs = {key: ops.reshape(v, (1,)) for key, v in logs.items()}
+        return logs
 
-    def train_step(self, data):
-        source, target = self._unpack(data)
+    def _train_both(self, source, target):
+        """One step that updates G and D: the full forward and backward."""
         # Keras all-reduces gradients with SUM across replicas.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         g_vars = self.generator.trainable_variables
@@ -572,20 +594,48 @@ class Pix2Pix(keras.Model):
         g_grads = g_tape.gradient(g_scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         d_grads = d_tape.gradient(d_scaled, d_vars)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        values["d_updated"] = tf.constant(1.0)
+        return values
+
+    def _train_generator(self, source, target):
+        """A step that updates G only (skipped by `d_every`).
+
+        D still judges the generated pair (G's GAN loss needs it), but
+        neither its loss on real pairs nor its weight gradients are
+        computed, and its optimizer does not move.
+        """
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as g_tape:
+            fake = self.generator(source, training=True)
+            fake_logits, fake_features = self._discriminate(
+                source, fake, True
+            )
+            values = self._generator_losses(
+                target, fake, fake_logits, fake_features, source
+            )
+            g_scaled = values["g_loss"] / replicas
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        # Placeholders with the shapes of a full step; `d_updated = 0`
+        # keeps them out of the D trackers.
+        zero = ops.zeros((), "float32")
+        values.update(d_loss=zero, d_real=zero, d_updated=zero)
+        return values
+
+    def train_step(self, data):
+        source, target = self._unpack(data)
         if self.d_every == 1:
-            self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+            values = self._train_both(source, target)
         else:
             # No AutoGraph in Keras train steps: a Python `if` on a tensor
-            # fails, so the skipped update is an explicit tf.cond. Zero
-            # gradients would not do: Adam would still decay its moments.
-            def update():
-                self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
-                return tf.constant(True)
-
-            tf.cond(
+            # fails, so the choice is an explicit tf.cond, and each branch
+            # runs only its own compute.
+            values = tf.cond(
                 tf.equal(self.step_counter % self.d_every, 0),
-                update,
-                lambda: tf.constant(False),
+                lambda: self._train_both(source, target),
+                lambda: self._train_generator(source, target),
             )
         self.step_counter.assign_add(1)
         return self._track(values)
@@ -596,7 +646,8 @@ class Pix2Pix(keras.Model):
         logs = self._track(values)
         for key, metric in self.quality_metrics.items():
             metric.update_state(target, fake)
-            logs[key] = metric.result()
+            # Shaped like the tracker logs (a batch axis under multi-worker).
+            logs[key] = ops.reshape(metric.result(), ops.shape(logs["g_loss"]))
         return logs
 
     # ------------------------------------------------------------------
