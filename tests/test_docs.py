@@ -74,3 +74,12 @@ def test_architectures_page_examples_run(tmp_path, monkeypatch):
     assert sorted(namespace["history"].history) == [
         "d_fake", "d_loss", "d_real", "g_fm", "g_gan", "g_l1", "g_loss",
         "g_vgg"]
+
+
+def test_inference_page_examples_run(tmp_path, monkeypatch):
+    blocks, namespace = run_page("inference.md", tmp_path, monkeypatch)
+    assert len(blocks) == 2
+    assert (tmp_path / "stochastic.keras").is_file()
+    assert (tmp_path / "stochastic_savedmodel" / "saved_model.pb").is_file()
+    b, c = namespace["b"], namespace["c"]
+    assert (b != c).mean() > 0.5
