@@ -331,7 +331,9 @@ class Pix2Pix(keras.Model):
                 f"the same {type(g_optimizer).__name__} "
                 f"{g_optimizer.name!r} for both."
             )
-        strategy = tf.distribute.get_strategy()
+        # The model's own strategy (set when it was built in a scope), so
+        # compiling outside the scope is caught too.
+        strategy = self.distribute_strategy
         if d_every > 1 and strategy.num_replicas_in_sync > 1:
             raise ValueError(
                 f"`d_every`={d_every} is not supported under a multi-replica "
@@ -465,6 +467,13 @@ class Pix2Pix(keras.Model):
         # Cached step functions were traced with the old setting.
         self.predict_function = None
         self.test_function = None
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Both networks are built in __init__, so Keras's symbolic build has
+        # nothing to do. Under MultiWorkerMirroredStrategy it would also
+        # fail (Keras 3.15 passes the (source, target) batch to
+        # strategy.reduce, which that strategy cannot reduce).
+        return
 
     def _unpack(self, data):
         if isinstance(data, (tuple, list)) and len(data) == 3 and data[2] is None:
