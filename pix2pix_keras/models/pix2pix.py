@@ -601,9 +601,8 @@ class Pix2Pix(keras.Model):
             g_scaled = values["g_loss"] / replicas
             d_scaled = values["d_loss"] / replicas
         g_grads = g_tape.gradient(g_scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         d_grads = d_tape.gradient(d_scaled, d_vars)
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self._apply_updates(g_grads, d_grads)
         values["d_updated"] = tf.constant(1.0)
         return values
 
@@ -626,12 +625,22 @@ class Pix2Pix(keras.Model):
             )
             g_scaled = values["g_loss"] / replicas
         g_grads = g_tape.gradient(g_scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self._apply_updates(g_grads, None)
         # Placeholders with the shapes of a full step; `d_updated = 0`
         # keeps them out of the D trackers.
         zero = ops.zeros((), "float32")
         values.update(d_loss=zero, d_real=zero, d_updated=zero)
         return values
+
+    def _apply_updates(self, g_grads, d_grads):
+        """Applies G's gradients and, unless `d_grads` is None, D's."""
+        self.g_optimizer.apply_gradients(
+            zip(g_grads, self.generator.trainable_variables)
+        )
+        if d_grads is not None:
+            self.d_optimizer.apply_gradients(
+                zip(d_grads, self.discriminator.trainable_variables)
+            )
 
     def train_step(self, data):
         source, target = self._unpack(data)
