@@ -1,0 +1,341 @@
+#!/usr/bin/env python
+"""Benchmark: training throughput of Pix2Pix modes against the classic loop.
+
+Modes (same networks: default U-Net + 70×70 PatchGAN, batch norm, LSGAN +
+100·L1, Adam(2e-4, 0.5) for each network, random data in a cached tf.data
+pipeline):
+
+  loop       the classic TensorFlow-tutorial `@tf.function` step with two
+             GradientTapes (float32), from benchmarks/fit_vs_loop.py;
+  fit        `Pix2Pix.compile()` at defaults, `fit()` (the defaults include
+             `jit_optimizer="auto"`: the optimizer updates through XLA);
+  fit_plain  `compile(jit_optimizer=False)`: no XLA anywhere;
+  fit_xla    `compile(jit_compile=True)` (the whole step through XLA);
+  fit_bf16   the `mixed_bfloat16` policy (bf16 compute, float32 weights,
+             outputs and losses), `jit_optimizer=False`;
+  best       the fastest combination found (see BEST below);
+  fit_d2     defaults with `d_every=2` (256×256 batch 1 only), against fit.
+
+Each (configuration, mode) runs in a fresh subprocess, so its peak RSS is
+its own and the dtype policy of one does not leak into the next. A worker
+builds the model, runs `--warmup` untimed steps, then times `--steps`
+steps (per step: the interval between two synchronisation points, the
+fetched losses of the loop or `on_train_batch_end` for fit) and reports
+the median. Modes run in `--rounds` rounds in alternating order (forward,
+then reverse), and the report takes the median over rounds, so the load of
+a shared machine hits every mode alike. Ratios are against `loop` of the
+same run.
+
+Also: generator inference images/s (float32 and bf16), the measured
+convolution peaks (float32, bf16) to express the achieved FLOP/s as a
+fraction of the machine's ceiling, and, with `--quality-steps`, the val L1
+on CMP facades of `fit` and `best` after the same steps from the same seed.
+
+Usage:
+    .venv/bin/python benchmarks/train_throughput.py            # ~30 min
+    .venv/bin/python benchmarks/train_throughput.py --quick    # smoke test
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+RESULTS_DIR = os.path.join(HERE, "results")
+DATA = os.path.join(HERE, "..", "..", "shared", "data", "cmp_facade_base")
+
+# GFLOP of one 256×256 training image (issue 7: G forward 12.1, D forward
+# 6.4 ×2, backward ≈ 2× forward); scales with the pixel count.
+GFLOP_PER_256_STEP = 75.0
+# The fastest combination measured on this CPU (see docs/performance.md).
+BEST = dict(policy="mixed_bfloat16", compile={"jit_optimizer": True})
+
+FULL = dict(steps=8, warmup=4, rounds=2, quality_steps=0)
+QUICK = dict(steps=2, warmup=1, rounds=1, quality_steps=0)
+CONFIGS_FULL = [(256, 1), (256, 4), (128, 4)]
+CONFIGS_QUICK = [(64, 1)]
+MODES = ("loop", "fit", "fit_plain", "fit_xla", "fit_bf16", "best")
+
+
+def mode_settings(mode):
+    """(dtype policy, compile kwargs) of a fit mode."""
+    return {
+        "fit": ("float32", {}),
+        "fit_plain": ("float32", {"jit_optimizer": False}),
+        "fit_xla": ("float32", {"jit_compile": True}),
+        "fit_bf16": ("mixed_bfloat16", {"jit_optimizer": False}),
+        "best": (BEST["policy"], dict(BEST["compile"])),
+        "fit_d2": ("float32", {"d_every": 2}),
+    }[mode]
+
+
+# ----------------------------------------------------------------------
+# worker (runs in a subprocess)
+
+
+def rss_peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker(mode, size, batch, steps, warmup, seed=0):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import pix2pix_keras as pk
+
+    if mode == "peak":
+        return conv_peaks()
+    if mode.startswith("infer_"):
+        policy = "mixed_bfloat16" if mode == "infer_bf16" else "float32"
+        keras.mixed_precision.set_global_policy(policy)
+        keras.utils.set_random_seed(seed)
+        g = pk.UNetGenerator(image_size=size)
+        x = tf.random.uniform((batch, size, size, 3), -1, 1)
+        fn = tf.function(lambda x: g(x, training=False))
+        for _ in range(warmup):
+            fn(x).numpy()
+        times = []
+        for _ in range(steps):
+            t = time.perf_counter()
+            fn(x).numpy()
+            times.append(time.perf_counter() - t)
+        med = statistics.median(times)
+        return {"median_s": med, "images_per_s": batch / med,
+                "rss_peak_mb": rss_peak_mb()}
+
+    from fit_vs_loop import ClassicLoop
+    from fit_vs_loop import make_dataset
+
+    data = make_dataset(size, batch, pairs=max(4, batch * 2), seed=seed)
+    if mode == "loop":
+        keras.utils.set_random_seed(seed)
+        loop = ClassicLoop(pk.UNetGenerator(image_size=size),
+                           pk.PatchDiscriminator(image_size=size), data)
+        loop.run(warmup)
+        times, _ = loop.run(steps)
+    else:
+        policy, kwargs = mode_settings(mode)
+        keras.mixed_precision.set_global_policy(policy)
+        keras.utils.set_random_seed(seed)
+        model = pk.Pix2Pix(image_size=size)
+        model.compile(**kwargs)
+        timer = _timer()
+        model.fit(data, steps_per_epoch=warmup, epochs=1, verbose=0)
+        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
+                  callbacks=[timer])
+        times = timer.times
+    med = statistics.median(times)
+    return {"median_s": med, "steps_per_s": 1 / med,
+            "images_per_s": batch / med, "rss_peak_mb": rss_peak_mb()}
+
+
+def _timer():
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self._t = [], None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self._t is None:
+                self._t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            self.times.append(now - self._t)
+            self._t = now
+
+    return StepTimer()
+
+
+def conv_peaks(repeats=10):
+    """GFLOP/s of a large 3×3 convolution, float32 and bfloat16."""
+    import tensorflow as tf
+
+    out = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        x = tf.cast(tf.random.uniform((4, 128, 128, 256)), dtype)
+        k = tf.cast(tf.random.uniform((3, 3, 256, 256)), dtype)
+        fn = tf.function(lambda x, k: tf.nn.conv2d(x, k, 1, "SAME"))
+        fn(x, k).numpy()
+        flops = 2 * 4 * 128 * 128 * 9 * 256 * 256
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn(x, k).numpy()
+            times.append(time.perf_counter() - t)
+        out[dtype.name] = flops / statistics.median(times) / 1e9
+    return {"conv_gflops": out, "rss_peak_mb": rss_peak_mb()}
+
+
+# ----------------------------------------------------------------------
+# quality check
+
+
+def quality(mode, steps, size=256, seed=0, val_images=30):
+    """Val L1 on CMP facades after `steps` steps of `mode` (subprocess)."""
+    import keras
+    import numpy as np
+
+    import pix2pix_keras as pk
+
+    policy, kwargs = mode_settings(mode)
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(seed)
+    train = pk.load_paired_dataset(
+        os.path.join(DATA, "train"), direction="BtoA", image_size=size,
+        load_size=int(round(size * 286 / 256)), seed=seed).repeat()
+    val = pk.load_paired_dataset(
+        os.path.join(DATA, "val"), direction="BtoA", image_size=size,
+        training=False, batch_size=1).take(val_images)
+    model = pk.Pix2Pix(image_size=size)
+    model.compile(**kwargs)
+    model.fit(train, steps_per_epoch=steps, epochs=1, verbose=0)
+    l1 = [float(np.mean(np.abs(model.predict(s, verbose=0) - t)))
+          for s, t in val.as_numpy_iterator()]
+    return {"val_l1": float(np.mean(l1)), "steps": steps,
+            "rss_peak_mb": rss_peak_mb()}
+
+
+# ----------------------------------------------------------------------
+# driver
+
+
+def spawn(*args):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", *map(str, args)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def parse_args(argv=None):
+    from _common import resolve_args
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    for key in FULL:
+        p.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
+    p.add_argument("--modes", default=",".join(MODES))
+    p.add_argument("--configs", help="e.g. 256x1,256x4,128x4 (size x batch)")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--output")
+    args = p.parse_args(argv)
+    if args.worker:
+        return args
+    return resolve_args(p, args, FULL, QUICK, "train_throughput",
+                        RESULTS_DIR, minimums={"quality_steps": 0})
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "quality":
+            result = quality(rest[0], int(rest[1]), int(rest[2]))
+        else:
+            result = worker(kind, *map(int, rest))
+        print(json.dumps(result), flush=True)
+        return 0
+
+    from _common import machine
+    from _common import versions
+    from pix2pix_keras.utils import atomic_path
+
+    load_start = os.getloadavg()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    configs = CONFIGS_QUICK if args.quick else CONFIGS_FULL
+    if args.configs:
+        configs = [tuple(int(v) for v in c.split("x"))
+                   for c in args.configs.split(",")]
+    report = {
+        "benchmark": "train_throughput",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "settings": {"steps": args.steps, "warmup": args.warmup,
+                     "rounds": args.rounds, "best": BEST,
+                     "gflop_per_256_step": GFLOP_PER_256_STEP},
+        "peaks": spawn("peak", 0, 0, 0, 0),
+        "configs": {},
+    }
+    print(json.dumps(report["peaks"]), flush=True)
+    for size, batch in configs:
+        key = f"{size}x{size}_b{batch}"
+        cfg_modes = list(modes)
+        if (size, batch) == configs[0] and "fit_d2" not in cfg_modes:
+            cfg_modes.append("fit_d2")
+        runs = {m: [] for m in cfg_modes}
+        for r in range(args.rounds):
+            order = cfg_modes if r % 2 == 0 else cfg_modes[::-1]
+            for mode in order:
+                res = spawn(mode, size, batch, args.steps, args.warmup)
+                runs[mode].append(res)
+                print(json.dumps({key: {mode: res}}), flush=True)
+        rows = {}
+        for mode, results in runs.items():
+            med = statistics.median(r["median_s"] for r in results)
+            rows[mode] = {
+                "median_step_s": round(med, 4),
+                "steps_per_s": round(1 / med, 3),
+                "images_per_s": round(batch / med, 3),
+                "rss_peak_mb": round(max(r["rss_peak_mb"] for r in results)),
+                "per_round_step_s": [round(r["median_s"], 4) for r in results],
+            }
+        base = rows.get("loop", {}).get("median_step_s")
+        for mode, row in rows.items():
+            if base:
+                row["speedup_vs_loop"] = round(base / row["median_step_s"], 3)
+            gflop = GFLOP_PER_256_STEP * batch * (size / 256) ** 2
+            row["gflops_achieved"] = round(gflop / row["median_step_s"], 1)
+        if "fit_d2" in rows and "fit" in rows:
+            rows["fit_d2"]["speedup_vs_fit"] = round(
+                rows["fit"]["median_step_s"] / rows["fit_d2"]["median_step_s"],
+                3)
+        infer = {}
+        for pol in ("infer_f32", "infer_bf16"):
+            res = spawn(pol, size, batch, max(args.steps * 2, 4), args.warmup)
+            infer[pol] = {"images_per_s": round(res["images_per_s"], 2),
+                          "rss_peak_mb": round(res["rss_peak_mb"])}
+        report["configs"][key] = {"train": rows, "inference": infer}
+    peaks = report["peaks"]["conv_gflops"]
+    first = next(iter(report["configs"].values()))["train"]
+    if "best" in first:
+        achieved = first["best"]["gflops_achieved"]
+        report["best_vs_peaks"] = {
+            "gflops": achieved,
+            "fraction_of_bf16_conv_peak": round(achieved / peaks["bfloat16"], 3),
+            "fraction_of_f32_conv_peak": round(achieved / peaks["float32"], 3),
+        }
+    if args.quality_steps:
+        size = 64 if args.quick else 256
+        report["quality"] = {
+            m: spawn("quality", m, args.quality_steps, size)
+            for m in ("fit", "best")
+        }
+        q = report["quality"]
+        report["quality"]["best_over_fit_l1"] = round(
+            q["best"]["val_l1"] / q["fit"]["val_l1"], 4)
+    report["versions"] = versions()
+    report["machine"] = machine(load_start)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with atomic_path(args.output) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
