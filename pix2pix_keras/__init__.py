@@ -16,6 +16,7 @@ from pix2pix_keras.metrics import FrechetInceptionDistance
 from pix2pix_keras.metrics import KernelInceptionDistance
 from pix2pix_keras.metrics import SegmentationScore
 from pix2pix_keras.metrics import fcn_score
+from pix2pix_keras.callbacks import BackupAndRestore
 from pix2pix_keras.callbacks import Diagnostics
 from pix2pix_keras.callbacks import LambdaSchedule
 from pix2pix_keras.callbacks import LearningRateHalving
@@ -29,6 +30,7 @@ from pix2pix_keras.data import random_jitter
 from pix2pix_keras.data import sample_data_dir
 from pix2pix_keras.losses import VGGPerceptualLoss
 from pix2pix_keras.models import MultiScaleDiscriminator
+from pix2pix_keras.models.pix2pix import NonFiniteError
 from pix2pix_keras.models import NoiseDropout
 from pix2pix_keras.models import PatchDiscriminator
 from pix2pix_keras.models import Pix2Pix

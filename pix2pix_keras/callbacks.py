@@ -1,10 +1,12 @@
-"""Training callbacks: learning-rate halving, sample grids, diagnostics."""
+"""Training callbacks: LR halving, sample grids, diagnostics, backups."""
 
 import collections
+import json
 import logging
 import math
 import numbers
 import os
+import shutil
 import sys
 
 import keras
@@ -785,3 +787,54 @@ class Diagnostics(keras.callbacks.Callback):
                 }
                 break
         self._unstable(step, None)
+
+
+# ----------------------------------------------------------------------
+# Fault tolerance: Keras's BackupAndRestore with atomic writes.
+
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` whose every write is atomic.
+
+    Keras 3.15 writes `latest.weights.h5`, `training_metadata.json` and
+    their `.bkp` copies in place, so a kill during a write can leave a
+    truncated file that the next run fails on (a truncated JSON raises
+    `JSONDecodeError`, which the callback's fallback to the `.bkp` copy
+    does not catch). This subclass writes each file under a temporary
+    name, fsyncs it and renames it into place
+    (`pix2pix_keras.utils.atomic_path`), weights first: a kill leaves the
+    previous backup or the new one, and at worst (killed between the two
+    renames) new weights with the previous epoch number, so the resumed
+    run repeats one epoch. Same arguments as the Keras callback; remote
+    `backup_dir`s (`gs://...`) are written as Keras does.
+
+    Example:
+
+    ```python
+    model.fit(train_ds, epochs=200,
+              callbacks=[BackupAndRestore("runs/backup")])
+    # killed? run the same line again: it resumes after the last epoch
+    ```
+    """
+
+    def _save_model(self):
+        if "://" in os.fspath(self.backup_dir):
+            return super()._save_model()
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint:
+            for path, suffix in (
+                (self._weights_path, ".weights.h5"),
+                (self._training_metadata_path, ".json"),
+            ):
+                if os.path.exists(path):
+                    with atomic_path(f"{path}.bkp", suffix=suffix) as tmp:
+                        shutil.copyfile(path, tmp)
+        with atomic_path(self._weights_path, suffix=".weights.h5") as tmp:
+            self.model.save_weights(tmp, overwrite=True)
+        with atomic_path(self._training_metadata_path, suffix=".json") as tmp:
+            with open(tmp, "w") as f:
+                json.dump(
+                    {"epoch": self._current_epoch,
+                     "batch": self._last_batch_seen},
+                    f,
+                )

@@ -1,8 +1,13 @@
-"""Small helpers: atomic file writes."""
+"""Small helpers: argument checks, atomic file writes, file checks."""
 
 import contextlib
+import errno
+import inspect
 import os
-import tempfile
+import secrets
+import socket
+import stat
+import zipfile
 
 
 def check_int(minimum=1, **values):
@@ -24,6 +29,117 @@ def check_int(minimum=1, **values):
             )
 
 
+#: Config keys every Keras layer / model accepts besides its own arguments.
+BASE_CONFIG_KEYS = ("name", "trainable", "dtype")
+
+
+def config_keys(cls):
+    """The keyword arguments `cls(**config)` understands.
+
+    The named parameters of `__init__` of `cls` and of every base class it
+    forwards `**kwargs` to, up to (not including) the Keras classes, plus
+    `BASE_CONFIG_KEYS`. Meant for classes whose constructors name all their
+    arguments (this package's): one that reads keys out of `**kwargs`
+    itself would be under-counted.
+    """
+    keys = set(BASE_CONFIG_KEYS)
+    for klass in cls.__mro__:
+        module = getattr(klass, "__module__", "") or ""
+        if module.startswith("keras") or klass is object:
+            break
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(vars(klass)["__init__"]).parameters
+        keys.update(
+            name for name, p in params.items()
+            if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                             p.KEYWORD_ONLY)
+        )
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break  # nothing is forwarded further up
+    return keys
+
+
+def check_config_keys(cls, config, what=None):
+    """Raises a `ValueError` naming the keys of `config` that `cls` ignores.
+
+    Keras functional models accept (and silently drop) unknown keyword
+    arguments, so a misspelt or foreign key in a saved config would
+    otherwise be lost without a word.
+
+    Args:
+        cls: the class whose `from_config` / constructor gets `config`.
+        config: dict. The config.
+        what: str or `None`. How to name the config in the message.
+            Defaults to the class name.
+
+    Example:
+    >>> class Net:
+    ...     def __init__(self, filters=8, name=None): pass
+    >>> check_config_keys(Net, {"filters": 8, "name": "n"})
+    >>> check_config_keys(Net, {"filtres": 8})
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown key(s) in the Net config: ['filtres']. Expected a
+    subset of ['dtype', 'filters', 'name', 'trainable'].
+    """
+    keys = config_keys(cls)
+    if not isinstance(config, dict):
+        return
+    unknown = sorted(set(config) - keys)
+    if unknown:
+        raise ValueError(
+            f"Unknown key(s) in the {what or cls.__name__} config: {unknown}. "
+            f"Expected a subset of {sorted(keys)}."
+        )
+
+
+#: Config entries that do not describe the architecture.
+_NOT_ARCHITECTURE = (
+    "name", "trainable", "module", "registered_name", "build_config",
+    "compile_config",
+)
+
+
+def config_differences(saved, current, path=""):
+    """Lists `(key path, saved value, current value)` where configs differ.
+
+    Serialized sub-objects are compared through their `config` (their
+    `class_name` counts); names and other entries that do not describe the
+    architecture are ignored.
+
+    Example:
+    >>> config_differences({"filters": 16, "name": "a"},
+    ...                    {"filters": 8, "name": "b"})
+    [('filters', 16, 8)]
+    """
+    if isinstance(saved, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(saved) | set(current), key=str):
+            if key in _NOT_ARCHITECTURE:
+                continue
+            if key == "config":  # a serialized object's own entries
+                sub = path
+            else:
+                sub = f"{path}.{key}" if path else key
+            if key not in saved or key not in current:
+                out.append((sub, saved.get(key, "<absent>"),
+                            current.get(key, "<absent>")))
+            else:
+                out += config_differences(saved[key], current[key], sub)
+        return out
+    if (
+        isinstance(saved, (list, tuple))
+        and isinstance(current, (list, tuple))
+        and len(saved) == len(current)
+    ):
+        out = []
+        for i, (a, b) in enumerate(zip(saved, current)):
+            out += config_differences(a, b, f"{path}[{i}]")
+        return out
+    return [] if saved == current else [(path, saved, current)]
+
+
 def _fsync_dir(directory):
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -37,13 +153,104 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
+def _host():
+    name = socket.gethostname() or "host"
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in name)
+
+
+def _tmp_prefix(basename):
+    return f".{basename}.tmp-"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_stale_temporaries(path):
+    """Deletes the temporaries `atomic_path` left for `path` when killed.
+
+    A process killed while writing (SIGKILL, power loss) cannot remove its
+    temporary file. Temporaries carry the writer's host and process id;
+    this removes the ones of this host whose process no longer runs, so at
+    most one stray temporary per killed writer exists until the next write
+    of the same path. Other hosts' temporaries (shared file systems) and
+    live writers' are left alone. POSIX only (a no-op elsewhere).
+
+    Args:
+        path: str. The final file path.
+
+    Returns:
+        list of str. The removed paths.
+    """
+    if os.name != "posix":
+        return []
+    path = os.path.abspath(os.fspath(path))
+    directory, base = os.path.split(path)
+    prefix = _tmp_prefix(base)
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    host = _host()
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        owner = name[len(prefix):].rsplit("-", 1)[0]  # "<pid>@<host>"
+        pid, _, owner_host = owner.partition("@")
+        if owner_host != host or not pid.isdigit():
+            continue
+        pid = int(pid)
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        full = os.path.join(directory, name)
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                continue
+            os.remove(full)
+            removed.append(full)
+        except OSError:
+            pass
+    return removed
+
+
+def _create_temporary(directory, base, suffix):
+    """Creates an empty file beside the target; returns its path.
+
+    Unlike `tempfile.mkstemp` (mode 0600), the file is created with mode
+    0666 minus the umask, so the renamed result has the usual permissions.
+    """
+    prefix = f"{_tmp_prefix(base)}{os.getpid()}@{_host()}-"
+    for _ in range(100):
+        tmp = os.path.join(directory, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(
+        errno.EEXIST, "No usable temporary file name found", directory
+    )
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """Yields a temporary path beside `path`; renames it over `path` on success.
 
     The temporary file is fsynced before the rename and the directory after
     it, so a crash leaves either the old file or the complete new one. On an
-    exception the temporary file is removed and `path` is untouched.
+    exception the temporary file is removed and `path` is untouched. A
+    process killed mid-write cannot clean up: its temporary
+    (`.<name>.tmp-<pid>@<host>-<random><suffix>`) is removed by the next
+    write of the same path (see `remove_stale_temporaries`). The new file
+    keeps the mode of the file it replaces (else 0666 minus the umask).
 
     Args:
         path: str. Final file path.
@@ -59,18 +266,75 @@ def atomic_path(path, suffix=""):
     ```
     """
     path = os.path.abspath(os.fspath(path))
-    directory = os.path.dirname(path)
+    directory, base = os.path.split(path)
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.tmp-", suffix=suffix, dir=directory
-    )
-    os.close(fd)
+    remove_stale_temporaries(path)
+    tmp = _create_temporary(directory, base, suffix)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        try:
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        except OSError:
+            pass  # no previous file
         os.replace(tmp, path)
         _fsync_dir(directory)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def check_keras_file(path):
+    """Checks that `path` is a complete `.keras` archive; returns its path.
+
+    `keras.saving.load_model` reports a truncated file as "File not found"
+    and a damaged one as `zipfile.BadZipFile` without the file's name.
+    This reads every member of the archive and checks its CRC-32 (about as
+    long as loading it), and names the file in its errors.
+
+    Args:
+        path: str or path-like. The `.keras` file.
+
+    Returns:
+        str. The absolute path.
+
+    Raises:
+        FileNotFoundError: if there is no file at `path`.
+        ValueError: if it is not a complete, undamaged `.keras` archive.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            errno.ENOENT,
+            "No .keras file here"
+            + (" (it is a directory)" if os.path.isdir(path) else ""),
+            path,
+        )
+    size = os.path.getsize(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ValueError(
+            f"{path} is not a complete .keras file ({size} bytes; {e}): it "
+            "is truncated (an interrupted copy or save?) or not a Keras "
+            "archive. Use an earlier checkpoint."
+        ) from e
+    with archive:
+        names = archive.namelist()
+        try:
+            bad = archive.testzip()
+        except Exception as e:  # zlib.error, EOFError: a damaged stream
+            bad = f"a member ({type(e).__name__}: {e})"
+    if bad is not None:
+        raise ValueError(
+            f"{path} is damaged: {bad} fails its checksum. Use an earlier "
+            "checkpoint."
+        )
+    missing = {"config.json", "metadata.json"} - set(names)
+    if missing:
+        raise ValueError(
+            f"{path} is a zip file but not a .keras model: it lacks "
+            f"{sorted(missing)}."
+        )
+    return path

@@ -83,3 +83,10 @@ def test_inference_page_examples_run(tmp_path, monkeypatch):
     assert (tmp_path / "stochastic_savedmodel" / "saved_model.pb").is_file()
     b, c = namespace["b"], namespace["c"]
     assert (b != c).mean() > 0.5
+
+
+def test_reliability_page_examples_run(tmp_path, monkeypatch):
+    blocks, namespace = run_page("reliability.md", tmp_path, monkeypatch)
+    assert len(blocks) == 2
+    assert namespace["error"].step == 2
+    assert namespace["history"].history["skipped_steps"] == [1.0, 1.0]
