@@ -784,12 +784,17 @@ class Pix2Pix(keras.Model):
         if None in (s[0], t[0]) and not self.jit_compile:
             # Known only when the step runs (XLA drops this assert; the
             # discriminator's concatenation fails instead).
-            tf.debugging.assert_equal(
+            # Under control dependencies, so the assert runs before any op
+            # that uses the batches (else the concatenation may fail first).
+            check = tf.debugging.assert_equal(
                 tf.shape(source)[0],
                 tf.shape(target)[0],
                 message="Source and target batches must have the same "
                 "batch size (source, target)",
             )
+            with tf.control_dependencies([check]):
+                source = tf.identity(source)
+                target = tf.identity(target)
         return ops.cast(source, "float32"), ops.cast(target, "float32")
 
     def _discriminate(self, source, image, training):
