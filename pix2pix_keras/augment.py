@@ -8,9 +8,10 @@ seed is an int32/int64 tensor of shape `(2,)`, as in
 """
 
 import math
-import numbers
 
 import tensorflow as tf
+
+from pix2pix_keras.utils import check_number
 
 METHODS = ("bilinear", "nearest")
 JITTER_KEYS = ("brightness", "contrast", "saturation", "hue")
@@ -21,20 +22,7 @@ _LUMA = (0.2989, 0.587, 0.114)
 
 
 def _check_number(name, value, minimum=0.0, maximum=None):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        bound = f">= {minimum}"
-        if maximum is not None:
-            bound = f"in [{minimum}, {maximum}]"
-        raise ValueError(
-            f"`{name}` must be a number {bound}. Received: {name}={value!r}"
-        )
-    return float(value)
+    return check_number(name, value, low=minimum, high=maximum)
 
 
 def _check_method(name, method):

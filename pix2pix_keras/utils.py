@@ -3,6 +3,8 @@
 import contextlib
 import errno
 import inspect
+import math
+import numbers
 import os
 import secrets
 import socket
@@ -27,6 +29,43 @@ def check_int(minimum=1, **values):
             raise ValueError(
                 f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
             )
+
+
+def check_number(name, value, low=None, high=None, low_open=False,
+                 high_open=False):
+    """Returns `value` as a float if it is a finite real number in bounds.
+
+    Booleans, NaN and infinities are rejected; `low` / `high` are
+    inclusive unless `low_open` / `high_open`. The message names the
+    argument, the bounds and the value received.
+
+    Example:
+    >>> check_number("lambda_l1", 100)
+    100.0
+    >>> check_number("hue", 0.7, low=0.0, high=0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `hue` must be a finite number >= 0.0 and <= 0.5. Received: hue=0.7
+    """
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (low is None or (value > low if low_open else value >= low))
+        and (high is None or (value < high if high_open else value <= high))
+    )
+    if not ok:
+        parts = []
+        if low is not None:
+            parts.append(f"{'>' if low_open else '>='} {low}")
+        if high is not None:
+            parts.append(f"{'<' if high_open else '<='} {high}")
+        bounds = f" {' and '.join(parts)}" if parts else ""
+        raise ValueError(
+            f"`{name}` must be a finite number{bounds}. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
 
 
 #: Config keys every Keras layer / model accepts besides its own arguments.

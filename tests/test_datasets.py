@@ -7,7 +7,6 @@ each, JPEG) and served from a local HTTP server.
 
 import hashlib
 import http.server
-import inspect
 import os
 import tarfile
 import threading
@@ -18,7 +17,6 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pix2pix_keras import data
 from pix2pix_keras import datasets
 
 SPLITS = {"train": 3, "val": 2, "test": 2}

@@ -17,7 +17,6 @@ from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
 from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.discriminator import PixelDiscriminator
 from pix2pix_keras.models.discriminator import feature_matching_loss
-from pix2pix_keras.models.discriminator import receptive_field
 
 NORM_PARAMS = {"batch": 4, "instance": 0, "none": 0}  # per channel
 

@@ -19,7 +19,6 @@ import keras
 import numpy as np
 import pytest
 
-import pix2pix_keras as pk
 from pix2pix_keras.models.pix2pix import NonFiniteError
 from tests.conftest import tiny_arrays
 from tests.conftest import tiny_pix2pix

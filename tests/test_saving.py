@@ -400,3 +400,30 @@ def test_load_weights_from_other_architecture_fails(tmp_path):
     with pytest.raises(Exception) as info:
         no_dropout.load_weights(path)
     assert "different architecture" in str(info.value)
+
+
+NETWORKS = {
+    "UNetGenerator": lambda: pk.UNetGenerator(image_size=32, filters=8,
+                                              max_filters=32),
+    "ResnetGenerator": lambda: pk.ResnetGenerator(image_size=32, filters=8,
+                                                  n_blocks=1),
+    "PatchDiscriminator": lambda: pk.PatchDiscriminator(
+        image_size=32, filters=8, max_filters=32, n_layers=2),
+    "PixelDiscriminator": lambda: pk.PixelDiscriminator(image_size=32,
+                                                        filters=8),
+    "MultiScaleDiscriminator": lambda: pk.MultiScaleDiscriminator(
+        image_size=32, filters=8, max_filters=32, n_layers=1, num_scales=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_network_config_round_trip_and_unknown_keys(name):
+    net = NETWORKS[name]()
+    config = net.get_config()
+    clone = type(net).from_config(json.loads(json.dumps(config)))
+    assert clone.count_params() == net.count_params() > 0
+    assert json.loads(json.dumps(clone.get_config())) == \
+        json.loads(json.dumps(config))
+    with pytest.raises(ValueError, match=rf"Unknown key\(s\) in the {name} "
+                                         r"config: \['filtres'\]"):
+        type(net).from_config({**config, "filtres": 8})

@@ -17,8 +17,9 @@ from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import make_norm
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
-from pix2pix_keras.utils import check_int
 from pix2pix_keras.models.generator import _image_size
+from pix2pix_keras.utils import check_config_keys
+from pix2pix_keras.utils import check_int
 
 
 def receptive_field(n_layers=3, kernel_size=4):
@@ -129,8 +130,63 @@ def _single_scale_features(model, inputs, training):
     return [list(feature_model(inputs, training=training))]
 
 
+class _Discriminator(keras.Model):
+    """Config plumbing shared by the discriminators (private base).
+
+    Subclasses list their constructor arguments in `_config_keys` and call
+    `_record_config(...)` after building; `get_config` returns them with
+    the name and `trainable`, and `from_config` refuses unknown keys.
+    """
+
+    _config_keys = ()
+
+    def _record_config(self, **values):
+        for key in self._config_keys:
+            setattr(self, key, values[key])
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            **{key: getattr(self, key) for key in self._config_keys},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        check_config_keys(cls, config)
+        return cls(**config)
+
+
+class _SingleScaleDiscriminator(_Discriminator):
+    """A functional `[source, image] -> logits` net with `features()`."""
+
+    def _finish(self, source, image, activations, logits, name, kwargs):
+        # super(), not keras.Model.__init__: Keras swaps Functional into
+        # the bases on the first functional construction, and calling
+        # Model.__init__ again would swap it in twice.
+        super().__init__(
+            inputs=[source, image], outputs=logits, name=name, **kwargs
+        )
+        _hide(self, "_feature_tensors", activations)
+
+    def features(self, inputs, training=False):
+        """Intermediate activations and logits, for feature matching.
+
+        Args:
+            inputs: list `[source, image]` of `(batch, h, w, c)` tensors.
+            training: bool. Mode of the normalization layers (and of
+                spectral normalization, which updates the kernels when
+                `True`). Defaults to `False`.
+
+        Returns:
+            A list of one list (one scale): the output of each LeakyReLU,
+            then the logits, equal to `self(inputs, training=training)`.
+        """
+        return _single_scale_features(self, inputs, training)
+
+
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class PatchDiscriminator(keras.Model):
+class PatchDiscriminator(_SingleScaleDiscriminator):
     """Conditional PatchGAN: classifies each N×N patch of a pair as real.
 
     The source image and the real or generated target are concatenated on
@@ -176,6 +232,9 @@ class PatchDiscriminator(keras.Model):
     [(1, 32, 32, 8), (1, 16, 16, 16), (1, 8, 8, 32), (1, 7, 7, 64),
      (1, 6, 6, 1)]
     """
+
+    _config_keys = ("image_size", "in_channels", "out_channels", "n_layers",
+                    "filters", "max_filters", "norm", "spectral_norm")
 
     def __init__(
         self,
@@ -240,62 +299,21 @@ class PatchDiscriminator(keras.Model):
             dtype="float32",
             name=f"{name}_logits",
         )(x)
-        super().__init__(
-            inputs=[source, image], outputs=logits, name=name, **kwargs
+        self._finish(source, image, activations, logits, name, kwargs)
+        self._record_config(
+            image_size=(h, w), in_channels=in_channels,
+            out_channels=out_channels, n_layers=n_layers, filters=filters,
+            max_filters=max_filters, norm=norm, spectral_norm=spectral_norm,
         )
-        _hide(self, "_feature_tensors", activations)
-
-        self.image_size = (h, w)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.n_layers = n_layers
-        self.filters = filters
-        self.max_filters = max_filters
-        self.norm = norm
-        self.spectral_norm = spectral_norm
 
     @property
     def receptive_field(self):
         """int. Input pixels seen by one output logit."""
         return receptive_field(self.n_layers)
 
-    def features(self, inputs, training=False):
-        """Intermediate activations and logits, for feature matching.
-
-        Args:
-            inputs: list `[source, image]` of `(batch, h, w, c)` tensors.
-            training: bool. Mode of the normalization layers (and of
-                spectral normalization, which updates the kernels when
-                `True`). Defaults to `False`.
-
-        Returns:
-            A list of one list (one scale): the output of each of the
-            `n_layers + 1` LeakyReLUs, then the logits, equal to
-            `self(inputs, training=training)`.
-        """
-        return _single_scale_features(self, inputs, training)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": self.image_size,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "n_layers": self.n_layers,
-            "filters": self.filters,
-            "max_filters": self.max_filters,
-            "norm": self.norm,
-            "spectral_norm": self.spectral_norm,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class PixelDiscriminator(keras.Model):
+class PixelDiscriminator(_SingleScaleDiscriminator):
     """Conditional 1×1 PixelGAN: classifies each pixel of a pair as real.
 
     The pix2pix paper's 1×1 "PixelGAN" (Isola et al. 2017,
@@ -330,6 +348,9 @@ class PixelDiscriminator(keras.Model):
     >>> d.receptive_field
     1
     """
+
+    _config_keys = ("image_size", "in_channels", "out_channels", "filters",
+                    "norm", "spectral_norm")
 
     def __init__(
         self,
@@ -378,53 +399,17 @@ class PixelDiscriminator(keras.Model):
             dtype="float32",
             name=f"{name}_logits",
         )(x)
-        super().__init__(
-            inputs=[source, image], outputs=logits, name=name, **kwargs
+        self._finish(source, image, activations, logits, name, kwargs)
+        self._record_config(
+            image_size=(h, w), in_channels=in_channels,
+            out_channels=out_channels, filters=filters, norm=norm,
+            spectral_norm=spectral_norm,
         )
-        _hide(self, "_feature_tensors", activations)
-
-        self.image_size = (h, w)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.filters = filters
-        self.norm = norm
-        self.spectral_norm = spectral_norm
 
     @property
     def receptive_field(self):
         """int. Input pixels seen by one output logit: `1`."""
         return 1
-
-    def features(self, inputs, training=False):
-        """Intermediate activations and logits, for feature matching.
-
-        Args:
-            inputs: list `[source, image]` of `(batch, h, w, c)` tensors.
-            training: bool. Mode of the normalization layers. Defaults to
-                `False`.
-
-        Returns:
-            A list of one list (one scale): the outputs of the two
-            LeakyReLUs, then the logits, equal to
-            `self(inputs, training=training)`.
-        """
-        return _single_scale_features(self, inputs, training)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": self.image_size,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "filters": self.filters,
-            "norm": self.norm,
-            "spectral_norm": self.spectral_norm,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def _downsampled_sizes(h, w, num_scales):
@@ -437,7 +422,7 @@ def _downsampled_sizes(h, w, num_scales):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class MultiScaleDiscriminator(keras.Model):
+class MultiScaleDiscriminator(_Discriminator):
     """pix2pixHD's multi-scale discriminator: PatchGANs on an image pyramid.
 
     `num_scales` `PatchDiscriminator`s with identical architecture and
@@ -483,6 +468,10 @@ class MultiScaleDiscriminator(keras.Model):
     >>> [tuple(y.shape) for y in d([x, x])]
     [(1, 14, 14, 1), (1, 6, 6, 1), (1, 2, 2, 1)]
     """
+
+    _config_keys = ("image_size", "in_channels", "out_channels", "num_scales",
+                    "n_layers", "filters", "max_filters", "norm",
+                    "spectral_norm")
 
     def __init__(
         self,
@@ -550,16 +539,12 @@ class MultiScaleDiscriminator(keras.Model):
             inputs=[source, image], outputs=logits, name=name, **kwargs
         )
         _hide(self, "_parts", (scales, pools))
-
-        self.image_size = (h, w)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.num_scales = num_scales
-        self.n_layers = n_layers
-        self.filters = filters
-        self.max_filters = max_filters
-        self.norm = norm
-        self.spectral_norm = spectral_norm
+        self._record_config(
+            image_size=(h, w), in_channels=in_channels,
+            out_channels=out_channels, num_scales=num_scales,
+            n_layers=n_layers, filters=filters, max_filters=max_filters,
+            norm=norm, spectral_norm=spectral_norm,
+        )
 
     def call(self, inputs, training=None, mask=None):
         outputs = super().call(inputs, training=training, mask=mask)
@@ -613,26 +598,6 @@ class MultiScaleDiscriminator(keras.Model):
                 s, x = pool_s(s), pool_x(x)
             result.extend(d.features([s, x], training=training))
         return result
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": self.image_size,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "num_scales": self.num_scales,
-            "n_layers": self.n_layers,
-            "filters": self.filters,
-            "max_filters": self.max_filters,
-            "norm": self.norm,
-            "spectral_norm": self.spectral_norm,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 def feature_matching_loss(real_features, fake_features):
     """pix2pixHD's feature-matching loss between real and generated pairs.

@@ -12,6 +12,7 @@ from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
+from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 
 
@@ -70,6 +71,23 @@ def set_inference_dropout(model, enabled):
     return enabled
 
 
+class InferenceDropoutMixin:
+    """The `inference_dropout` property of the package's generators."""
+
+    @property
+    def inference_dropout(self):
+        """bool: whether dropout stays on at inference (see the class doc).
+
+        Setting it updates every `NoiseDropout` layer of the model (also
+        inside nested layers) and drops the cached `predict()` function.
+        """
+        return self._inference_dropout
+
+    @inference_dropout.setter
+    def inference_dropout(self, value):
+        self._inference_dropout = set_inference_dropout(self, value)
+
+
 def _residual_stack(x, n, norm, *, name):
     for j in range(n):
         x = ResidualBlock(norm=norm, name=f"{name}_res{j}")(x)
@@ -77,7 +95,7 @@ def _residual_stack(x, n, norm, *, name):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class UNetGenerator(keras.Model):
+class UNetGenerator(InferenceDropoutMixin, keras.Model):
     """The pix2pix U-Net generator: encoder, decoder and skip connections.
 
     Each of `depth` down blocks halves the resolution (conv 4×4 stride 2,
@@ -298,19 +316,6 @@ class UNetGenerator(keras.Model):
         self.residual_blocks = residual_blocks
         self.inference_dropout = inference_dropout
 
-    @property
-    def inference_dropout(self):
-        """bool: whether dropout stays on at inference (see the class doc).
-
-        Setting it updates every `NoiseDropout` layer of the model (also
-        inside nested layers) and drops the cached `predict()` function.
-        """
-        return self._inference_dropout
-
-    @inference_dropout.setter
-    def inference_dropout(self, value):
-        self._inference_dropout = set_inference_dropout(self, value)
-
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block; override to change the encoder.
 
@@ -366,4 +371,5 @@ class UNetGenerator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        check_config_keys(cls, config)
         return cls(**config)

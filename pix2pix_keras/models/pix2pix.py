@@ -2,8 +2,6 @@
 
 import inspect
 import json
-import math
-import numbers
 import os
 import shutil
 import tempfile
@@ -27,6 +25,7 @@ from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_keras_file
+from pix2pix_keras.utils import check_number
 from pix2pix_keras.utils import config_differences
 
 PRESETS = {
@@ -1474,15 +1473,7 @@ def _check_configs(cls, config, custom_objects=None):
 
 def _check_weight(**kwargs):
     ((name, value),) = kwargs.items()
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(
-            f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
-        )
+    check_number(name, value, low=0)
 
 
 def _current_lr(optimizer):

@@ -10,7 +10,8 @@ from pix2pix_keras.models.blocks import make_norm
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
-from pix2pix_keras.models.generator import set_inference_dropout
+from pix2pix_keras.models.generator import InferenceDropoutMixin
+from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 
 
@@ -23,7 +24,7 @@ def _conv_norm_relu(x, conv, norm, name):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class ResnetGenerator(keras.Model):
+class ResnetGenerator(InferenceDropoutMixin, keras.Model):
     """ResNet generator: downsampling, residual blocks, upsampling.
 
     The image-transformation network of Johnson et al. 2016
@@ -186,19 +187,6 @@ class ResnetGenerator(keras.Model):
         self.dropout = float(dropout)
         self.inference_dropout = inference_dropout
 
-    @property
-    def inference_dropout(self):
-        """bool: whether dropout stays on at inference (see the class doc).
-
-        Setting it updates every `NoiseDropout` layer of the model (inside
-        the residual blocks) and drops the cached `predict()` function.
-        """
-        return self._inference_dropout
-
-    @inference_dropout.setter
-    def inference_dropout(self, value):
-        self._inference_dropout = set_inference_dropout(self, value)
-
     def get_config(self):
         return {
             "name": self.name,
@@ -216,4 +204,5 @@ class ResnetGenerator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        check_config_keys(cls, config)
         return cls(**config)
