@@ -2,6 +2,9 @@
 
 import os
 import platform
+import time
+
+import keras
 
 
 def versions(**extra):
@@ -22,11 +25,95 @@ def versions(**extra):
     }
 
 
+def cpu_facts():
+    """CPU model and the instruction-set flags that decide conv speed.
+
+    The same benchmark lands on different CPUs (an Intel Sapphire Rapids
+    with AMX, an AMD EPYC without): bf16 speed-ups depend on `amx_bf16`
+    and `avx512_bf16`, so every result records them.
+    """
+    model, flags = None, set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16",
+              "amx_tile")
+    return {
+        "cpu_model": model or platform.processor() or platform.machine(),
+        "cpu_flags": {name: name in flags for name in wanted},
+    }
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Per-step wall times of `fit()`, from one sync point to the next.
+
+    Overriding `on_train_batch_end` (and not declaring `async_safe`) keeps
+    Keras's batch callbacks synchronous, and Keras converts the step's logs
+    to floats before calling it, so every end time comes after the step
+    finished. The first step of a `fit()` call is timed from its
+    `on_train_batch_begin`, the others from the previous step's end, so
+    the setup of each `fit()` call is left out.
+
+    Attributes: `times` (every step of every `fit()` call so far),
+    `begins` / `ends` (perf_counter of the last call's batches),
+    `epoch_begins` / `epoch_ends`, `cpu_begin` / `cpu_end` (process time
+    at the last call's first batch begin and last batch end).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.begins, self.ends = [], []
+        self.epoch_begins, self.epoch_ends = [], []
+        self.cpu_begin = self.cpu_end = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_begins.append(time.perf_counter())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_ends.append(time.perf_counter())
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.begins.append(time.perf_counter())
+        if self.cpu_begin is None:
+            self.cpu_begin = time.process_time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self.times.append(now - (self.ends[-1] if self.ends
+                                 else self.begins[0]))
+        self.ends.append(now)
+        self.cpu_end = time.process_time()
+
+    def step_times(self):
+        """Step times of the last `fit()` call."""
+        if not self.ends:
+            return []
+        first = self.ends[0] - self.begins[0]
+        return [first] + [b - a for a, b in zip(self.ends, self.ends[1:])]
+
+    def epoch_gaps(self):
+        """Seconds between each epoch's end and the next epoch's begin."""
+        return [b - a for a, b in zip(self.epoch_ends, self.epoch_begins[1:])]
+
+
 def machine(load_start):
     """CPU, platform, TF thread settings and the load average before/after."""
     from tensorflow.config import threading
 
     return {
+        **cpu_facts(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": (
             len(os.sched_getaffinity(0))

@@ -69,6 +69,7 @@ import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
+from _common import StepTimer  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from pix2pix_keras.augment import Augment  # noqa: E402
@@ -189,43 +190,6 @@ def memory_feed(pipeline, pairs):
 
 # ----------------------------------------------------------------------
 # Training
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Records perf_counter() at batch and epoch begin / end.
-
-    Overriding `on_train_batch_end` (without `async_safe`) keeps Keras's
-    batch callbacks synchronous, after the step's logs were converted to
-    floats, so every end time comes after the step finished.
-    """
-
-    def on_train_begin(self, logs=None):
-        self.begins, self.ends = [], []
-        self.cpu_begin = self.cpu_end = None
-        self.epoch_begins, self.epoch_ends = [], []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_begins.append(time.perf_counter())
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch_ends.append(time.perf_counter())
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.begins.append(time.perf_counter())
-        if self.cpu_begin is None:
-            self.cpu_begin = time.process_time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.ends.append(time.perf_counter())
-        self.cpu_end = time.process_time()
-
-    def step_times(self):
-        first = self.ends[0] - self.begins[0]
-        return [first] + [b - a for a, b in zip(self.ends, self.ends[1:])]
-
-    def epoch_gaps(self):
-        """Seconds between each epoch's end and the next epoch's begin."""
-        return [b - a for a, b in zip(self.epoch_ends, self.epoch_begins[1:])]
 
 
 class FitRunner:

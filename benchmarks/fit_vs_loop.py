@@ -59,6 +59,7 @@ import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
+from _common import StepTimer  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from pix2pix_keras import losses  # noqa: E402
@@ -194,30 +195,6 @@ class ClassicLoop:
 
 # ----------------------------------------------------------------------
 # (b) Pix2Pix.fit
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Records perf_counter() at batch begin / end.
-
-    Overriding `on_train_batch_end` (and not declaring `async_safe`) keeps
-    Keras' batch callbacks synchronous, and Keras converts the step's logs
-    to floats before calling it: the end time includes the sync.
-    """
-
-    def on_train_begin(self, logs=None):
-        self.begins, self.ends = [], []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.begins.append(time.perf_counter())
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.ends.append(time.perf_counter())
-
-    def step_times(self):
-        if not self.ends:
-            return []
-        first = self.ends[0] - self.begins[0]
-        return [first] + [b - a for a, b in zip(self.ends, self.ends[1:])]
 
 
 class FitRunner:

@@ -26,7 +26,6 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -34,6 +33,7 @@ import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
+from _common import StepTimer  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from pix2pix_keras.models.discriminator import MultiScaleDiscriminator  # noqa: E402,E501
@@ -76,25 +76,6 @@ def discriminators(size):
     d["multiscale_3"] = lambda: MultiScaleDiscriminator(image_size=size,
                                                         num_scales=3)
     return d
-
-
-class StepTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-        self._t = None
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._t is None:
-            self._t = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        self.times.append(now - self._t)
-        self._t = now
-
-    def on_train_end(self, logs=None):
-        self._t = None
 
 
 def parse_args(argv=None):
