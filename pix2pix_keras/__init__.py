@@ -42,3 +42,4 @@ from pix2pix_keras.models import export_generator
 from pix2pix_keras.models import receptive_field
 from pix2pix_keras.plotting import show_augmentations
 from pix2pix_keras.plotting import show_pairs
+from pix2pix_keras.tensorboard_logging import TensorBoard
