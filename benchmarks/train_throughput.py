@@ -65,6 +65,20 @@ QUICK = dict(steps=2, warmup=1, rounds=1, quality_steps=0)
 CONFIGS_FULL = [(256, 1), (256, 4), (128, 4)]
 CONFIGS_QUICK = [(64, 1)]
 MODES = ("loop", "fit", "fit_plain", "fit_xla", "fit_bf16", "best")
+# Peak RSS against batch size: (image size, batches, modes).
+RSS_FULL = (256, (1, 2, 4, 8), ("fit", "best"))
+RSS_QUICK = (64, (1, 2), ("fit",))
+# The issue's targets, as ratios measured in the same run.
+TARGETS = {
+    "fit_over_loop": 1.0,       # fit at defaults vs the classic loop
+    "best_over_loop": 2.5,      # best mode vs the classic float32 loop
+    "d2_over_fit": 1.15,        # d_every=2 vs d_every=1
+    "quality_l1_ratio": 1.05,   # best's val L1 / float32's, at most
+    "rss_256_b1_mb": 3000,      # peak RSS of training at 256×256 batch 1
+}
+DOCS = os.path.join(HERE, "..", "docs", "performance.md")
+BEGIN = "<!-- BEGIN train_throughput table (generated) -->"
+END = "<!-- END train_throughput table -->"
 
 
 def mode_settings(mode):
@@ -89,7 +103,6 @@ def rss_peak_mb():
 
 def worker(mode, size, batch, steps, warmup, seed=0):
     import keras
-    import numpy as np
     import tensorflow as tf
 
     import pix2pix_keras as pk
@@ -130,7 +143,9 @@ def worker(mode, size, batch, steps, warmup, seed=0):
         keras.utils.set_random_seed(seed)
         model = pk.Pix2Pix(image_size=size)
         model.compile(**kwargs)
-        timer = _timer()
+        from _common import StepTimer
+
+        timer = StepTimer()
         model.fit(data, steps_per_epoch=warmup, epochs=1, verbose=0)
         model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
                   callbacks=[timer])
@@ -138,26 +153,6 @@ def worker(mode, size, batch, steps, warmup, seed=0):
     med = statistics.median(times)
     return {"median_s": med, "steps_per_s": 1 / med,
             "images_per_s": batch / med, "rss_peak_mb": rss_peak_mb()}
-
-
-def _timer():
-    import keras
-
-    class StepTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times, self._t = [], None
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if self._t is None:
-                self._t = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            now = time.perf_counter()
-            self.times.append(now - self._t)
-            self._t = now
-
-    return StepTimer()
 
 
 def conv_peaks(repeats=10):
@@ -231,9 +226,18 @@ def parse_args(argv=None):
         p.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
     p.add_argument("--modes", default=",".join(MODES))
     p.add_argument("--configs", help="e.g. 256x1,256x4,128x4 (size x batch)")
+    p.add_argument("--rss-batches",
+                   help="batch sizes of the RSS sweep, e.g. 1,2,4,8; "
+                        "'none' skips it")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--output")
+    p.add_argument("--update-docs", action="store_true",
+                   help="rewrite the generated table in docs/performance.md")
+    p.add_argument("--render", metavar="JSON",
+                   help="only print the markdown table of a result file")
     args = p.parse_args(argv)
+    if args.render:
+        return args
     if args.worker:
         return args
     return resolve_args(p, args, FULL, QUICK, "train_throughput",
@@ -242,6 +246,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            print(render_markdown(json.load(f)))
+        return 0
     if args.worker:
         kind, *rest = args.worker
         if kind == "quality":
@@ -327,6 +335,21 @@ def main(argv=None):
         q = report["quality"]
         report["quality"]["best_over_fit_l1"] = round(
             q["best"]["val_l1"] / q["fit"]["val_l1"], 4)
+    rss_size, rss_batches, rss_modes = RSS_QUICK if args.quick else RSS_FULL
+    if args.rss_batches:
+        rss_batches = () if args.rss_batches == "none" else tuple(
+            int(b) for b in args.rss_batches.split(","))
+    if rss_batches:
+        sweep = {}
+        for mode in rss_modes:
+            sweep[mode] = {}
+            for b in rss_batches:
+                res = spawn(mode, rss_size, b, 2, 1)
+                sweep[mode][str(b)] = round(res["rss_peak_mb"])
+                print(json.dumps({"rss": {mode: {b: sweep[mode][str(b)]}}}),
+                      flush=True)
+        report["rss_vs_batch"] = {"image_size": rss_size, "peak_rss_mb": sweep}
+    report["targets"] = check_targets(report)
     report["versions"] = versions()
     report["machine"] = machine(load_start)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
@@ -334,7 +357,143 @@ def main(argv=None):
         with open(tmp, "w") as f:
             json.dump(report, f, indent=2)
     print(json.dumps(report, indent=2))
+    if args.update_docs:
+        update_docs(report)
     return 0
+
+
+def check_targets(report):
+    """Each target of the issue: the measured value and whether it passes."""
+    out = {}
+    first_key = next(iter(report["configs"]), None)
+    rows = report["configs"][first_key]["train"] if first_key else {}
+
+    def add(name, value, passed):
+        out[name] = {"target": TARGETS[name], "measured": value,
+                     "config": first_key, "pass": bool(passed)}
+
+    if "fit" in rows and "speedup_vs_loop" in rows["fit"]:
+        v = rows["fit"]["speedup_vs_loop"]
+        add("fit_over_loop", v, v >= TARGETS["fit_over_loop"])
+    if "best" in rows and "speedup_vs_loop" in rows["best"]:
+        v = rows["best"]["speedup_vs_loop"]
+        add("best_over_loop", v, v >= TARGETS["best_over_loop"])
+    if "fit_d2" in rows:
+        v = rows["fit_d2"]["speedup_vs_fit"]
+        add("d2_over_fit", v, v >= TARGETS["d2_over_fit"])
+    if "quality" in report:
+        v = report["quality"]["best_over_fit_l1"]
+        add("quality_l1_ratio", v, v <= TARGETS["quality_l1_ratio"])
+    if first_key == "256x256_b1" and "fit" in rows:
+        v = rows["fit"]["rss_peak_mb"]
+        add("rss_256_b1_mb", v, v < TARGETS["rss_256_b1_mb"])
+    return out
+
+
+MODE_NAMES = {
+    "loop": "classic `@tf.function` loop, float32",
+    "fit": "`fit`, defaults",
+    "fit_plain": "`fit`, `jit_optimizer=False`",
+    "fit_xla": "`fit`, `jit_compile=True`",
+    "fit_bf16": "`fit`, `mixed_bfloat16`",
+    "best": "`fit`, `mixed_bfloat16` + `jit_optimizer=True` (best)",
+    "fit_d2": "`fit`, defaults, `d_every=2`",
+}
+
+
+def _load(machine_info, key):
+    value = machine_info.get(key)
+    return f"{value[0]:.2f}" if value else "?"
+
+
+def render_markdown(report):
+    """The markdown tables of a result, as written into docs/performance.md."""
+    m = report.get("machine", {})
+    flags = m.get("cpu_flags", {})
+    isa = ", ".join(k for k, v in flags.items() if v) or "unknown"
+    peaks = report["peaks"]["conv_gflops"]
+    lines = [
+        f"Run of {report['date'][:10]} on {m.get('cpu_model', '?')} "
+        f"({m.get('cpu_count', '?')} cores; {isa}), TensorFlow "
+        f"{report.get('versions', {}).get('tensorflow', '?')}, Keras "
+        f"{report.get('versions', {}).get('keras', '?')}; 1-minute load "
+        f"average {_load(m, 'loadavg_start')} at the start, "
+        f"{_load(m, 'loadavg_end')} at the end. "
+        f"{report['settings']['rounds']} rounds × "
+        f"{report['settings']['steps']} timed steps per mode (after "
+        f"{report['settings']['warmup']} warm-up steps), each in its own "
+        f"process; medians. Measured 3×3 convolution peaks: float32 "
+        f"{peaks['float32']:.0f} GFLOP/s, bf16 {peaks['bfloat16']:.0f} "
+        "GFLOP/s.",
+        "",
+        "| config | mode | step (s) | images/s | × classic loop "
+        "| GFLOP/s | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, cfg in report["configs"].items():
+        for mode, row in cfg["train"].items():
+            speed = row.get("speedup_vs_loop")
+            lines.append(
+                f"| {key.replace('_b', ', batch ')} | {MODE_NAMES.get(mode, mode)} "
+                f"| {row['median_step_s']:.3f} | {row['images_per_s']:.2f} "
+                f"| {'' if speed is None else f'{speed:.2f}×'} "
+                f"| {row['gflops_achieved']:.0f} | {row['rss_peak_mb']:,} |"
+            )
+    lines += ["", "Generator inference (`training=False`, images/s):", "",
+              "| config | float32 | bf16 |", "|---|---|---|"]
+    for key, cfg in report["configs"].items():
+        inf = cfg["inference"]
+        lines.append(f"| {key.replace('_b', ', batch ')} "
+                     f"| {inf['infer_f32']['images_per_s']:.1f} "
+                     f"| {inf['infer_bf16']['images_per_s']:.1f} |")
+    if "rss_vs_batch" in report:
+        sweep = report["rss_vs_batch"]
+        batches = list(next(iter(sweep["peak_rss_mb"].values())))
+        lines += ["", f"Peak RSS of training (MB) at "
+                  f"{sweep['image_size']}×{sweep['image_size']} against batch "
+                  "size:", "",
+                  "| mode | " + " | ".join(f"batch {b}" for b in batches) + " |",
+                  "|---|" + "---|" * len(batches)]
+        for mode, row in sweep["peak_rss_mb"].items():
+            lines.append(f"| {MODE_NAMES.get(mode, mode)} | "
+                         + " | ".join(f"{row[b]:,}" for b in batches) + " |")
+    if "best_vs_peaks" in report:
+        b = report["best_vs_peaks"]
+        lines += ["", f"Best mode at the first config: {b['gflops']:.0f} "
+                  f"GFLOP/s = {b['fraction_of_bf16_conv_peak']:.0%} of the "
+                  f"bf16 conv peak, {b['fraction_of_f32_conv_peak']:.0%} of "
+                  "the float32 conv peak."]
+    if "quality" in report:
+        q = report["quality"]
+        lines += ["", f"Quality after {q['fit']['steps']} steps on CMP "
+                  f"facades (val L1, [-1, 1]): float32 `fit` "
+                  f"{q['fit']['val_l1']:.4f}, best {q['best']['val_l1']:.4f} "
+                  f"(ratio {q['best_over_fit_l1']:.3f})."]
+    if report.get("targets"):
+        lines += ["", "| target | wanted | measured | pass |",
+                  "|---|---|---|---|"]
+        for name, t in report["targets"].items():
+            op = "≤" if name == "quality_l1_ratio" else (
+                "<" if name.startswith("rss") else "≥")
+            lines.append(f"| {name} | {op} {t['target']} | {t['measured']} "
+                         f"| {'yes' if t['pass'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def update_docs(report, path=DOCS):
+    """Replaces the generated block of docs/performance.md (atomically)."""
+    from pix2pix_keras.utils import atomic_path
+
+    with open(path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{path}: markers {BEGIN!r} / {END!r} not found")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{render_markdown(report)}\n{END}{tail}"
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(new)
 
 
 if __name__ == "__main__":
