@@ -12,6 +12,10 @@ kernels the CPU really runs: on a CPU without AMX, bf16 convolutions use
 AVX-512 bf16 kernels and gain ~2× at most; the backward-weights kernels
 are older ones.
 
+Also profiled, in float32: the full step and the generator-only step of
+`compile(d_every=2)` (`d_every2_full`, `d_every2_g_only`), to show how
+much convolution work a skipped discriminator update saves.
+
 The step's wall time is reported beside the sum. The sum can exceed it:
 TensorFlow runs independent ops at the same time (inter-op threads), and
 the verbose logging itself adds a little time.
@@ -38,6 +42,8 @@ sys.path.insert(0, HERE)
 RESULTS_DIR = os.path.join(HERE, "results")
 MARK = "=== timed step ==="
 POLICIES = ("float32", "mixed_bfloat16")
+# Also profiled: the two kinds of step of compile(d_every=2), float32.
+D_EVERY_STEPS = ("d_every2_full", "d_every2_g_only")
 
 
 def worker(policy, size, warmup):
@@ -46,14 +52,23 @@ def worker(policy, size, warmup):
 
     import pix2pix_keras as pk
 
+    d_every = 1
+    if policy in D_EVERY_STEPS:
+        d_every = 2
+        phase = 0 if policy == "d_every2_full" else 1
+        policy = "float32"
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(0)
     model = pk.Pix2Pix(image_size=size)
-    model.compile(jit_optimizer=True)
+    model.compile(jit_optimizer=True, d_every=d_every)
     x = tf.random.uniform((1, size, size, 3), -1, 1)
     y = tf.random.uniform((1, size, size, 3), -1, 1)
     for _ in range(warmup):
         model.train_on_batch(x, y)
+    if d_every > 1:
+        # Both branches are traced and warm; stop before the wanted kind.
+        while int(model.step_counter) % d_every != phase:
+            model.train_on_batch(x, y)
     print(MARK, flush=True)
     t = time.perf_counter()
     model.train_on_batch(x, y)
@@ -138,7 +153,7 @@ def main(argv=None):
                      "compile": {"jit_optimizer": True}},
         "policies": {},
     }
-    for policy in POLICIES:
+    for policy in POLICIES + D_EVERY_STEPS:
         report["policies"][policy] = run(policy, size, args.warmup)
         print(json.dumps({policy: report["policies"][policy]["by_kind"]}),
               file=sys.stderr, flush=True)
