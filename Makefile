@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c $(CON
 # 3 also hides a harmless grappler "remapper failed" line printed at every fit.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test install install-dev bench clean
+.PHONY: demo test install install-dev install-browser bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,33 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP_INSTALL) -e ".[dev]"
 	touch $@
 
+# Debian's Chromium for the browser test (tests/test_serve.py, driven by
+# Playwright from the dev extra). Never `playwright install`: it downloads
+# browsers from a CDN that CI cannot reach.
+CHROMIUM := /usr/bin/chromium
+APT_CHROMIUM := apt-get update && DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y --no-install-recommends chromium chromium-driver
+
+$(VENV)/.installed-browser: $(VENV)/.installed-dev
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sh -c '$(APT_CHROMIUM)'; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo sh -c '$(APT_CHROMIUM)'; \
+	  else echo "make: $(CHROMIUM) is missing and this user cannot install" \
+	    "it: run as root (or with sudo): $(APT_CHROMIUM)" >&2; exit 1; fi; \
+	fi
+	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) still missing" >&2; exit 1; }
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-browser: $(VENV)/.installed-browser
 
 ## Train briefly on the bundled CMP facades sample; writes runs/demo/.
 demo: $(VENV)/.installed
 	$(PY) -m pix2pix_keras.demo --output runs/demo
 
 ## The whole test suite (unit tests, doctests, notebooks in fast mode).
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(VENV)/.installed-browser
 	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --doctest-modules --nbmake notebooks tests pix2pix_keras
 
 ## Benchmarks (slow; write JSON to benchmarks/results/).

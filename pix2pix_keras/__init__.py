@@ -29,6 +29,8 @@ from pix2pix_keras.data import load_paired_dataset
 from pix2pix_keras.data import random_jitter
 from pix2pix_keras.data import sample_data_dir
 from pix2pix_keras.losses import VGGPerceptualLoss
+from pix2pix_keras.models import ConcatLatent
+from pix2pix_keras.models import LatentNoise
 from pix2pix_keras.models import MultiScaleDiscriminator
 from pix2pix_keras.models.pix2pix import NonFiniteError
 from pix2pix_keras.models import NoiseDropout
@@ -43,3 +45,15 @@ from pix2pix_keras.models import receptive_field
 from pix2pix_keras.plotting import show_augmentations
 from pix2pix_keras.plotting import show_pairs
 from pix2pix_keras.tensorboard_logging import TensorBoard
+from pix2pix_keras.tiling import tile_layout
+from pix2pix_keras.tiling import translate_tiled
+from pix2pix_keras.models import FadeIn
+from pix2pix_keras.models import ProgressivePatchDiscriminator
+from pix2pix_keras.models import ProgressiveUNetGenerator
+from pix2pix_keras.models import get_alpha
+from pix2pix_keras.models import grow
+from pix2pix_keras.models import set_alpha
+from pix2pix_keras.models import stabilize
+from pix2pix_keras.models import train_progressive
+from pix2pix_keras.models import BicycleGAN
+from pix2pix_keras.models import LatentEncoder

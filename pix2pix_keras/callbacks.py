@@ -205,9 +205,8 @@ def make_grid(source, generated, target, padding=2):
 
 def save_grid(path, grid):
     """Writes a grid from `make_grid` as a PNG, atomically. Returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # imsave needs no GUI backend; selecting one here would switch a
+    # notebook's inline display off.
     import matplotlib.image
 
     with atomic_path(path, suffix=".png") as tmp:

@@ -1,4 +1,5 @@
-"""`pix2pix`: the command line (train, evaluate, predict, export, datasets).
+"""`pix2pix`: the command line (train, evaluate, predict, export, serve,
+datasets).
 
 `main(argv)` parses `argv` (default `sys.argv[1:]`), runs one subcommand
 and returns its exit code: `0` success, `1` a runtime failure (unreadable
@@ -39,6 +40,7 @@ from PIL import Image
 
 import pix2pix_keras as pk
 from pix2pix_keras import datasets as datasets_lib
+from pix2pix_keras import tiling as tiling_lib
 from pix2pix_keras.data import inspect_image
 from pix2pix_keras.tensorboard_logging import learning_rates
 from pix2pix_keras.utils import atomic_path
@@ -521,7 +523,8 @@ def build_parser():
         description="Translate INPUT (an image, or every .jpg/.jpeg/.png/"
         ".bmp image of a folder) and write OUTPUT_DIR/<name>.png for each. "
         "Images are resized to the model's size, translated, and resized "
-        "back to their own size.",
+        "back to their own size; with --tile they are translated at their "
+        "own size by overlapping tiles.",
     )
     predict.add_argument("model", metavar="MODEL",
                          help="a .keras file or a run folder")
@@ -534,7 +537,19 @@ def build_parser():
         help="only the images of a folder matching PATTERN, e.g. '*.png' "
         "(default: all images)")
     predict.add_argument("--batch-size", type=int, default=8, metavar="N",
-                         help="images per model call (default: 8)")
+                         help="images (tiles with --tile) per model call "
+                         "(default: 8)")
+    predict.add_argument(
+        "--tile", action="store_true",
+        help="no resizing: translate each image at its own size by "
+        "overlapping tiles with blended seams (pk.translate_tiled)")
+    predict.add_argument(
+        "--tile-size", type=int, default=None, metavar="N",
+        help="with --tile: N×N tiles (default: the model's size)")
+    predict.add_argument(
+        "--overlap", type=int, default=None, metavar="N",
+        help="with --tile: overlap of neighbouring tiles in pixels "
+        "(default: a quarter of the tile)")
     predict.add_argument(
         "--resample-in", default="nearest",
         choices=("nearest", "bilinear", "bicubic"),
@@ -566,6 +581,35 @@ def build_parser():
     export.add_argument("--overwrite", action="store_true",
                         help="replace an existing OUTPUT folder")
     export.set_defaults(func=cmd_export)
+
+    serve = sub.add_parser(
+        "serve", help="a local web page: upload or draw, see the result",
+        description="Load MODEL once and serve a page on http://HOST:PORT/ "
+        "to upload an image or draw a label map (pen, eraser, palette), "
+        "and see input | output side by side with the inference time and "
+        "a download link. Images are resized to the model's size and "
+        "back, as in predict. See docs/serve.md.",
+    )
+    serve.add_argument(
+        "--model", required=True, metavar="PATH",
+        help="a .keras file, a run folder, or a SavedModel folder from "
+        "'pix2pix export'")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7860, metavar="N",
+                       help="port (default: 7860; 0: a free port)")
+    serve.add_argument(
+        "--allow-remote", action="store_true",
+        help="allow a non-loopback --host (the page has no login)")
+    serve.add_argument(
+        "--palette", default="facades", metavar="NAME_OR_FILE",
+        help="drawing colours: 'facades' (the 12 CMP classes, default), "
+        "'none' (a free colour picker) or an 'id name r g b' file")
+    serve.add_argument(
+        "--image-size", type=int, default=None, metavar="N",
+        help="resolution of a SavedModel (default: 256); a .keras model "
+        "uses its own")
+    serve.set_defaults(func=cmd_serve)
 
     datasets = sub.add_parser(
         "datasets", help="list or download the official pix2pix datasets",
@@ -1162,6 +1206,34 @@ def _read_image(path, channels):
     return image.reshape(image.shape[0], image.shape[1], channels)
 
 
+def _tiling_args(args, model):
+    """`(generator, tile_size, overlap)` for --tile, checked, or `None`.
+
+    The generator is built at the tile size once (same weights), not for
+    every image.
+    """
+    if not args.tile:
+        for flag, value in (("--tile-size", args.tile_size),
+                            ("--overlap", args.overlap)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --tile")
+        return None
+    h, w = _model_size(model)[:2]
+    if args.tile_size is not None and args.tile_size < 1:
+        raise UsageError(f"--tile-size must be >= 1, not {args.tile_size}")
+    tile = (h, w) if args.tile_size is None else (args.tile_size,) * 2
+    overlap = (
+        (tile[0] // 4, tile[1] // 4) if args.overlap is None else args.overlap
+    )
+    try:
+        pk.tile_layout(*tile, tile, overlap=overlap,
+                       align=tiling_lib._default_align(model.generator))
+        generator = tiling_lib._at_size(model.generator, tile)
+    except ValueError as e:
+        raise UsageError(f"--tile: {e}") from None
+    return generator, tile, overlap
+
+
 def cmd_predict(args):
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, not {args.batch_size}")
@@ -1174,6 +1246,7 @@ def cmd_predict(args):
             f"the model maps {c_in} to {c_out} channels; predict reads and "
             "writes 1, 3 or 4 channel images"
         )
+    tiling = _tiling_args(args, model)
     out_dir = os.path.abspath(args.output)
     os.makedirs(out_dir, exist_ok=True)
     targets = [
@@ -1206,9 +1279,12 @@ def cmd_predict(args):
     bar = keras.utils.Progbar(len(todo), verbose=args.verbose,
                               unit_name="image")
     written = 0
-    for start in range(0, len(todo), args.batch_size):
+    # With --tile, one image at a time (any size), `batch_size` tiles per
+    # model call.
+    step = 1 if tiling else args.batch_size
+    for start in range(0, len(todo), step):
         chunk, batch, sizes = [], [], []
-        for f, t in todo[start:start + args.batch_size]:
+        for f, t in todo[start:start + step]:
             try:
                 image = _read_image(f, c_in)
             except (ValueError, OSError) as e:
@@ -1220,6 +1296,10 @@ def cmd_predict(args):
                 bar.add(1)
                 continue
             sizes.append((image.shape[1], image.shape[0]))
+            if tiling:
+                batch.append(image.astype("float32") / 127.5 - 1.0)
+                chunk.append(t)
+                continue
             small = Image.fromarray(image.squeeze(-1) if c_in == 1 else image)
             small = small.resize((w, h), _resample(args.resample_in))
             small = np.asarray(small, "float32").reshape(h, w, c_in)
@@ -1227,7 +1307,13 @@ def cmd_predict(args):
             chunk.append(t)
         if not batch:
             continue
-        fake = np.asarray(model.predict_on_batch(np.stack(batch)))
+        if tiling:
+            generator, tile, overlap = tiling
+            fake = pk.translate_tiled(
+                generator, batch[0], tile_size=tile, overlap=overlap,
+                batch_size=args.batch_size)[None]
+        else:
+            fake = np.asarray(model.predict_on_batch(np.stack(batch)))
         fake = np.clip(np.round((fake + 1.0) * 127.5), 0, 255).astype("uint8")
         for image, size, target in zip(fake, sizes, chunk):
             out = Image.fromarray(image.squeeze(-1) if c_out == 1 else image)
@@ -1253,6 +1339,32 @@ def cmd_export(args):
     path = model.export(out)
     print(f"Exported the generator to {path} (endpoints: serve, "
           "serving_default)")
+    return EXIT_OK
+
+
+def cmd_serve(args):
+    from pix2pix_keras import serve as serve_lib
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0..65535, not {args.port}")
+    if args.host not in serve_lib.LOOPBACK and not args.allow_remote:
+        raise UsageError(
+            f"--host {args.host} is not a loopback address and the page has "
+            "no login: pass --allow-remote to serve it to the network")
+    if args.image_size is not None and args.image_size < 1:
+        raise UsageError(f"--image-size must be >= 1, not {args.image_size}")
+    if args.palette not in ("facades", "none") and not os.path.isfile(
+            args.palette):
+        raise UsageError(f"--palette: no such file: {args.palette}")
+    model = os.path.abspath(args.model)
+    if not os.path.exists(model):
+        raise UsageError(f"no such model file or folder: {model}")
+    try:
+        serve_lib.serve(model, host=args.host, port=args.port,
+                        allow_remote=args.allow_remote,
+                        image_size=args.image_size, palette=args.palette)
+    except OSError as e:
+        raise _Failure(str(e)) from None
     return EXIT_OK
 
 

@@ -439,6 +439,36 @@ def test_predict_bad_images(run4, tmp_path, capsys):
     assert "no such model file" in capsys.readouterr().err
 
 
+def test_predict_tile(run4, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(1)
+    big = rng.integers(0, 256, (70, 93, 3))
+    write_png(inputs / "big.png", big)
+    write_png(inputs / "tiny.png", rng.integers(0, 256, (20, 9, 3)))
+    out = tmp_path / "out"
+    assert main(["predict", run4, str(inputs), str(out), "--tile",
+                 "--overlap", "8", "--batch-size", "4", "--verbose", "0"]) == 0
+    for name, (h, w) in (("big.png", (70, 93)), ("tiny.png", (20, 9))):
+        with Image.open(out / name) as y:
+            assert y.size == (w, h) and y.mode == "RGB"
+    # No resizing: the output is pk.translate_tiled at full resolution,
+    # rounded to 8 bits.
+    model = pk.Pix2Pix.load(os.path.join(run4, "model.keras"))
+    x = big.astype("float32") / 127.5 - 1.0
+    expected = (pk.translate_tiled(model, x, overlap=8) + 1.0) * 127.5
+    got = np.asarray(Image.open(out / "big.png"), "float32")
+    assert np.abs(got - expected).max() <= 0.5 + 1e-3
+
+    for flags, message in (
+            (["--overlap", "8"], "--overlap needs --tile"),
+            (["--tile", "--overlap", "32"], "`overlap` must be >= 0 and"),
+            (["--tile", "--tile-size", "0"], "--tile-size must be >= 1")):
+        assert main(["predict", run4, str(inputs), str(tmp_path / "o2")]
+                    + flags) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_evaluate(run4, tmp_path, capsys):
     assert main(["evaluate", run4, "--verbose", "0"]) == 0
     report = json.loads(capsys.readouterr().out)

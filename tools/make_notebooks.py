@@ -19,11 +19,12 @@ QUICKSTART = [
         "(CI does); otherwise it trains at 256×256 for a few minutes on a CPU."
     ),
     new_code_cell(
+        "%matplotlib inline\n"
         "import os\n"
         "\n"
         "import keras\n"
-        "import matplotlib.pyplot as plt\n"
         "import numpy as np\n"
+        "from matplotlib.figure import Figure  # shows in any backend\n"
         "\n"
         "import pix2pix_keras as pk\n"
         "\n"
@@ -64,24 +65,29 @@ QUICKSTART = [
         ")"
     ),
     new_code_cell(
-        "fig, ax = plt.subplots(1, 2, figsize=(10, 3))\n"
+        "fig = Figure(figsize=(10, 3))\n"
+        "ax = fig.subplots(1, 2)\n"
         "for key in (\"g_l1\", \"val_g_l1\"):\n"
-        "    ax[0].plot(history.history[key], label=key)\n"
+        "    ax[0].plot(history.history[key], marker=\"o\", label=key)\n"
         "for key in (\"d_real\", \"d_fake\"):\n"
-        "    ax[1].plot(history.history[key], label=key)\n"
+        "    ax[1].plot(history.history[key], marker=\"o\", label=key)\n"
         "for a in ax:\n"
         "    a.set_xlabel(\"epoch\")\n"
         "    a.legend()\n"
-        "plt.show()"
+        "assert len(history.history[\"g_l1\"]) == EPOCHS\n"
+        "fig"
     ),
     new_markdown_cell("## Translations: label map | generated | photo"),
     new_code_cell(
         "generated = model.predict(labels, verbose=0)\n"
+        "assert generated.shape == (6, SIZE, SIZE, 3)\n"
+        "assert -1.0 <= generated.min() and generated.max() <= 1.0\n"
         "grid = pk.make_grid(labels, generated, photos)\n"
-        "plt.figure(figsize=(6, 12))\n"
-        "plt.imshow(grid)\n"
-        "plt.axis(\"off\")\n"
-        "plt.show()"
+        "fig = Figure(figsize=(6, 12))\n"
+        "ax = fig.subplots()\n"
+        "ax.imshow(grid)\n"
+        "ax.axis(\"off\")\n"
+        "fig"
     ),
     new_markdown_cell(
         "## Save, reload, export\n\n"
@@ -97,6 +103,7 @@ QUICKSTART = [
         "assert diff == 0.0\n"
         "print(\"optimizer steps:\", int(restored.g_optimizer.iterations),\n"
         "      int(restored.d_optimizer.iterations))\n"
+        "assert int(restored.g_optimizer.iterations) == 24 * EPOCHS  # 24 pairs, batch 1\n"
         "\n"
         "model.export(\"runs/quickstart/generator_savedmodel\")\n"
         "import tensorflow as tf\n"

@@ -372,3 +372,90 @@ def apply_attention_gate(x, g, *, inter_channels=None, name):
     )(q)
     alpha = layers.Activation("sigmoid", name=f"{name}_coef")(psi)
     return layers.Multiply(name=f"{name}_gate")([x, alpha])
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class LatentNoise(layers.Layer):
+    """Samples a latent code `z ~ N(0, I)` for every image of a batch.
+
+    The generators' noise source when `latent_dim > 0` and no `z` is given
+    (see `UNetGenerator`). The draws come from the layer's own
+    `keras.random.SeedGenerator`, so they work inside `tf.function`, under
+    XLA and in a SavedModel (each call advances the generator's state and
+    gives new codes).
+
+    Args:
+        latent_dim: int >= 1. Size of `z`.
+        seed: int or `None`. Seed of the generator; `None` draws one from
+            the global seed (`keras.utils.set_random_seed`). Defaults to
+            `None`.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+    >>> z = LatentNoise(8, seed=1)(keras.ops.zeros((2, 32, 32, 3)))
+    >>> tuple(z.shape)
+    (2, 8)
+    """
+
+    def __init__(self, latent_dim, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) \
+                or latent_dim < 1:
+            raise ValueError(
+                "`latent_dim` must be an int >= 1. Received: "
+                f"latent_dim={latent_dim!r}"
+            )
+        self.latent_dim = latent_dim
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs):
+        batch = ops.shape(inputs)[0]
+        return keras.random.normal(
+            (batch, self.latent_dim), seed=self.seed_generator,
+            dtype=self.compute_dtype,
+        )
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.latent_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(latent_dim=self.latent_dim, seed=self.seed)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class ConcatLatent(layers.Layer):
+    """Tiles a latent code over the image plane and appends it as channels.
+
+    `[x, z]` with `x` of shape `(batch, h, w, c)` and `z` of shape
+    `(batch, latent_dim)` gives `(batch, h, w, c + latent_dim)`: every pixel
+    gets the same `z` (BicycleGAN's "add_to_input", Zhu et al. 2017,
+    https://arxiv.org/abs/1711.11586). `h` and `w` are read at call time,
+    so the layer works at any image size.
+
+    Example:
+    >>> y = ConcatLatent()([keras.ops.zeros((2, 8, 8, 3)),
+    ...                     keras.ops.ones((2, 4))])
+    >>> tuple(y.shape), float(y[0, 5, 7, 3])
+    ((2, 8, 8, 7), 1.0)
+    """
+
+    def call(self, inputs):
+        x, z = inputs
+        z = ops.cast(z, x.dtype)
+        shape = ops.shape(x)
+        z = ops.broadcast_to(
+            z[:, None, None, :], (shape[0], shape[1], shape[2], z.shape[-1])
+        )
+        return ops.concatenate([x, z], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        x_shape, z_shape = input_shape
+        channels = (
+            None if None in (x_shape[-1], z_shape[-1])
+            else x_shape[-1] + z_shape[-1]
+        )
+        return tuple(x_shape[:-1]) + (channels,)

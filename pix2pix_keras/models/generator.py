@@ -5,6 +5,8 @@ import math
 import keras
 from keras import layers
 
+from pix2pix_keras.models.blocks import ConcatLatent
+from pix2pix_keras.models.blocks import LatentNoise
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ResidualBlock
 from pix2pix_keras.models.blocks import apply_attention_gate
@@ -88,6 +90,189 @@ class InferenceDropoutMixin:
         self._inference_dropout = set_inference_dropout(self, value)
 
 
+LATENT_INJECTIONS = ("input", "all")
+
+
+def check_latent(latent_dim, latent_injection):
+    """Validates the `latent_dim` / `latent_injection` generator arguments."""
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or (
+        latent_dim < 0
+    ):
+        raise ValueError(
+            "`latent_dim` must be an int >= 0 (0: no noise input). "
+            f"Received: latent_dim={latent_dim!r}"
+        )
+    if latent_injection not in LATENT_INJECTIONS:
+        raise ValueError(
+            f"`latent_injection` must be one of {LATENT_INJECTIONS}. "
+            f"Received: latent_injection={latent_injection!r}"
+        )
+
+
+def _as_tensor(x):
+    if x is None or isinstance(x, keras.KerasTensor) or keras.ops.is_tensor(x):
+        return x
+    return keras.ops.convert_to_tensor(x, "float32")
+
+
+class LatentInputMixin:
+    """The noise input of the package's generators (`latent_dim > 0`).
+
+    A generator with `latent_dim > 0` is a functional model with two
+    inputs, `[image, latent]`: `image` of shape `(batch, h, w, channels)`
+    and `latent` of shape `(batch, latent_dim)`. Called with the image
+    alone (as `Pix2Pix.fit`, `predict()` and the serving signature call
+    it) it draws `z ~ N(0, I)` with its `latent_noise` layer and runs
+    `[image, z]`. With `latent_dim == 0` nothing changes: one input, the
+    classic network.
+    """
+
+    def _init_latent(self, latent_dim, latent_injection, name):
+        self.latent_dim = latent_dim
+        self.latent_injection = latent_injection
+        # Not part of the functional graph (the graph takes z as an
+        # input); a tracked attribute, so its RNG state is among the
+        # model's variables and travels into an export.
+        self.latent_noise = (
+            LatentNoise(latent_dim, name=f"{name}_latent_noise")
+            if latent_dim
+            else None
+        )
+
+    def _with_latent(self, inputs):
+        """`inputs` with a sampled `z` where none was given."""
+        if not getattr(self, "latent_dim", 0):
+            return inputs
+        # Arrays become tensors: Keras refuses a call argument that mixes
+        # the two (an array image with a tensor code).
+        if isinstance(inputs, dict):
+            if "image" not in inputs:
+                return inputs
+            image = _as_tensor(inputs["image"])
+            latent = inputs.get("latent")
+            latent = (self.latent_noise(image) if latent is None
+                      else _as_tensor(latent))
+            return {**inputs, "image": image, "latent": latent}
+        if isinstance(inputs, (list, tuple)):
+            if not 1 <= len(inputs) <= 2:
+                return inputs
+            image = _as_tensor(inputs[0])
+            latent = inputs[1] if len(inputs) == 2 else None
+            latent = (self.latent_noise(image) if latent is None
+                      else _as_tensor(latent))
+            return [image, latent]
+        image = _as_tensor(inputs)
+        return [image, self.latent_noise(image)]
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._with_latent(inputs), *args, **kwargs)
+
+    def sample_latent(self, batch_size):
+        """Draws `batch_size` codes `z ~ N(0, I)` from the generator's RNG.
+
+        Args:
+            batch_size: int. Number of codes.
+
+        Returns:
+            Float tensor `(batch_size, latent_dim)`.
+        """
+        self._require_latent("sample_latent()")
+        return keras.random.normal(
+            (batch_size, self.latent_dim),
+            seed=self.latent_noise.seed_generator,
+        )
+
+    def translate(self, x, z=None, training=False):
+        """Translates `x` with the latent code `z` (sampled when `None`).
+
+        `generator.translate(x, z)` is `generator([x, z])` and
+        `generator.translate(x)` is `generator(x)`.
+
+        Args:
+            x: float `(batch, h, w, in_channels)` in [-1, 1].
+            z: float `(batch, latent_dim)` or `None` (draw `z ~ N(0, I)`).
+                Defaults to `None`.
+            training: bool. Training mode (batch statistics, dropout).
+                Defaults to `False`.
+
+        Returns:
+            Float tensor `(batch, h, w, out_channels)` in [-1, 1].
+
+        Raises:
+            ValueError: if `z` is given to a generator without noise input.
+        """
+        if z is None:
+            return self(x, training=training)
+        self._require_latent("translate(x, z)")
+        return self([x, z], training=training)
+
+    def _require_latent(self, what):
+        if not getattr(self, "latent_dim", 0):
+            raise ValueError(
+                f"{what} needs a generator with a noise input, but "
+                f"{self.name!r} has latent_dim=0: build it with "
+                "latent_dim > 0."
+            )
+
+    def export(
+        self, filepath, format="tf_saved_model", verbose=None,
+        input_signature=None, **kwargs
+    ):
+        """Exports the generator; with a noise input, with two endpoints.
+
+        Without a noise input this is `keras.Model.export`. With
+        `latent_dim > 0` and `format="tf_saved_model"` the SavedModel has
+
+        - `serve(image)` (also `serving_default`): draws a new
+          `z ~ N(0, I)` per image at every call;
+        - `serve_latent(image, latent)`: uses the given codes, so equal
+          codes give equal outputs.
+
+        `image` is float32 `(batch, height, width, channels)` in [-1, 1]
+        (`input_signature[0]`, default free batch, height and width);
+        `latent` is float32 `(batch, latent_dim)` (`input_signature[1]` if
+        given).
+        """
+        if not getattr(self, "latent_dim", 0) or format != "tf_saved_model":
+            return super().export(
+                filepath, format=format, verbose=verbose,
+                input_signature=input_signature, **kwargs
+            )
+        specs = list(input_signature or [])
+        if not specs:
+            specs = [
+                keras.InputSpec(
+                    shape=(None, None, None, self.inputs[0].shape[-1]),
+                    dtype="float32",
+                    name="image",
+                )
+            ]
+        if len(specs) == 1:
+            specs.append(
+                keras.InputSpec(
+                    shape=(None, self.latent_dim), dtype="float32",
+                    name="latent",
+                )
+            )
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        archive.add_endpoint(
+            "serve",
+            lambda image: self(image, training=False),
+            input_signature=specs[:1],
+            **kwargs,
+        )
+        archive.add_endpoint(
+            "serve_latent",
+            lambda image, latent: self([image, latent], training=False),
+            input_signature=specs[:2],
+            **kwargs,
+        )
+        archive.write_out(
+            filepath, verbose=True if verbose is None else verbose
+        )
+
+
 def _residual_stack(x, n, norm, *, name):
     for j in range(n):
         x = ResidualBlock(norm=norm, name=f"{name}_res{j}")(x)
@@ -95,7 +280,7 @@ def _residual_stack(x, n, norm, *, name):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class UNetGenerator(InferenceDropoutMixin, keras.Model):
+class UNetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
     """The pix2pix U-Net generator: encoder, decoder and skip connections.
 
     Each of `depth` down blocks halves the resolution (conv 4×4 stride 2,
@@ -137,6 +322,28 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
       The blocks pad by reflection, which needs 2 pixels on a side, so a
       1-pixel bottleneck (the default depth) gets none.
 
+    Noise input (off by default): with `latent_dim > 0` the generator takes
+    a latent code `z` of shape `(batch, latent_dim)` besides the image and
+    can map one input to many outputs (the "noise z" of the paper's
+    objective, as BicycleGAN injects it, Zhu et al. 2017,
+    https://arxiv.org/abs/1711.11586). `z` is tiled over the image plane
+    and concatenated to the image (`latent_injection="input"`) or to the
+    input of every down block (`"all"`; layers `f"{name}_latent{i}"`).
+    The functional model then has the inputs `[image, latent]`:
+
+    - `generator([x, z])` (or `generator.translate(x, z)`) uses the given
+      codes, so equal codes give equal outputs;
+    - `generator(x)` draws `z ~ N(0, I)` per image from the layer
+      `generator.latent_noise` (its own seed generator, so it works in a
+      traced step and in a SavedModel): `Pix2Pix.fit`, `predict()` and the
+      `serve` endpoint of the export call it that way;
+    - `generator.sample_latent(n)` draws `n` codes.
+
+    `latent_dim=0` builds exactly the classic network (one input, same
+    layers and parameters). Without a loss that rewards diversity, pix2pix
+    training tends to learn to ignore `z` (the paper's observation); a
+    latent encoder and latent regression (BicycleGAN) prevent that.
+
     Subclasses can override `down_block()` and `up_block()` to change the
     blocks (for instance to append a `ResidualBlock`); the two options above
     wrap whatever the hooks return. Register the subclass with
@@ -174,6 +381,11 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
         residual_blocks: int >= 0. Residual blocks after each up block and
             each down block with an output of at least 2×2 (see above).
             Defaults to `0`.
+        latent_dim: int >= 0. Size of the latent code `z`; `0` for no
+            noise input (see above). Defaults to `0`.
+        latent_injection: str. `"input"` (concatenate `z` to the image) or
+            `"all"` (to the input of every down block). Defaults to
+            `"input"`.
         name: str. Model name. Defaults to `"generator"`.
 
     Example:
@@ -199,6 +411,8 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
         normalize_innermost=False,
         attention=False,
         residual_blocks=0,
+        latent_dim=0,
+        latent_injection="input",
         name="generator",
         **kwargs,
     ):
@@ -238,6 +452,7 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
                 f"attention={attention!r}"
             )
         check_int(minimum=0, residual_blocks=residual_blocks)
+        check_latent(latent_dim, latent_injection)
         encoder_filters = [
             min(filters * 2**i, max_filters) for i in range(depth)
         ]
@@ -252,8 +467,12 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
 
         inputs = keras.Input((h, w, in_channels), name="image")
         x = inputs
+        if latent_dim:
+            latent = keras.Input((latent_dim,), name="latent")
         skips = []
         for i, f in enumerate(encoder_filters):
+            if latent_dim and (i == 0 or latent_injection == "all"):
+                x = ConcatLatent(name=f"{name}_latent{i}")([x, latent])
             x = self.down_block(
                 x,
                 f,
@@ -295,7 +514,12 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
             dtype="float32",
             name=f"{name}_output",
         )(x)
-        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        super().__init__(
+            inputs=[inputs, latent] if latent_dim else inputs,
+            outputs=outputs,
+            name=name,
+            **kwargs,
+        )
         for layer in self._flatten_layers(include_self=False):
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = float(bn_momentum)
@@ -314,6 +538,7 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
         self.normalize_innermost = bool(normalize_innermost)
         self.attention = attention
         self.residual_blocks = residual_blocks
+        self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
 
     def down_block(self, x, filters, *, norm, normalize, name):
@@ -367,6 +592,8 @@ class UNetGenerator(InferenceDropoutMixin, keras.Model):
             "normalize_innermost": self.normalize_innermost,
             "attention": self.attention,
             "residual_blocks": self.residual_blocks,
+            "latent_dim": self.latent_dim,
+            "latent_injection": self.latent_injection,
         }
 
     @classmethod

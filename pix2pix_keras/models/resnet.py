@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import ReflectionPadding2D
 from pix2pix_keras.models.blocks import ResidualBlock
 from pix2pix_keras.models.blocks import conv_initializer
@@ -11,6 +12,8 @@ from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import InferenceDropoutMixin
+from pix2pix_keras.models.generator import LatentInputMixin
+from pix2pix_keras.models.generator import check_latent
 from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 
@@ -24,7 +27,7 @@ def _conv_norm_relu(x, conv, norm, name):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class ResnetGenerator(InferenceDropoutMixin, keras.Model):
+class ResnetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
     """ResNet generator: downsampling, residual blocks, upsampling.
 
     The image-transformation network of Johnson et al. 2016
@@ -57,6 +60,21 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
     is saved with the model. Set it on a built model through the
     `inference_dropout` property.
 
+    The network is fully convolutional: a model built at one size
+    translates other sizes (multiples of `2**n_downsampling`) with the same
+    weights (`pix2pix_keras.translate_tiled` rebuilds it at its tile size).
+
+    `latent_dim > 0` adds a noise input as in `UNetGenerator`: the model
+    takes `[image, latent]`, draws `z ~ N(0, I)` when called with the image
+    alone, and concatenates the tiled `z` to the image
+    (`latent_injection="input"`) or to the input of the first convolution
+    and of every downsampling convolution (`"all"`). It needs
+    `norm="batch"` or `"none"`: every convolution here is followed by a
+    norm, and instance norm removes a spatially constant input exactly.
+    Batch norm does the same in training mode with batch size 1 (the
+    batch statistics are the image's own), so train with batches of at
+    least 2 images, or use `norm="none"`.
+
     Args:
         image_size: int or `(height, width)`. Both must be divisible by
             `2**n_downsampling` and leave at least 2 pixels at the
@@ -74,6 +92,10 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
             Defaults to `0.0`.
         inference_dropout: bool. Keep dropout on when `training=False`
             (stochastic `predict()` and export). Defaults to `False`.
+        latent_dim: int >= 0. Size of the latent code `z`; `0` for no
+            noise input. Defaults to `0`.
+        latent_injection: str. `"input"` or `"all"` (see above). Defaults
+            to `"input"`.
         name: str. Model name. Defaults to `"resnet_generator"`.
 
     Raises:
@@ -96,6 +118,8 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
         norm="instance",
         dropout=0.0,
         inference_dropout=False,
+        latent_dim=0,
+        latent_injection="input",
         name="resnet_generator",
         **kwargs,
     ):
@@ -127,11 +151,26 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
             raise ValueError(
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
             )
+        check_latent(latent_dim, latent_injection)
+        if latent_dim and norm == "instance":
+            # z is constant over the image plane, so after any convolution
+            # its contribution is a per-channel constant, which instance
+            # norm subtracts exactly: every norm here follows a convolution.
+            raise ValueError(
+                "`latent_dim` > 0 needs norm='batch' or norm='none' in a "
+                "ResnetGenerator: instance norm removes the spatially "
+                "constant code z exactly (each of its convolutions is "
+                "followed by a norm). Received: norm='instance'."
+            )
         bias = uses_bias(norm)
         init = conv_initializer()
 
         inputs = keras.Input((h, w, in_channels), name="image")
-        x = ReflectionPadding2D(3, name=f"{name}_in_pad")(inputs)
+        x = inputs
+        if latent_dim:
+            latent = keras.Input((latent_dim,), name="latent")
+            x = ConcatLatent(name=f"{name}_latent0")([x, latent])
+        x = ReflectionPadding2D(3, name=f"{name}_in_pad")(x)
         conv = layers.Conv2D(
             filters,
             7,
@@ -141,6 +180,8 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
         )
         x = _conv_norm_relu(x, conv, norm, f"{name}_in")
         for i in range(n_downsampling):
+            if latent_dim and latent_injection == "all":
+                x = ConcatLatent(name=f"{name}_latent{i + 1}")([x, latent])
             conv = layers.Conv2D(
                 filters * 2 ** (i + 1),
                 3,
@@ -175,7 +216,12 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
             dtype="float32",
             name=f"{name}_output",
         )(x)
-        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        super().__init__(
+            inputs=[inputs, latent] if latent_dim else inputs,
+            outputs=outputs,
+            name=name,
+            **kwargs,
+        )
 
         self.image_size = (h, w)
         self.in_channels = in_channels
@@ -185,6 +231,7 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
         self.n_downsampling = n_downsampling
         self.norm = norm
         self.dropout = float(dropout)
+        self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
 
     def get_config(self):
@@ -200,6 +247,8 @@ class ResnetGenerator(InferenceDropoutMixin, keras.Model):
             "norm": self.norm,
             "dropout": self.dropout,
             "inference_dropout": self.inference_dropout,
+            "latent_dim": self.latent_dim,
+            "latent_injection": self.latent_injection,
         }
 
     @classmethod
