@@ -48,7 +48,7 @@ demo: $(VENV)/.installed
 
 ## The whole test suite (unit tests, doctests, notebooks in fast mode).
 test: $(VENV)/.installed-dev $(VENV)/.installed-browser
-	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --doctest-modules --nbmake notebooks tests pix2pix_keras
+	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=30 --doctest-modules --nbmake notebooks tests pix2pix_keras
 
 ## Benchmarks (slow; write JSON to benchmarks/results/).
 bench: $(VENV)/.installed-dev
