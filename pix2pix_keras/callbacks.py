@@ -18,6 +18,8 @@ from pix2pix_keras.utils import check_number as _check_number
 
 
 def _optimizers(model):
+    """`{"g": ..., "d": ...}`, plus `"e"` / `"d2"` where the model has them
+    (BicycleGAN's encoder and second discriminator)."""
     opts = {"g": getattr(model, "g_optimizer", None),
             "d": getattr(model, "d_optimizer", None)}
     if opts["g"] is None or opts["d"] is None:
@@ -25,18 +27,26 @@ def _optimizers(model):
             "This callback needs a compiled Pix2Pix-style model with "
             "`g_optimizer` and `d_optimizer`; call model.compile() first."
         )
+    for key in ("e", "d2"):
+        opt = getattr(model, f"{key}_optimizer", None)
+        if opt is not None:
+            opts[key] = opt
     return opts
 
 
 class LearningRateHalving(keras.callbacks.Callback):
-    """Multiplies both learning rates by `factor` every `every` epochs.
+    """Multiplies the learning rates by `factor` every `every` epochs.
+
+    Every optimizer of the model: G's and D's, and for a `BicycleGAN` also
+    E's and D2's (as the reference decays all four).
 
     The rate of epoch `e` is `base * factor ** (e // every)` (never below
     `min_lr`), where `base` is each optimizer's rate when the model was
     compiled (`model.base_learning_rates`, saved with the model). Setting
     it from the absolute epoch makes the schedule idempotent: it resumes
     correctly with `fit(initial_epoch=...)`, `BackupAndRestore` or a
-    reloaded model. Both rates are logged as `g_lr` and `d_lr`.
+    reloaded model. The rates are logged as `g_lr` and `d_lr` (and
+    `e_lr`, `d2_lr`).
 
     Args:
         every: int >= 1. Period in epochs. Defaults to `10`.

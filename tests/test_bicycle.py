@@ -489,3 +489,17 @@ def test_docs_page_runs(tmp_path, monkeypatch):
     want = ns["model"].generator([x, z], training=False)
     assert float(np.max(np.abs(_np(ns["c"]) - _np(want)))) < 1e-5
     assert sorted(ns["codes"]) == ["log_var", "mu"]
+
+
+def test_learning_rate_halving_decays_all_four_optimizers():
+    """The reference decays G, D, E and D2 alike; so does the callback."""
+    model = _build()
+    history = model.fit(tiny_dataset(n=2), epochs=3, verbose=0,
+                        callbacks=[pk.LearningRateHalving(every=1)])
+    for key in ("g", "d", "e", "d2"):
+        base = model.base_learning_rates[key]
+        assert base == pytest.approx(2e-4)
+        assert history.history[f"{key}_lr"] == pytest.approx(
+            [base, base / 2, base / 4])
+        lr = _np(getattr(model, f"{key}_optimizer").learning_rate)
+        assert float(lr) == pytest.approx(base / 4)
