@@ -974,11 +974,7 @@ class BicycleGAN(Pix2Pix):
         # reconstruction: psnr / ssim measure G(x, E(y)) against y).
         source, target = self._unpack(data)
         fake, target, values = self._bicycle_forward(source, target, False)
-        logs = self._track(values)
-        for key, metric in self.quality_metrics.items():
-            metric.update_state(target, fake)
-            logs[key] = ops.reshape(metric.result(), ops.shape(logs["g_loss"]))
-        return logs
+        return self._test_logs(target, fake, values)
 
     # ------------------------------------------------------------------
     # serialization

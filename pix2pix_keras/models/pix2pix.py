@@ -1167,6 +1167,10 @@ class Pix2Pix(keras.Model):
     def test_step(self, data):
         source, target = self._unpack(data)
         fake, values = self._forward(source, target, training=False)
+        return self._test_logs(target, fake, values)
+
+    def _test_logs(self, target, fake, values):
+        """Tracks `values` and the quality metrics of `fake`; the step logs."""
         logs = self._track(values)
         for key, metric in self.quality_metrics.items():
             metric.update_state(target, fake)
