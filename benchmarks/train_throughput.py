@@ -480,17 +480,26 @@ def render_markdown(report):
     return "\n".join(lines)
 
 
-def update_docs(report, path=DOCS):
-    """Replaces the generated block of docs/performance.md (atomically)."""
+def update_docs(report, path=DOCS, begin=BEGIN, end=END, render=None):
+    """Replaces a generated block of docs/performance.md (atomically).
+
+    Args:
+        report: dict, the result JSON.
+        path: str, the markdown file.
+        begin, end: str, the markers around the generated block.
+        render: callable turning `report` into markdown
+            (default: this script's `render_markdown`).
+    """
     from pix2pix_keras.utils import atomic_path
 
+    render = render or render_markdown
     with open(path) as f:
         text = f.read()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path}: markers {BEGIN!r} / {END!r} not found")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{render_markdown(report)}\n{END}{tail}"
+    if begin not in text or end not in text:
+        raise ValueError(f"{path}: markers {begin!r} / {end!r} not found")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{begin}\n{render(report)}\n{end}{tail}"
     with atomic_path(path) as tmp:
         with open(tmp, "w") as f:
             f.write(new)

@@ -229,3 +229,34 @@ def test_performance_tables_are_generated_from_the_result_file():
     for cfg in report["configs"].values():
         assert {"loop", "fit", "fit_xla", "fit_bf16", "best"} <= set(
             cfg["train"])
+
+
+def test_pytorch_reference_table_is_generated_from_the_result_file():
+    """docs/performance.md holds exactly what pytorch_reference.py renders
+    from benchmarks/results/pytorch_reference.json, and that run timed the
+    reference and our three modes at the issue's three configurations."""
+    import importlib.util
+    import json
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    bench_dir = os.path.join(root, "benchmarks")
+    spec = importlib.util.spec_from_file_location(
+        "pytorch_reference", os.path.join(bench_dir, "pytorch_reference.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with open(os.path.join(bench_dir, "results",
+                           "pytorch_reference.json")) as f:
+        report = json.load(f)
+    with open(os.path.join(DOCS, "performance.md")) as f:
+        page = f.read()
+    block = page.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0]
+    assert block.strip() == bench.render_markdown(report).strip()
+    assert set(report["configs"]) == {"256x256_b1", "256x256_b4",
+                                      "128x128_b4"}
+    for cfg in report["configs"].values():
+        assert {"torch", "loop", "fit", "best"} <= set(cfg["rows"])
+        for mode in ("loop", "fit", "best"):
+            expected = (cfg["rows"]["torch"]["median_step_s"]
+                        / cfg["rows"][mode]["median_step_s"])
+            assert abs(cfg["ratios"][f"{mode}/torch"] - expected) < 2e-3
+    assert len(report["reference"]["commit"]) == 40
