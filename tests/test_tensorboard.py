@@ -163,3 +163,46 @@ def test_argument_errors(tmp_path):
         pk.TensorBoard(str(tmp_path), image_every=0)
     with pytest.raises(ValueError, match="samples"):
         pk.TensorBoard(str(tmp_path), samples="not a pair")
+
+
+class _CountingSummary:
+    """`tf.summary` that records the name of every `scalar` call."""
+
+    def __init__(self):
+        self.scalar_names = []
+
+    def __getattr__(self, name):
+        return getattr(tf.summary, name)
+
+    def scalar(self, name, *args, **kwargs):
+        self.scalar_names.append(name)
+        return tf.summary.scalar(name, *args, **kwargs)
+
+
+@pytest.mark.parametrize("update_freq", ["epoch", 2])
+def test_per_batch_scalars_only_with_a_per_batch_update_freq(
+        tmp_path, update_freq):
+    """With update_freq="epoch" no per-batch scalar is even attempted (Keras
+    calls `summary.scalar` for every batch value, writing nothing); with
+    update_freq=2 every second batch of the 2 x 4 is written."""
+    keras.utils.set_random_seed(0)
+    model = tiny_pix2pix()
+    model.compile()
+    callback = pk.TensorBoard(str(tmp_path), update_freq=update_freq,
+                              write_graph=False)
+    counting = _CountingSummary()
+    callback._summary_module = counting
+    model.fit(tiny_dataset(n=8), epochs=2, verbose=0, callbacks=[callback])
+    batch_calls = [n for n in counting.scalar_names if n.startswith("batch_")]
+    epoch_calls = [n for n in counting.scalar_names if n.startswith("epoch_")]
+    # 6 losses + 2 learning rates, per epoch, either way.
+    assert len(epoch_calls) == 2 * 8
+    run = read_run(os.path.join(str(tmp_path), "train"))
+    batch_tags = sorted(t for t in run if t.startswith("batch_"))
+    if update_freq == "epoch":
+        assert batch_calls == []
+        assert batch_tags == []
+    else:
+        assert len(batch_calls) == 8 * len(LOSSES)
+        assert batch_tags == sorted(f"batch_{k}" for k in LOSSES)
+        assert scalars(run, "batch_g_loss")[0] == [2, 4, 6, 8]
