@@ -4,7 +4,10 @@ import os
 import platform
 import time
 
-import keras
+try:
+    import keras
+except ImportError:  # the torch-only venv of pytorch_reference.py's workers
+    keras = None
 
 
 def versions(**extra):
@@ -52,7 +55,7 @@ def cpu_facts():
     }
 
 
-class StepTimer(keras.callbacks.Callback):
+class StepTimer(keras.callbacks.Callback if keras else object):
     """Per-step wall times of `fit()`, from one sync point to the next.
 
     Overriding `on_train_batch_end` (and not declaring `async_safe`) keeps
@@ -150,3 +153,43 @@ def resolve_args(parser, args, full, quick, name, results_dir, extra=(),
         suffix = "_quick" if args.quick else ""
         args.output = os.path.join(results_dir, f"{name}{suffix}.json")
     return args
+
+
+def write_report(report, path, echo=True):
+    """Writes `report` as indented JSON to `path` (atomically), and prints it.
+
+    The folder is created if needed; `echo=False` skips the print.
+    """
+    import json
+
+    from pix2pix_keras.utils import atomic_path
+
+    text = json.dumps(report, indent=2)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path, suffix=".json") as tmp:
+        with open(tmp, "w") as f:
+            f.write(text + "\n")
+    if echo:
+        print(text)
+
+
+def add_sweep_flags(parser, full, modes):
+    """The flags of a benchmark that sweeps modes × configurations.
+
+    One int flag per key of the `full` preset, `--modes` (default: all of
+    `modes`), `--configs`, `--quick`, `--output`, and, for the scripts
+    whose table is generated into docs/performance.md, `--update-docs`
+    and `--render JSON`.
+    """
+    for key in full:
+        parser.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
+    parser.add_argument("--modes", default=",".join(modes))
+    parser.add_argument("--configs",
+                        help="e.g. 256x1,256x4,128x4 (size x batch)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output")
+    parser.add_argument("--update-docs", action="store_true",
+                        help="rewrite the generated table in "
+                             "docs/performance.md")
+    parser.add_argument("--render", metavar="JSON",
+                        help="only print the markdown table of a result file")

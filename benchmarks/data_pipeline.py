@@ -58,7 +58,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -72,8 +71,8 @@ from _common import machine  # noqa: E402
 from _common import StepTimer  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
+from _common import write_report  # noqa: E402
 from pix2pix_keras.augment import Augment  # noqa: E402
-from pix2pix_keras.utils import atomic_path  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, "results")
@@ -447,11 +446,7 @@ def main(argv=None):
     }
     result["total_runtime_s"] = time.perf_counter() - t_start
 
-    text = json.dumps(result, indent=2)
-    print(text)
-    with atomic_path(args.output, suffix=".json") as tmp:
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
+    write_report(result, args.output)
     log(
         f"pipeline {pipeline_summary['images_per_s']:.1f} images/s (first "
         f"epoch {first_epoch['images_per_s']:.1f}) = {ratio_pipeline:.1f}x the "

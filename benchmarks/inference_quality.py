@@ -50,7 +50,7 @@ import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
-from pix2pix_keras.utils import atomic_path  # noqa: E402
+from _common import write_report  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, "results")
@@ -207,11 +207,7 @@ def main(argv=None):
     report["pass"] = report["configs"].get("default", {}).get("pass")
     report["versions"] = versions()
     report["machine"] = machine(load_start)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with atomic_path(args.output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    write_report(report, args.output)
     return 0
 
 

@@ -33,8 +33,8 @@ import tensorflow as tf  # noqa: E402
 
 from _common import machine  # noqa: E402
 from _common import versions  # noqa: E402
+from _common import write_report  # noqa: E402
 from pix2pix_keras.models.blocks import make_norm  # noqa: E402
-from pix2pix_keras.utils import atomic_path  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES = [(1, 128, 128, 64), (1, 64, 64, 128), (1, 32, 32, 256),
@@ -115,10 +115,7 @@ def main(argv=None):
         "versions": versions(),
         "machine": machine(load_start),
     }
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with atomic_path(output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
+    write_report(report, output, echo=False)
     return 0
 
 

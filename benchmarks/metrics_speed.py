@@ -41,7 +41,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -55,8 +54,8 @@ import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
+from _common import write_report  # noqa: E402
 from pix2pix_keras import metrics  # noqa: E402
-from pix2pix_keras.utils import atomic_path  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, "results")
@@ -324,11 +323,7 @@ def main(argv=None):
         },
         "total_runtime_s": time.perf_counter() - t_start,
     }
-    text = json.dumps(document, indent=2)
-    with atomic_path(args.output, suffix=".json") as tmp:
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    write_report(document, args.output)
     log(f"wrote {args.output}")
     return 0
 

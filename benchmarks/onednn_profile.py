@@ -69,12 +69,18 @@ def worker(policy, size, warmup):
         # Both branches are traced and warm; stop before the wanted kind.
         while int(model.step_counter) % d_every != phase:
             model.train_on_batch(x, y)
+    wall = marked_step(model, x, y)
+    print(json.dumps({"wall_s": wall}), flush=True)
+
+
+def marked_step(model, x, y):
+    """One `train_on_batch` between two MARK lines; returns its wall time."""
     print(MARK, flush=True)
     t = time.perf_counter()
     model.train_on_batch(x, y)
     wall = time.perf_counter() - t
     print(MARK, flush=True)
-    print(json.dumps({"wall_s": wall}), flush=True)
+    return wall
 
 
 def parse(lines):
@@ -140,7 +146,7 @@ def main(argv=None):
         return 0
     from _common import machine
     from _common import versions
-    from pix2pix_keras.utils import atomic_path
+    from _common import write_report
 
     size = args.size or (64 if args.quick else 256)
     output = args.output or os.path.join(
@@ -159,11 +165,7 @@ def main(argv=None):
               file=sys.stderr, flush=True)
     report["versions"] = versions()
     report["machine"] = machine(load_start)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with atomic_path(output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    write_report(report, output)
     return 0
 
 

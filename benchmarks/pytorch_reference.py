@@ -265,22 +265,15 @@ def reference_commit(path):
 
 
 def parse_args(argv=None):
+    from _common import add_sweep_flags
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--torch-worker", nargs=5, help=argparse.SUPPRESS)
-    for key in FULL:
-        p.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
-    p.add_argument("--modes", default=",".join(MODES))
-    p.add_argument("--configs", help="e.g. 256x1,256x4,128x4 (size x batch)")
+    add_sweep_flags(p, FULL, MODES)
     p.add_argument("--torch-python", default=TORCH_PYTHON,
                    help="python of the venv holding torch")
     p.add_argument("--torch-ref", default=TORCH_REF,
                    help=f"checkout of {REFERENCE}")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--output")
-    p.add_argument("--update-docs", action="store_true",
-                   help="rewrite the generated table in docs/performance.md")
-    p.add_argument("--render", metavar="JSON",
-                   help="only print the markdown table of a result file")
     args = p.parse_args(argv)
     if args.render:
         return args
@@ -383,7 +376,7 @@ def main(argv=None):
 
     from _common import machine
     from _common import versions
-    from pix2pix_keras.utils import atomic_path
+    from _common import write_report
 
     if not os.path.exists(args.torch_python):
         sys.exit(f"no torch python at {args.torch_python} (see --help)")
@@ -465,11 +458,7 @@ def main(argv=None):
     report["versions"] = versions(torch=(torch_meta or {}).get("torch"))
     report["machine"] = machine(load_start)
     report["runtime_s"] = round(time.perf_counter() - started, 1)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with atomic_path(args.output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    write_report(report, args.output)
     if args.update_docs:
         from train_throughput import update_docs
 

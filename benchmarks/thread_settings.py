@@ -57,7 +57,7 @@ def main(argv=None):
     from _common import machine
     from _common import resolve_args
     from _common import versions
-    from pix2pix_keras.utils import atomic_path
+    from _common import write_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for key in FULL:
@@ -95,11 +95,7 @@ def main(argv=None):
         "versions": versions(),
         "machine": machine(load_start),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with atomic_path(args.output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    write_report(report, args.output)
     return 0
 
 

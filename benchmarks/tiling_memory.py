@@ -132,6 +132,7 @@ def main(argv=None):
 
     from _common import machine
     from _common import versions
+    from _common import write_report
 
     load_start = os.getloadavg()
     cfg = QUICK if args.quick else FULL
@@ -177,11 +178,7 @@ def main(argv=None):
         "results": rows,
         "summary": summary,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    print(json.dumps(report, indent=2))
+    write_report(report, output)
     return 0
 
 

@@ -218,23 +218,15 @@ def spawn(*args):
 
 
 def parse_args(argv=None):
+    from _common import add_sweep_flags
     from _common import resolve_args
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    for key in FULL:
-        p.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
-    p.add_argument("--modes", default=",".join(MODES))
-    p.add_argument("--configs", help="e.g. 256x1,256x4,128x4 (size x batch)")
+    add_sweep_flags(p, FULL, MODES)
     p.add_argument("--rss-batches",
                    help="batch sizes of the RSS sweep, e.g. 1,2,4,8; "
                         "'none' skips it")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--output")
-    p.add_argument("--update-docs", action="store_true",
-                   help="rewrite the generated table in docs/performance.md")
-    p.add_argument("--render", metavar="JSON",
-                   help="only print the markdown table of a result file")
     args = p.parse_args(argv)
     if args.render:
         return args
@@ -261,7 +253,7 @@ def main(argv=None):
 
     from _common import machine
     from _common import versions
-    from pix2pix_keras.utils import atomic_path
+    from _common import write_report
 
     load_start = os.getloadavg()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -352,11 +344,7 @@ def main(argv=None):
     report["targets"] = check_targets(report)
     report["versions"] = versions()
     report["machine"] = machine(load_start)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with atomic_path(args.output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    write_report(report, args.output)
     if args.update_docs:
         update_docs(report)
     return 0

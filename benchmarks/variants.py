@@ -36,10 +36,10 @@ from _common import machine  # noqa: E402
 from _common import StepTimer  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
+from _common import write_report  # noqa: E402
 from pix2pix_keras.models.discriminator import MultiScaleDiscriminator  # noqa: E402,E501
 from pix2pix_keras.models.discriminator import PixelDiscriminator  # noqa: E402
 from pix2pix_keras.models.resnet import ResnetGenerator  # noqa: E402
-from pix2pix_keras.utils import atomic_path  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, "results")
@@ -71,10 +71,12 @@ def discriminators(size):
     d["patch_n3_spectral"] = lambda: pk.PatchDiscriminator(
         image_size=size, spectral_norm=True)
     d["pixel"] = lambda: PixelDiscriminator(image_size=size)
-    d["multiscale_2"] = lambda: MultiScaleDiscriminator(image_size=size,
-                                                        num_scales=2)
-    d["multiscale_3"] = lambda: MultiScaleDiscriminator(image_size=size,
-                                                        num_scales=3)
+    for scales in (2, 3):
+        # The coarsest scale must see more than 2 ** (n_layers + 1) pixels.
+        if size // 2 ** (scales - 1) > 16:
+            d[f"multiscale_{scales}"] = (
+                lambda s=scales: MultiScaleDiscriminator(image_size=size,
+                                                         num_scales=s))
     return d
 
 
@@ -154,10 +156,7 @@ def main(argv=None):
         "versions": versions(),
         "machine": machine(load_start),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with atomic_path(args.output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
+    write_report(report, args.output, echo=False)
     return 0
 
 

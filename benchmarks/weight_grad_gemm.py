@@ -89,7 +89,7 @@ def step_worker(gemm, size, batch, steps, warmup, profile):
     from _common import StepTimer
     from _gemm_grads import use_gemm_weight_grads
     from fit_vs_loop import make_dataset
-    from onednn_profile import MARK
+    from onednn_profile import marked_step
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
@@ -102,12 +102,7 @@ def step_worker(gemm, size, batch, steps, warmup, profile):
         x, y = next(iter(data))
         for _ in range(2):  # trace and warm train_on_batch's own function
             model.train_on_batch(x, y)
-        print(MARK, flush=True)
-        t = time.perf_counter()
-        model.train_on_batch(x, y)
-        wall = time.perf_counter() - t
-        print(MARK, flush=True)
-        return {"wall_s": wall, "layers": layers}
+        return {"wall_s": marked_step(model, x, y), "layers": layers}
     timer = StepTimer()
     model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
               callbacks=[timer])
@@ -211,7 +206,7 @@ def main(argv=None):
         RESULTS_DIR, f"weight_grad_gemm{'_quick' if args.quick else ''}.json")
     from _common import machine
     from _common import versions
-    from pix2pix_keras.utils import atomic_path
+    from _common import write_report
 
     load_start = os.getloadavg()
     rows, totals = [], {"f32_kernel_ms": 0.0, "bf16_kernel_ms": 0.0,
@@ -256,11 +251,7 @@ def main(argv=None):
         "versions": versions(),
         "machine": machine(load_start),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with atomic_path(output) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    write_report(report, output)
     return 0
 
 

@@ -204,25 +204,30 @@ def test_readme_links_and_picture_exist():
         assert os.path.exists(os.path.join(ROOT, target)), target
 
 
-def test_performance_tables_are_generated_from_the_result_file():
-    """docs/performance.md holds exactly what train_throughput.py renders
-    from benchmarks/results/train_throughput.json (`--update-docs`)."""
+def generated_block(name):
+    """(result JSON of benchmarks/<name>.py, its `render_markdown` output,
+    the block between its markers in docs/performance.md)."""
     import importlib.util
     import json
 
-    root = os.path.join(os.path.dirname(__file__), "..")
+    bench_dir = os.path.join(ROOT, "benchmarks")
     spec = importlib.util.spec_from_file_location(
-        "train_throughput", os.path.join(root, "benchmarks",
-                                         "train_throughput.py"))
+        name, os.path.join(bench_dir, f"{name}.py"))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    with open(os.path.join(root, "benchmarks", "results",
-                           "train_throughput.json")) as f:
+    with open(os.path.join(bench_dir, "results", f"{name}.json")) as f:
         report = json.load(f)
     with open(os.path.join(DOCS, "performance.md")) as f:
         page = f.read()
     block = page.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0]
-    assert block.strip() == bench.render_markdown(report).strip()
+    return report, bench.render_markdown(report), block
+
+
+def test_performance_tables_are_generated_from_the_result_file():
+    """docs/performance.md holds exactly what train_throughput.py renders
+    from benchmarks/results/train_throughput.json (`--update-docs`)."""
+    report, rendered, block = generated_block("train_throughput")
+    assert block.strip() == rendered.strip()
     # The table covers the issue's three configurations and five modes.
     assert set(report["configs"]) == {"256x256_b1", "256x256_b4",
                                       "128x128_b4"}
@@ -235,22 +240,8 @@ def test_pytorch_reference_table_is_generated_from_the_result_file():
     """docs/performance.md holds exactly what pytorch_reference.py renders
     from benchmarks/results/pytorch_reference.json, and that run timed the
     reference and our three modes at the issue's three configurations."""
-    import importlib.util
-    import json
-
-    root = os.path.join(os.path.dirname(__file__), "..")
-    bench_dir = os.path.join(root, "benchmarks")
-    spec = importlib.util.spec_from_file_location(
-        "pytorch_reference", os.path.join(bench_dir, "pytorch_reference.py"))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    with open(os.path.join(bench_dir, "results",
-                           "pytorch_reference.json")) as f:
-        report = json.load(f)
-    with open(os.path.join(DOCS, "performance.md")) as f:
-        page = f.read()
-    block = page.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0]
-    assert block.strip() == bench.render_markdown(report).strip()
+    report, rendered, block = generated_block("pytorch_reference")
+    assert block.strip() == rendered.strip()
     assert set(report["configs"]) == {"256x256_b1", "256x256_b4",
                                       "128x128_b4"}
     for cfg in report["configs"].values():
