@@ -808,11 +808,11 @@ def _datasets(config, initial_epoch):
         preprocess=config["preprocess"], in_channels=config["in_channels"],
         out_channels=config["out_channels"], batch_size=config["batch_size"],
     )
-    # A resumed segment draws a new shuffle / jitter sequence (a fresh one
-    # would repeat the first epochs' order).
+    # Always the run's seed: a resumed segment replays the shuffle and
+    # jitter sequence up to its first epoch (see `_resume_point`).
     train = pk.load_paired_dataset(
         config["data"], training=True, flip=config["flip"],
-        seed=config["seed"] + initial_epoch, **common)
+        seed=config["seed"], **common)
     # Validation and samples are resized to the training size whatever
     # the training preprocessing (the networks have a fixed input size).
     common["preprocess"] = "resize_and_crop"
@@ -828,6 +828,28 @@ def _datasets(config, initial_epoch):
         n = config["num_samples"]
         samples = next(iter(source.unbatch().take(n).batch(n)))
     return train, val, samples
+
+
+def _resume_point(train, epochs_done, steps_per_epoch):
+    """`(dataset, steps_per_epoch)` for `fit`, from epoch `epochs_done` on.
+
+    `fit` gets ONE iterator for the whole run, over the `.repeat()`ed
+    data (one pass an epoch when `steps_per_epoch` is `None`): the
+    pipeline draws a new shuffle order and new crops and flips per pass,
+    deterministically from the run's seed, so a resumed run skips the
+    batches already trained on and then sees exactly the batches of an
+    unbroken run. (Skipping recomputes the skipped crops and flips, not
+    the training steps.)
+    """
+    if steps_per_epoch is None:
+        steps_per_epoch = int(train.cardinality())
+        if steps_per_epoch < 1:
+            raise RuntimeError(
+                "cannot tell how many batches one pass over the training "
+                f"data has (tf.data cardinality {steps_per_epoch}); set "
+                "steps_per_epoch")
+    return (train.repeat().skip(epochs_done * steps_per_epoch),
+            steps_per_epoch)
 
 
 def _callbacks(config, run_dir, samples):
@@ -1008,7 +1030,10 @@ def cmd_train(args):
     args.run_dir = run_dir  # for the hint after an interruption
 
     initial_epoch = state["epoch"] if state else 0
-    keras.utils.set_random_seed(config["seed"] + initial_epoch)
+    # The run's seed also when resuming: tf.data combines it with the
+    # pipeline's op seeds (see `_resume_point`); the model's dropout RNG
+    # states come from the checkpoint.
+    keras.utils.set_random_seed(config["seed"])
     train, val, samples = _datasets(config, initial_epoch)
     if state:
         model = pk.Pix2Pix.load(state["checkpoint"])
@@ -1020,9 +1045,8 @@ def cmd_train(args):
         _say(args, f"Training into {run_dir}")
     os.makedirs(run_dir, exist_ok=True)
     _write_json(os.path.join(run_dir, CONFIG_FILE), config)
-    steps = config["steps_per_epoch"]
-    if steps is not None:
-        train = train.repeat()
+    train, steps = _resume_point(train, initial_epoch,
+                                 config["steps_per_epoch"])
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     try:
         model.fit(

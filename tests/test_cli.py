@@ -200,6 +200,15 @@ def test_resume_continues_like_an_uninterrupted_run(run4, tmp_path, capsys):
         assert int(model.step_counter) == 8
         assert float(model.g_optimizer.learning_rate) == pytest.approx(2.5e-5)
         assert float(model.d_optimizer.learning_rate) == pytest.approx(2.5e-5)
+    # The same batches (shuffle, crops, flips) and dropout masks in the same
+    # order: the resumed run ends with the unbroken run's weights.
+    for a, b in zip(resumed.weights, reference.weights, strict=True):
+        assert a.path == b.path
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b),
+                                      err_msg=a.path)
+    np.testing.assert_array_equal(column(metrics, "g_loss"),
+                                  column(os.path.join(run4, "metrics.csv"),
+                                         "g_loss"))
 
     with open(os.path.join(run2, "config.json")) as f:
         config = json.load(f)
@@ -302,6 +311,33 @@ def test_config_errors_name_the_file_and_key(tmp_path, capsys, name, text,
     if not message.startswith(("train needs", "`data`")):
         assert str(path) in err  # the file is named
     assert not out.exists()
+
+
+def test_resume_of_a_finite_reshuffled_dataset_is_exact(tmp_path):
+    """Without steps_per_epoch, fit draws a fresh (reshuffled, re-jittered)
+    pass over the data each epoch; a resumed run replays that sequence
+    and ends with the unbroken run's weights and per-epoch losses."""
+    def argv(out, epochs):
+        full = tiny_train(out, epochs, lr_halving_every=0, sample_every=0)
+        i = full.index(cli.OPTIONS["steps_per_epoch"].flag)
+        return full[:i] + full[i + 2:]  # one pass over the data per epoch
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert main(argv(straight, 3)) == 0
+    assert main(argv(resumed, 1)) == 0
+    assert main(["train", "--resume", str(resumed), "--epochs", "3",
+                 "--verbose", "0"]) == 0
+    models = [pk.Pix2Pix.load(os.path.join(run, "model.keras"))
+              for run in (straight, resumed)]
+    # 24 training pairs in batches of 2: 12 steps an epoch.
+    assert [int(m.g_optimizer.iterations) for m in models] == [36, 36]
+    for a, b in zip(models[0].weights, models[1].weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b),
+                                      err_msg=a.path)
+    for key in ("g_loss", "d_loss", "val_g_l1"):
+        np.testing.assert_array_equal(
+            column(os.path.join(resumed, "metrics.csv"), key),
+            column(os.path.join(straight, "metrics.csv"), key))
 
 
 def test_flag_and_resume_errors(run4, tmp_path, capsys):
