@@ -25,8 +25,9 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import conv_initializer
-from pix2pix_keras.models.blocks import make_norm
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
 from pix2pix_keras.models.generator import UNetGenerator
@@ -36,7 +37,6 @@ from pix2pix_keras.models.pix2pix import _check_configs
 from pix2pix_keras.models.pix2pix import _check_weight
 from pix2pix_keras.models.pix2pix import _current_lr
 from pix2pix_keras.models.pix2pix import _ensure_built
-from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 
 # Pix2Pix.compile() options that the BicycleGAN step does not implement.
@@ -108,9 +108,7 @@ def apply_encoder_block(x, filters, *, norm="instance", name):
     )(shortcut)
     y = x
     for i, width in enumerate((channels, filters)):
-        norm_layer = make_norm(norm, f"{name}_norm{i}")
-        if norm_layer is not None:
-            y = norm_layer(y)
+        y = _apply_norm(y, norm, f"{name}_norm{i}")
         y = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act{i}")(y)
         y = layers.Conv2D(
             width,
@@ -124,7 +122,7 @@ def apply_encoder_block(x, filters, *, norm="instance", name):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class LatentEncoder(keras.Model):
+class LatentEncoder(_ConfigMixin, keras.Model):
     """ResNet encoder of BicycleGAN: an image to `μ` and `log σ²`.
 
     The reference's `E_ResNet` (junyanz/BicycleGAN `models/networks.py`):
@@ -157,6 +155,9 @@ class LatentEncoder(keras.Model):
     >>> tuple(mu.shape), tuple(log_var.shape)
     ((2, 8), (2, 8))
     """
+
+    _config_keys = ("image_size", "in_channels", "latent_dim", "filters",
+                    "n_blocks", "max_multiplier", "norm")
 
     def __init__(
         self,
@@ -215,31 +216,11 @@ class LatentEncoder(keras.Model):
             for head in ("mu", "log_var")
         ]
         super().__init__(inputs=inputs, outputs=heads, name=name, **kwargs)
-        self.image_size = (h, w)
-        self.in_channels = in_channels
-        self.latent_dim = latent_dim
-        self.filters = filters
-        self.n_blocks = n_blocks
-        self.max_multiplier = max_multiplier
-        self.norm = norm
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": self.image_size,
-            "in_channels": self.in_channels,
-            "latent_dim": self.latent_dim,
-            "filters": self.filters,
-            "n_blocks": self.n_blocks,
-            "max_multiplier": self.max_multiplier,
-            "norm": self.norm,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        check_config_keys(cls, config)
-        return cls(**config)
+        self._record_config(
+            image_size=(h, w), in_channels=in_channels, latent_dim=latent_dim,
+            filters=filters, n_blocks=n_blocks, max_multiplier=max_multiplier,
+            norm=norm,
+        )
 
 
 def _default_generator(image_size, in_channels, out_channels, latent_dim):

@@ -8,6 +8,8 @@ N(0, 0.02), and a choice of batch, instance or no normalization.
 import keras
 from keras import layers, ops
 
+from pix2pix_keras.utils import check_config_keys
+
 NORMS = ("batch", "instance", "none")
 
 
@@ -74,6 +76,41 @@ def make_norm(norm, name):
     return None
 
 
+def _apply_norm(x, norm, name):
+    """`x` through a new `make_norm(norm, name)` layer (as is for "none")."""
+    norm_layer = make_norm(norm, name)
+    return x if norm_layer is None else norm_layer(x)
+
+
+class _ConfigMixin:
+    """Config plumbing shared by the package's networks (private mixin).
+
+    Subclasses list their constructor arguments in `_config_keys` (plain
+    attributes or properties) and set them after building, most with
+    `_record_config(...)`; `get_config` returns them after the name and
+    `trainable`, and `from_config` refuses unknown keys.
+    """
+
+    _config_keys = ()
+
+    def _record_config(self, **values):
+        """Sets each keyword as an attribute of the same name."""
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            **{key: getattr(self, key) for key in self._config_keys},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        check_config_keys(cls, config)
+        return cls(**config)
+
+
 def apply_downsample(x, filters, *, norm="batch", normalize=True, name):
     """Conv 4×4 stride 2 → norm → LeakyReLU(0.2), the U-Net down block.
 
@@ -99,9 +136,7 @@ def apply_downsample(x, filters, *, norm="batch", normalize=True, name):
         name=f"{name}_conv",
     )(x)
     if normalize:
-        norm_layer = make_norm(norm, f"{name}_norm")
-        if norm_layer is not None:
-            x = norm_layer(x)
+        x = _apply_norm(x, norm, f"{name}_norm")
     return layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act")(x)
 
 
@@ -129,9 +164,7 @@ def apply_upsample(x, filters, *, norm="batch", dropout=0.0, name):
         kernel_initializer=conv_initializer(),
         name=f"{name}_conv",
     )(x)
-    norm_layer = make_norm(norm, f"{name}_norm")
-    if norm_layer is not None:
-        x = norm_layer(x)
+    x = _apply_norm(x, norm, f"{name}_norm")
     if dropout > 0:
         x = NoiseDropout(dropout, name=f"{name}_dropout")(x)
     return layers.ReLU(name=f"{name}_act")(x)

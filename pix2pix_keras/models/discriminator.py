@@ -13,12 +13,12 @@ import keras
 from keras import layers
 from keras import ops
 
+from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import conv_initializer
-from pix2pix_keras.models.blocks import make_norm
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
-from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 
 
@@ -69,12 +69,23 @@ def _hide(obj, attr, value):
     object.__setattr__(obj, attr, _Hidden(value))
 
 
-def _check_spectral_norm(spectral_norm):
+def _check_args(norm, spectral_norm=False, **ints):
+    """Checks `norm`, `spectral_norm`, then the int >= 1 `ints` (widths)."""
+    validate_norm(norm)
     if not isinstance(spectral_norm, bool):
         raise ValueError(
             "`spectral_norm` must be a bool. Received: "
             f"spectral_norm={spectral_norm!r}"
         )
+    check_int(**ints)
+
+
+def _pair_inputs(h, w, in_channels, out_channels):
+    """The `source` and `image` inputs of a conditional discriminator."""
+    return (
+        keras.Input((h, w, in_channels), name="source"),
+        keras.Input((h, w, out_channels), name="image"),
+    )
 
 
 def _conv(
@@ -110,6 +121,39 @@ def _conv(
     )
 
 
+def _patchgan(x, *, n_layers, filters, max_filters, norm, spectral_norm,
+              name):
+    """The PatchGAN layers on `x`: `(LeakyReLU outputs, logits)`."""
+    activations = []
+    for i in range(n_layers + 1):
+        f = min(filters * 2**i, max_filters)
+        last = i == n_layers
+        if last:
+            x = layers.ZeroPadding2D(1, name=f"{name}_pad{i}")(x)
+        x = _conv(
+            f,
+            4,
+            strides=1 if last else 2,
+            padding="valid" if last else "same",
+            use_bias=i == 0 or uses_bias(norm),
+            spectral_norm=spectral_norm,
+            name=f"{name}_conv{i}",
+        )(x)
+        if i > 0:
+            x = _apply_norm(x, norm, f"{name}_norm{i}")
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act{i}")(x)
+        activations.append(x)
+    x = layers.ZeroPadding2D(1, name=f"{name}_pad_out")(x)
+    logits = _conv(
+        1,
+        4,
+        spectral_norm=spectral_norm,
+        dtype="float32",
+        name=f"{name}_logits",
+    )(x)
+    return activations, logits
+
+
 def _single_scale_features(model, inputs, training):
     """`[[activation, ..., logits]]` of a single-scale discriminator.
 
@@ -130,34 +174,7 @@ def _single_scale_features(model, inputs, training):
     return [list(feature_model(inputs, training=training))]
 
 
-class _Discriminator(keras.Model):
-    """Config plumbing shared by the discriminators (private base).
-
-    Subclasses list their constructor arguments in `_config_keys` and call
-    `_record_config(...)` after building; `get_config` returns them with
-    the name and `trainable`, and `from_config` refuses unknown keys.
-    """
-
-    _config_keys = ()
-
-    def _record_config(self, **values):
-        for key in self._config_keys:
-            setattr(self, key, values[key])
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            **{key: getattr(self, key) for key in self._config_keys},
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        check_config_keys(cls, config)
-        return cls(**config)
-
-
-class _SingleScaleDiscriminator(_Discriminator):
+class _SingleScaleDiscriminator(_ConfigMixin, keras.Model):
     """A functional `[source, image] -> logits` net with `features()`."""
 
     def _finish(self, source, image, activations, logits, name, kwargs):
@@ -251,13 +268,9 @@ class PatchDiscriminator(_SingleScaleDiscriminator):
     ):
         h, w = _image_size(image_size)
         receptive_field(n_layers)  # validates n_layers
-        validate_norm(norm)
-        _check_spectral_norm(spectral_norm)
-        check_int(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=max_filters,
+        _check_args(
+            norm, spectral_norm, in_channels=in_channels,
+            out_channels=out_channels, filters=filters, max_filters=max_filters,
         )
         # n stride-2 convs take a side s to ceil(s / 2**n); the two padded
         # stride-1 4x4 convs then remove 2 pixels, leaving at least one.
@@ -267,38 +280,12 @@ class PatchDiscriminator(_SingleScaleDiscriminator):
                 f"each side must be more than {2 ** (n_layers + 1)}."
             )
 
-        source = keras.Input((h, w, in_channels), name="source")
-        image = keras.Input((h, w, out_channels), name="image")
+        source, image = _pair_inputs(h, w, in_channels, out_channels)
         x = layers.Concatenate(name=f"{name}_pair")([source, image])
-        activations = []
-        for i in range(n_layers + 1):
-            f = min(filters * 2**i, max_filters)
-            last = i == n_layers
-            if last:
-                x = layers.ZeroPadding2D(1, name=f"{name}_pad{i}")(x)
-            x = _conv(
-                f,
-                4,
-                strides=1 if last else 2,
-                padding="valid" if last else "same",
-                use_bias=i == 0 or uses_bias(norm),
-                spectral_norm=spectral_norm,
-                name=f"{name}_conv{i}",
-            )(x)
-            if i > 0:
-                norm_layer = make_norm(norm, f"{name}_norm{i}")
-                if norm_layer is not None:
-                    x = norm_layer(x)
-            x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act{i}")(x)
-            activations.append(x)
-        x = layers.ZeroPadding2D(1, name=f"{name}_pad_out")(x)
-        logits = _conv(
-            1,
-            4,
-            spectral_norm=spectral_norm,
-            dtype="float32",
-            name=f"{name}_logits",
-        )(x)
+        activations, logits = _patchgan(
+            x, n_layers=n_layers, filters=filters, max_filters=max_filters,
+            norm=norm, spectral_norm=spectral_norm, name=name,
+        )
         self._finish(source, image, activations, logits, name, kwargs)
         self._record_config(
             image_size=(h, w), in_channels=in_channels,
@@ -364,15 +351,13 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
         **kwargs,
     ):
         h, w = _image_size(image_size)
-        validate_norm(norm)
-        _check_spectral_norm(spectral_norm)
-        check_int(
-            in_channels=in_channels, out_channels=out_channels, filters=filters
+        _check_args(
+            norm, spectral_norm, in_channels=in_channels,
+            out_channels=out_channels, filters=filters,
         )
         bias = uses_bias(norm)
 
-        source = keras.Input((h, w, in_channels), name="source")
-        image = keras.Input((h, w, out_channels), name="image")
+        source, image = _pair_inputs(h, w, in_channels, out_channels)
         x = layers.Concatenate(name=f"{name}_pair")([source, image])
         x = _conv(
             filters, 1, spectral_norm=spectral_norm, name=f"{name}_conv0"
@@ -386,9 +371,7 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
             spectral_norm=spectral_norm,
             name=f"{name}_conv1",
         )(x)
-        norm_layer = make_norm(norm, f"{name}_norm1")
-        if norm_layer is not None:
-            x = norm_layer(x)
+        x = _apply_norm(x, norm, f"{name}_norm1")
         x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act1")(x)
         activations.append(x)
         logits = _conv(
@@ -422,7 +405,7 @@ def _downsampled_sizes(h, w, num_scales):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class MultiScaleDiscriminator(_Discriminator):
+class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
     """pix2pixHD's multi-scale discriminator: PatchGANs on an image pyramid.
 
     `num_scales` `PatchDiscriminator`s with identical architecture and
@@ -490,13 +473,9 @@ class MultiScaleDiscriminator(_Discriminator):
         h, w = _image_size(image_size)
         check_int(num_scales=num_scales)
         receptive_field(n_layers)  # validates n_layers
-        validate_norm(norm)
-        _check_spectral_norm(spectral_norm)
-        check_int(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=max_filters,
+        _check_args(
+            norm, spectral_norm, in_channels=in_channels,
+            out_channels=out_channels, filters=filters, max_filters=max_filters,
         )
         sizes = _downsampled_sizes(h, w, num_scales)
         smallest = 2 ** (n_layers + 1)
@@ -508,8 +487,7 @@ class MultiScaleDiscriminator(_Discriminator):
                 f"{smallest}. Use fewer scales, fewer layers or larger images."
             )
 
-        source = keras.Input((h, w, in_channels), name="source")
-        image = keras.Input((h, w, out_channels), name="image")
+        source, image = _pair_inputs(h, w, in_channels, out_channels)
         s, x = source, image
         scales, pools, logits = [], [], []
         for k, size in enumerate(sizes):

@@ -9,12 +9,12 @@ from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import LatentNoise
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ResidualBlock
+from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
-from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 
 
@@ -44,6 +44,24 @@ def default_depth(image_size):
     """
     h, w = _image_size(image_size)
     return int(math.floor(math.log2(min(h, w))))
+
+
+def _resolve_depth(depth, image_size):
+    """`depth` (`None`: `default_depth(image_size)`), checked to be >= 2."""
+    if depth is None:
+        depth = default_depth(image_size)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
+        raise ValueError(
+            f"`depth` must be an int >= 2. Received: depth={depth!r}"
+        )
+    return depth
+
+
+def _set_bn_momentum(model, momentum):
+    """Sets the momentum of every `BatchNormalization` layer of `model`."""
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = float(momentum)
 
 
 def set_inference_dropout(model, enabled):
@@ -107,6 +125,15 @@ def check_latent(latent_dim, latent_injection):
             f"`latent_injection` must be one of {LATENT_INJECTIONS}. "
             f"Received: latent_injection={latent_injection!r}"
         )
+
+
+def _generator_inputs(h, w, in_channels, latent_dim):
+    """`(image, latent, model inputs)`; `latent` is `None` if `latent_dim=0`."""
+    image = keras.Input((h, w, in_channels), name="image")
+    if not latent_dim:
+        return image, None, image
+    latent = keras.Input((latent_dim,), name="latent")
+    return image, latent, [image, latent]
 
 
 def _as_tensor(x):
@@ -280,7 +307,9 @@ def _residual_stack(x, n, norm, *, name):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class UNetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
+class UNetGenerator(
+    _ConfigMixin, LatentInputMixin, InferenceDropoutMixin, keras.Model
+):
     """The pix2pix U-Net generator: encoder, decoder and skip connections.
 
     Each of `depth` down blocks halves the resolution (conv 4×4 stride 2,
@@ -394,6 +423,12 @@ class UNetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
     (2, 32, 32, 3)
     """
 
+    _config_keys = ("image_size", "in_channels", "out_channels", "depth",
+                    "filters", "max_filters", "decoder_filters", "norm",
+                    "dropout", "num_dropout", "inference_dropout",
+                    "bn_momentum", "normalize_innermost", "attention",
+                    "residual_blocks", "latent_dim", "latent_injection")
+
     def __init__(
         self,
         image_size=(256, 256),
@@ -417,12 +452,7 @@ class UNetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
         **kwargs,
     ):
         h, w = _image_size(image_size)
-        if depth is None:
-            depth = default_depth((h, w))
-        if not isinstance(depth, int) or depth < 2:
-            raise ValueError(
-                f"`depth` must be an int >= 2. Received: depth={depth!r}"
-            )
+        depth = _resolve_depth(depth, (h, w))
         if h % 2**depth or w % 2**depth:
             raise ValueError(
                 f"`image_size` must be divisible by 2**depth = {2**depth} "
@@ -465,10 +495,7 @@ class UNetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
                 f"ints. Received: decoder_filters={decoder_filters!r}"
             )
 
-        inputs = keras.Input((h, w, in_channels), name="image")
-        x = inputs
-        if latent_dim:
-            latent = keras.Input((latent_dim,), name="latent")
+        x, latent, inputs = _generator_inputs(h, w, in_channels, latent_dim)
         skips = []
         for i, f in enumerate(encoder_filters):
             if latent_dim and (i == 0 or latent_injection == "all"):
@@ -514,30 +541,17 @@ class UNetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
             dtype="float32",
             name=f"{name}_output",
         )(x)
-        super().__init__(
-            inputs=[inputs, latent] if latent_dim else inputs,
-            outputs=outputs,
-            name=name,
-            **kwargs,
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        _set_bn_momentum(self, bn_momentum)
+        self._record_config(
+            image_size=(h, w), in_channels=in_channels,
+            out_channels=out_channels, depth=depth, filters=filters,
+            max_filters=max_filters, decoder_filters=decoder_filters,
+            norm=norm, dropout=dropout, num_dropout=num_dropout,
+            bn_momentum=float(bn_momentum),
+            normalize_innermost=bool(normalize_innermost),
+            attention=attention, residual_blocks=residual_blocks,
         )
-        for layer in self._flatten_layers(include_self=False):
-            if isinstance(layer, layers.BatchNormalization):
-                layer.momentum = float(bn_momentum)
-
-        self.image_size = (h, w)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.depth = depth
-        self.filters = filters
-        self.max_filters = max_filters
-        self.decoder_filters = decoder_filters
-        self.norm = norm
-        self.dropout = dropout
-        self.num_dropout = num_dropout
-        self.bn_momentum = float(bn_momentum)
-        self.normalize_innermost = bool(normalize_innermost)
-        self.attention = attention
-        self.residual_blocks = residual_blocks
         self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
 
@@ -572,31 +586,3 @@ class UNetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
             Symbolic tensor at twice the resolution.
         """
         return apply_upsample(x, filters, norm=norm, dropout=dropout, name=name)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": self.image_size,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "depth": self.depth,
-            "filters": self.filters,
-            "max_filters": self.max_filters,
-            "decoder_filters": self.decoder_filters,
-            "norm": self.norm,
-            "dropout": self.dropout,
-            "num_dropout": self.num_dropout,
-            "inference_dropout": self.inference_dropout,
-            "bn_momentum": self.bn_momentum,
-            "normalize_innermost": self.normalize_innermost,
-            "attention": self.attention,
-            "residual_blocks": self.residual_blocks,
-            "latent_dim": self.latent_dim,
-            "latent_injection": self.latent_injection,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        check_config_keys(cls, config)
-        return cls(**config)

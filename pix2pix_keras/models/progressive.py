@@ -27,18 +27,20 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
-from pix2pix_keras.models.blocks import make_norm
-from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.discriminator import _SingleScaleDiscriminator
+from pix2pix_keras.models.discriminator import _check_args
+from pix2pix_keras.models.discriminator import _pair_inputs
+from pix2pix_keras.models.discriminator import _patchgan
 from pix2pix_keras.models.discriminator import receptive_field
 from pix2pix_keras.models.generator import InferenceDropoutMixin
 from pix2pix_keras.models.generator import _image_size
-from pix2pix_keras.models.generator import default_depth
-from pix2pix_keras.utils import check_config_keys
+from pix2pix_keras.models.generator import _resolve_depth
+from pix2pix_keras.models.generator import _set_bn_momentum
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_number
 
@@ -91,8 +93,8 @@ class Fade(layers.Layer):
         return config
 
 
-def _sizes(image_size, stage):
-    """`(image size, base size)`: the base size is `image_size / 2**stage`."""
+def _stage_args(image_size, stage, alpha):
+    """`(image size, base size, alpha)`, base size `image_size / 2**stage`."""
     h, w = _image_size(image_size)
     check_int(minimum=0, stage=stage)
     factor = 2**stage
@@ -101,7 +103,7 @@ def _sizes(image_size, stage):
             f"`image_size`={(h, w)} must be divisible by 2**stage = {factor} "
             f"(stage={stage}): every stage doubles the base size."
         )
-    return (h, w), (h // factor, w // factor)
+    return (h, w), (h // factor, w // factor), _check_alpha(alpha, stage)
 
 
 def _check_alpha(alpha, stage):
@@ -128,6 +130,11 @@ def stage_filters(filters, min_filters, stage):
     return max(filters // 2 ** (stage + 1), min_filters)
 
 
+def _stage_widths(filters, min_filters, stage):
+    """`stage_filters` of stages 0 to `stage`."""
+    return [stage_filters(filters, min_filters, k) for k in range(stage + 1)]
+
+
 def _from_rgb(x, filters, *, name):
     """1×1 conv + LeakyReLU(0.2): images (or pairs) to features."""
     x = layers.Conv2D(
@@ -146,6 +153,13 @@ def _to_rgb(x, channels, *, name):
         dtype="float32",
         name=name,
     )(x)
+
+
+def _fade_from_smaller(x, images, fade, width, *, stage, name):
+    """`fade([x, old])`, `old` the previous stage's input path on `images`."""
+    small = layers.AveragePooling2D(2, name=f"{name}_fade{stage}_down")(images)
+    old = _from_rgb(small, width, name=f"{name}_from_rgb{stage - 1}")
+    return fade([x, old])
 
 
 def _fade_layer(model):
@@ -182,7 +196,9 @@ class _FadeMixin:
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class ProgressiveUNetGenerator(_FadeMixin, InferenceDropoutMixin, keras.Model):
+class ProgressiveUNetGenerator(
+    _FadeMixin, _ConfigMixin, InferenceDropoutMixin, keras.Model
+):
     """A U-Net generator that grows outward, one stage per doubling.
 
     Stage 0 at the base size `b` is a pix2pix U-Net (`depth` down and up
@@ -255,6 +271,11 @@ class ProgressiveUNetGenerator(_FadeMixin, InferenceDropoutMixin, keras.Model):
     ((16, 16), 0.0)
     """
 
+    _config_keys = ("image_size", "stage", "alpha", "in_channels",
+                    "out_channels", "depth", "filters", "max_filters",
+                    "min_filters", "norm", "dropout", "num_dropout",
+                    "inference_dropout", "bn_momentum")
+
     def __init__(
         self,
         image_size=(128, 128),
@@ -274,14 +295,8 @@ class ProgressiveUNetGenerator(_FadeMixin, InferenceDropoutMixin, keras.Model):
         name="generator",
         **kwargs,
     ):
-        (h, w), (bh, bw) = _sizes(image_size, stage)
-        alpha = _check_alpha(alpha, stage)
-        if depth is None:
-            depth = default_depth((bh, bw))
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
-            raise ValueError(
-                f"`depth` must be an int >= 2. Received: depth={depth!r}"
-            )
+        (h, w), (bh, bw), alpha = _stage_args(image_size, stage, alpha)
+        depth = _resolve_depth(depth, (bh, bw))
         if bh % 2**depth or bw % 2**depth:
             raise ValueError(
                 f"The base size {(bh, bw)} (image_size {(h, w)} / 2**stage) "
@@ -301,9 +316,7 @@ class ProgressiveUNetGenerator(_FadeMixin, InferenceDropoutMixin, keras.Model):
             "bn_momentum", bn_momentum, low=0.0, high=1.0, high_open=True
         )
         encoder = [min(filters * 2**i, max_filters) for i in range(depth)]
-        widths = [
-            stage_filters(filters, min_filters, k) for k in range(stage + 1)
-        ]
+        widths = _stage_widths(filters, min_filters, stage)
 
         inputs = keras.Input((h, w, in_channels), name="image")
         fade = None
@@ -317,13 +330,9 @@ class ProgressiveUNetGenerator(_FadeMixin, InferenceDropoutMixin, keras.Model):
                 name=f"{name}_grow{k}_down",
             )
             if fade is not None and k == stage:
-                small = layers.AveragePooling2D(
-                    2, name=f"{name}_fade{stage}_down"
-                )(inputs)
-                old = _from_rgb(
-                    small, widths[k - 1], name=f"{name}_from_rgb{k - 1}"
+                x = _fade_from_smaller(
+                    x, inputs, fade, widths[k - 1], stage=stage, name=name
                 )
-                x = fade([x, old])
             outer_skips.append(x)
         skips = []
         for i, f in enumerate(encoder):
@@ -360,23 +369,15 @@ class ProgressiveUNetGenerator(_FadeMixin, InferenceDropoutMixin, keras.Model):
             old = layers.UpSampling2D(2, name=f"{name}_fade{stage}_up")(old)
             outputs = fade([outputs, old])
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
-        for layer in self._flatten_layers(include_self=False):
-            if isinstance(layer, layers.BatchNormalization):
-                layer.momentum = float(bn_momentum)
-
-        self.image_size = (h, w)
+        _set_bn_momentum(self, bn_momentum)
+        self._record_config(
+            image_size=(h, w), stage=stage, in_channels=in_channels,
+            out_channels=out_channels, depth=depth, filters=filters,
+            max_filters=max_filters, min_filters=min_filters, norm=norm,
+            dropout=float(dropout), num_dropout=num_dropout,
+            bn_momentum=float(bn_momentum),
+        )
         self.base_size = (bh, bw)
-        self.stage = stage
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.depth = depth
-        self.filters = filters
-        self.max_filters = max_filters
-        self.min_filters = min_filters
-        self.norm = norm
-        self.dropout = float(dropout)
-        self.num_dropout = num_dropout
-        self.bn_momentum = float(bn_momentum)
         self.inference_dropout = inference_dropout
 
     def down_block(self, x, filters, *, norm, normalize, name):
@@ -390,31 +391,6 @@ class ProgressiveUNetGenerator(_FadeMixin, InferenceDropoutMixin, keras.Model):
         """One decoder block (as `UNetGenerator.up_block`); override to
         change the decoder, the grown stages' included."""
         return apply_upsample(x, filters, norm=norm, dropout=dropout, name=name)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": self.image_size,
-            "stage": self.stage,
-            "alpha": self.alpha,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "depth": self.depth,
-            "filters": self.filters,
-            "max_filters": self.max_filters,
-            "min_filters": self.min_filters,
-            "norm": self.norm,
-            "dropout": self.dropout,
-            "num_dropout": self.num_dropout,
-            "inference_dropout": self.inference_dropout,
-            "bn_momentum": self.bn_momentum,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        check_config_keys(cls, config)
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
@@ -473,7 +449,7 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
 
     _config_keys = ("image_size", "stage", "in_channels", "out_channels",
                     "n_layers", "filters", "max_filters", "min_filters",
-                    "norm")
+                    "norm", "alpha")
 
     def __init__(
         self,
@@ -490,16 +466,11 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
         name="discriminator",
         **kwargs,
     ):
-        (h, w), (bh, bw) = _sizes(image_size, stage)
-        alpha = _check_alpha(alpha, stage)
+        (h, w), (bh, bw), alpha = _stage_args(image_size, stage, alpha)
         receptive_field(n_layers)  # validates n_layers
-        validate_norm(norm)
-        check_int(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=max_filters,
-            min_filters=min_filters,
+        _check_args(
+            norm, in_channels=in_channels, out_channels=out_channels,
+            filters=filters, max_filters=max_filters, min_filters=min_filters,
         )
         if min(bh, bw) <= 2 ** (n_layers + 1):
             raise ValueError(
@@ -507,69 +478,29 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
                 f"is too small for n_layers={n_layers}: each side must be "
                 f"more than {2 ** (n_layers + 1)}."
             )
-        widths = [
-            stage_filters(filters, min_filters, k) for k in range(stage + 1)
-        ]
+        widths = _stage_widths(filters, min_filters, stage)
 
-        source = keras.Input((h, w, in_channels), name="source")
-        image = keras.Input((h, w, out_channels), name="image")
+        source, image = _pair_inputs(h, w, in_channels, out_channels)
         pair = layers.Concatenate(name=f"{name}_pair")([source, image])
         x = _from_rgb(pair, widths[stage], name=f"{name}_from_rgb{stage}")
         activations = [x]
         for k in range(stage, 0, -1):
-            x = layers.Conv2D(
-                widths[k - 1],
-                4,
-                strides=2,
-                padding="same",
-                use_bias=uses_bias(norm),
-                kernel_initializer=conv_initializer(),
-                name=f"{name}_grow{k}_conv",
-            )(x)
-            norm_layer = make_norm(norm, f"{name}_grow{k}_norm")
-            if norm_layer is not None:
-                x = norm_layer(x)
-            x = layers.LeakyReLU(
-                negative_slope=0.2, name=f"{name}_grow{k}_act"
-            )(x)
+            # conv 4×4 stride 2, norm, LeakyReLU: a U-Net down block.
+            x = apply_downsample(
+                x, widths[k - 1], norm=norm, name=f"{name}_grow{k}"
+            )
             if alpha is not None and k == stage:
-                small = layers.AveragePooling2D(
-                    2, name=f"{name}_fade{stage}_down"
-                )(pair)
-                old = _from_rgb(
-                    small, widths[k - 1], name=f"{name}_from_rgb{k - 1}"
+                fade = Fade(alpha, name=f"{name}_fade{stage}")
+                x = _fade_from_smaller(
+                    x, pair, fade, widths[k - 1], stage=stage, name=name
                 )
-                x = Fade(alpha, name=f"{name}_fade{stage}")([x, old])
             activations.append(x)
         # The base PatchGAN, layer for layer as PatchDiscriminator.
-        for i in range(n_layers + 1):
-            f = min(filters * 2**i, max_filters)
-            last = i == n_layers
-            if last:
-                x = layers.ZeroPadding2D(1, name=f"{name}_pad{i}")(x)
-            x = layers.Conv2D(
-                f,
-                4,
-                strides=1 if last else 2,
-                padding="valid" if last else "same",
-                use_bias=i == 0 or uses_bias(norm),
-                kernel_initializer=conv_initializer(),
-                name=f"{name}_conv{i}",
-            )(x)
-            if i > 0:
-                norm_layer = make_norm(norm, f"{name}_norm{i}")
-                if norm_layer is not None:
-                    x = norm_layer(x)
-            x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act{i}")(x)
-            activations.append(x)
-        x = layers.ZeroPadding2D(1, name=f"{name}_pad_out")(x)
-        logits = layers.Conv2D(
-            1,
-            4,
-            kernel_initializer=conv_initializer(),
-            dtype="float32",
-            name=f"{name}_logits",
-        )(x)
+        base_activations, logits = _patchgan(
+            x, n_layers=n_layers, filters=filters, max_filters=max_filters,
+            norm=norm, spectral_norm=False, name=name,
+        )
+        activations += base_activations
         self._finish(source, image, activations, logits, name, kwargs)
         self._record_config(
             image_size=(h, w), stage=stage, in_channels=in_channels,
@@ -585,11 +516,6 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
         for _ in range(self.stage):
             r = (r - 1) * 2 + 4
         return r
-
-    def get_config(self):
-        config = super().get_config()
-        config["alpha"] = self.alpha
-        return config
 
 
 # ----------------------------------------------------------------------

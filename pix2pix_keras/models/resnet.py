@@ -6,28 +6,28 @@ from keras import layers
 from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import ReflectionPadding2D
 from pix2pix_keras.models.blocks import ResidualBlock
+from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import conv_initializer
-from pix2pix_keras.models.blocks import make_norm
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
+from pix2pix_keras.models.generator import _generator_inputs
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import InferenceDropoutMixin
 from pix2pix_keras.models.generator import LatentInputMixin
 from pix2pix_keras.models.generator import check_latent
-from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
 
 
 def _conv_norm_relu(x, conv, norm, name):
-    x = conv(x)
-    norm_layer = make_norm(norm, f"{name}_norm")
-    if norm_layer is not None:
-        x = norm_layer(x)
+    x = _apply_norm(conv(x), norm, f"{name}_norm")
     return layers.ReLU(name=f"{name}_act")(x)
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class ResnetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
+class ResnetGenerator(
+    _ConfigMixin, LatentInputMixin, InferenceDropoutMixin, keras.Model
+):
     """ResNet generator: downsampling, residual blocks, upsampling.
 
     The image-transformation network of Johnson et al. 2016
@@ -107,6 +107,10 @@ class ResnetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
     (2, 32, 32, 3)
     """
 
+    _config_keys = ("image_size", "in_channels", "out_channels", "filters",
+                    "n_blocks", "n_downsampling", "norm", "dropout",
+                    "inference_dropout", "latent_dim", "latent_injection")
+
     def __init__(
         self,
         image_size=(256, 256),
@@ -165,10 +169,8 @@ class ResnetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
         bias = uses_bias(norm)
         init = conv_initializer()
 
-        inputs = keras.Input((h, w, in_channels), name="image")
-        x = inputs
+        x, latent, inputs = _generator_inputs(h, w, in_channels, latent_dim)
         if latent_dim:
-            latent = keras.Input((latent_dim,), name="latent")
             x = ConcatLatent(name=f"{name}_latent0")([x, latent])
         x = ReflectionPadding2D(3, name=f"{name}_in_pad")(x)
         conv = layers.Conv2D(
@@ -216,42 +218,12 @@ class ResnetGenerator(LatentInputMixin, InferenceDropoutMixin, keras.Model):
             dtype="float32",
             name=f"{name}_output",
         )(x)
-        super().__init__(
-            inputs=[inputs, latent] if latent_dim else inputs,
-            outputs=outputs,
-            name=name,
-            **kwargs,
-        )
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
-        self.image_size = (h, w)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.filters = filters
-        self.n_blocks = n_blocks
-        self.n_downsampling = n_downsampling
-        self.norm = norm
-        self.dropout = float(dropout)
+        self._record_config(
+            image_size=(h, w), in_channels=in_channels,
+            out_channels=out_channels, filters=filters, n_blocks=n_blocks,
+            n_downsampling=n_downsampling, norm=norm, dropout=float(dropout),
+        )
         self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": self.image_size,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "filters": self.filters,
-            "n_blocks": self.n_blocks,
-            "n_downsampling": self.n_downsampling,
-            "norm": self.norm,
-            "dropout": self.dropout,
-            "inference_dropout": self.inference_dropout,
-            "latent_dim": self.latent_dim,
-            "latent_injection": self.latent_injection,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        check_config_keys(cls, config)
-        return cls(**config)
