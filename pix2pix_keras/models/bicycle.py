@@ -16,8 +16,6 @@ At inference `z ~ N(0, I)` picks one of many plausible outputs.
 
 import math
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -37,6 +35,7 @@ from pix2pix_keras.models.pix2pix import _check_configs
 from pix2pix_keras.models.pix2pix import _check_weight
 from pix2pix_keras.models.pix2pix import _current_lr
 from pix2pix_keras.models.pix2pix import _ensure_built
+from pix2pix_keras.models.pix2pix import _write_directory
 from pix2pix_keras.utils import check_int
 
 # Pix2Pix.compile() options that the BicycleGAN step does not implement.
@@ -302,27 +301,6 @@ class _LatentSampler(layers.Layer):
         super().__init__(**kwargs)
         self.seed_generator = keras.random.SeedGenerator(seed, name="z_seed")
         self.built = True
-
-
-def _write_directory(path, write):
-    """Calls `write(tmp)` for a directory beside `path`, then renames it
-    into place (as `export_generator`): an interrupted export leaves no
-    partial directory."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    try:
-        shutil.rmtree(tmp)
-        write(tmp)
-        old = None
-        if os.path.exists(path):
-            old = tmp + ".old"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")

@@ -1526,18 +1526,28 @@ def export_generator(
         input_signature = [
             tf.TensorSpec((None, None, None, channels), tf.float32, name="image")
         ]
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    try:
-        shutil.rmtree(tmp)
-        generator.export(
+    _write_directory(
+        path,
+        lambda tmp: generator.export(
             tmp,
             format=format,
             verbose=verbose,
             input_signature=input_signature,
             **kwargs,
-        )
+        ),
+    )
+    return path
+
+
+def _write_directory(path, write):
+    """Calls `write(tmp)` for a directory beside `path`, then renames it
+    into place: an interrupted export leaves no partial directory."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    try:
+        shutil.rmtree(tmp)
+        write(tmp)
         old = None
         if os.path.exists(path):
             old = tmp + ".old"
@@ -1547,4 +1557,3 @@ def export_generator(
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return path
