@@ -173,23 +173,51 @@ def write_report(report, path, echo=True):
         print(text)
 
 
-def add_sweep_flags(parser, full, modes):
-    """The flags of a benchmark that sweeps modes × configurations.
+def add_preset_flags(parser, full, quick, name):
+    """One int flag per key of the `full` preset, `--quick` and `--output`.
 
-    One int flag per key of the `full` preset, `--modes` (default: all of
-    `modes`), `--configs`, `--quick`, `--output`, and, for the scripts
-    whose table is generated into docs/performance.md, `--update-docs`
-    and `--render JSON`.
+    Unset flags are filled from the preset by `resolve_args`.
     """
     for key in full:
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
+    parser.add_argument(
+        "--quick", action="store_true",
+        help=f"short smoke run ({quick}); explicit flags still override")
+    parser.add_argument(
+        "--output",
+        help=f"JSON path (default results/{name}.json, "
+             f"results/{name}_quick.json with --quick)")
+
+
+def add_sweep_flags(parser, full, quick, name, modes):
+    """The flags of a benchmark that sweeps modes × configurations.
+
+    The preset flags (`add_preset_flags`), `--modes` (default: all of
+    `modes`), `--configs`, and, for the scripts whose table is generated
+    into docs/performance.md, `--update-docs` and `--render JSON`.
+    """
+    add_preset_flags(parser, full, quick, name)
     parser.add_argument("--modes", default=",".join(modes))
     parser.add_argument("--configs",
                         help="e.g. 256x1,256x4,128x4 (size x batch)")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--output")
     parser.add_argument("--update-docs", action="store_true",
                         help="rewrite the generated table in "
                              "docs/performance.md")
     parser.add_argument("--render", metavar="JSON",
                         help="only print the markdown table of a result file")
+
+
+def sweep_selection(args, modes, configs_full, configs_quick):
+    """`(modes, configs)` chosen by `--modes` and `--configs` (or `--quick`).
+
+    Exits with a message naming unknown modes.
+    """
+    chosen = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(chosen) - set(modes)
+    if unknown:
+        raise SystemExit(f"unknown modes {sorted(unknown)}; known: {modes}")
+    configs = configs_quick if args.quick else configs_full
+    if args.configs:
+        configs = [tuple(int(v) for v in c.split("x"))
+                   for c in args.configs.split(",")]
+    return chosen, configs

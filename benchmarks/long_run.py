@@ -51,6 +51,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
+from _common import add_preset_flags  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
@@ -70,13 +71,7 @@ TARGET_GROWTH_PERCENT = 5.0
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="RSS over a long training run.")
-    for key in FULL:
-        p.add_argument("--" + key.replace("_", "-"), type=int)
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"short smoke run ({QUICK}); explicit flags still override",
-    )
+    add_preset_flags(p, FULL, QUICK, "long_run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=DATA, help="CMP facades base folder")
     p.add_argument(
@@ -90,11 +85,6 @@ def parse_args(argv=None):
                    help="do not call malloc_trim(0) after each sample")
     p.add_argument("--keep", action="store_true",
                    help="keep the run's output folder (printed)")
-    p.add_argument(
-        "--output",
-        help="JSON path (default results/long_run.json, "
-        "results/long_run_quick.json with --quick)",
-    )
     args = p.parse_args(argv)
     resolve_args(p, args, FULL, QUICK, "long_run", RESULTS_DIR)
     if args.steps % args.steps_per_epoch:

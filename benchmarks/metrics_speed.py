@@ -51,6 +51,7 @@ import scipy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
+from _common import add_preset_flags  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
@@ -86,19 +87,8 @@ NUM_CLASSES = 13
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Evaluation metric throughput.")
-    for key in FULL:
-        p.add_argument("--" + key.replace("_", "-"), type=int)
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"small smoke run ({QUICK}); explicit flags still override",
-    )
+    add_preset_flags(p, FULL, QUICK, "metrics_speed")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--output",
-        help="JSON path (default results/metrics_speed.json, "
-        "results/metrics_speed_quick.json with --quick)",
-    )
     args = p.parse_args(argv)
     resolve_args(
         p,

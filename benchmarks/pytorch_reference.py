@@ -269,7 +269,7 @@ def parse_args(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--torch-worker", nargs=5, help=argparse.SUPPRESS)
-    add_sweep_flags(p, FULL, MODES)
+    add_sweep_flags(p, FULL, QUICK, "pytorch_reference", MODES)
     p.add_argument("--torch-python", default=TORCH_PYTHON,
                    help="python of the venv holding torch")
     p.add_argument("--torch-ref", default=TORCH_REF,
@@ -375,6 +375,7 @@ def main(argv=None):
         return 0
 
     from _common import machine
+    from _common import sweep_selection
     from _common import versions
     from _common import write_report
 
@@ -386,14 +387,7 @@ def main(argv=None):
 
     started = time.perf_counter()
     load_start = os.getloadavg()
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = set(modes) - set(MODES)
-    if unknown:
-        sys.exit(f"unknown modes {sorted(unknown)}; known: {MODES}")
-    configs = CONFIGS_QUICK if args.quick else CONFIGS_FULL
-    if args.configs:
-        configs = [tuple(int(v) for v in c.split("x"))
-                   for c in args.configs.split(",")]
+    modes, configs = sweep_selection(args, MODES, CONFIGS_FULL, CONFIGS_QUICK)
     report = {
         "benchmark": "pytorch_reference",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -54,18 +54,16 @@ def run(mode, inter, intra, args):
 
 
 def main(argv=None):
+    from _common import add_preset_flags
     from _common import machine
     from _common import resolve_args
     from _common import versions
     from _common import write_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for key in FULL:
-        p.add_argument(f"--{key}", type=int)
+    add_preset_flags(p, FULL, QUICK, "thread_settings")
     p.add_argument("--mode", default="best",
                    help="a train_throughput.py mode (default: best)")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--output")
     args = resolve_args(p, p.parse_args(argv), FULL, QUICK,
                         "thread_settings", RESULTS_DIR)
     load_start = os.getloadavg()

@@ -223,7 +223,7 @@ def parse_args(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    add_sweep_flags(p, FULL, MODES)
+    add_sweep_flags(p, FULL, QUICK, "train_throughput", MODES)
     p.add_argument("--rss-batches",
                    help="batch sizes of the RSS sweep, e.g. 1,2,4,8; "
                         "'none' skips it")
@@ -252,15 +252,13 @@ def main(argv=None):
         return 0
 
     from _common import machine
+    from _common import sweep_selection
     from _common import versions
     from _common import write_report
 
     load_start = os.getloadavg()
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    configs = CONFIGS_QUICK if args.quick else CONFIGS_FULL
-    if args.configs:
-        configs = [tuple(int(v) for v in c.split("x"))
-                   for c in args.configs.split(",")]
+    modes, configs = sweep_selection(args, MODES + ("fit_d2",),
+                                     CONFIGS_FULL, CONFIGS_QUICK)
     report = {
         "benchmark": "train_throughput",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
+from _common import add_preset_flags  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import StepTimer  # noqa: E402
 from _common import resolve_args  # noqa: E402
@@ -82,11 +83,8 @@ def discriminators(size):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for key in FULL:
-        p.add_argument(f"--{key}", type=int)
+    add_preset_flags(p, FULL, QUICK, "variants")
     p.add_argument("--only", help="comma-separated variant names")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--output")
     args = p.parse_args(argv)
     return resolve_args(p, args, FULL, QUICK, "variants", RESULTS_DIR,
                         minimums={"warmup": 0})
