@@ -801,7 +801,7 @@ def _build_model(config):
     return model
 
 
-def _datasets(config, initial_epoch):
+def _datasets(config):
     common = dict(
         layout=config["layout"], direction=config["direction"],
         image_size=_pair(config["image_size"]), load_size=_load_size(config),
@@ -1034,7 +1034,7 @@ def cmd_train(args):
     # pipeline's op seeds (see `_resume_point`); the model's dropout RNG
     # states come from the checkpoint.
     keras.utils.set_random_seed(config["seed"])
-    train, val, samples = _datasets(config, initial_epoch)
+    train, val, samples = _datasets(config)
     if state:
         model = pk.Pix2Pix.load(state["checkpoint"])
         _truncate_metrics(os.path.join(run_dir, METRICS_FILE), initial_epoch)

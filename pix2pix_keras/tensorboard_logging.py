@@ -140,7 +140,7 @@ class TensorBoard(keras.callbacks.TensorBoard):
             # every batch even then; with no default writer pushed (only
             # done for a per-batch update_freq) they write nothing, yet each
             # call costs time and leaves memory behind (the RSS of a 2,000
-            # step run grew 11 MB per 1,000 steps with them, 4 without:
+            # step run grew 11 MB per 1,000 steps with them, 7 without:
             # benchmarks/long_run.py). The profiler hooks still run.
             logs = None
         super().on_train_batch_end(batch, logs)
