@@ -61,14 +61,10 @@ def kernel_grad(x, dy, stride):
 
 
 def gemm_grad(x, dy, stride):
-    if stride == 2:  # TF's SAME padding of a 4×4 / 2 conv: 1 before, 2 after
-        x = tf.pad(x, [[0, 0], [1, 2], [1, 2], [0, 0]])
-    patches = tf.image.extract_patches(
-        x, [1, 4, 4, 1], [1, stride, stride, 1], [1, 1, 1, 1], "VALID")
-    cin, cout = x.shape[-1], dy.shape[-1]
-    patches = tf.reshape(patches, [-1, 16 * cin])
-    grad = tf.matmul(patches, tf.reshape(dy, [-1, cout]), transpose_a=True)
-    return tf.reshape(grad, [4, 4, cin, cout])
+    from _gemm_grads import _patch_grad
+
+    return _patch_grad(x, dy, (4, 4), (stride, stride),
+                       "same" if stride == 2 else "valid")
 
 
 def time_fn(fn, args, repeats):
