@@ -33,6 +33,7 @@ from pix2pix_keras.models import ConcatLatent
 from pix2pix_keras.models import LatentNoise
 from pix2pix_keras.models import MultiScaleDiscriminator
 from pix2pix_keras.models.pix2pix import NonFiniteError
+from pix2pix_keras.models import BatchNormalization
 from pix2pix_keras.models import NoiseDropout
 from pix2pix_keras.models import PatchDiscriminator
 from pix2pix_keras.models import Pix2Pix

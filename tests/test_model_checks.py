@@ -25,8 +25,8 @@ NETWORKS = {
              norm="instance", dropout=0.25, attention=True, latent_dim=2),
         BASE + ["in_channels", "out_channels", "depth", "filters",
                 "max_filters", "decoder_filters", "norm", "dropout",
-                "num_dropout", "inference_dropout", "bn_momentum",
-                "normalize_innermost", "attention", "residual_blocks",
+                "num_dropout", "inference_dropout", "inference_statistics",
+                "bn_momentum", "normalize_innermost", "attention", "residual_blocks",
                 "latent_dim", "latent_injection"],
     ),
     "resnet": (
@@ -35,7 +35,7 @@ NETWORKS = {
              dropout=0.5, inference_dropout=True),
         BASE + ["in_channels", "out_channels", "filters", "n_blocks",
                 "n_downsampling", "norm", "dropout", "inference_dropout",
-                "latent_dim", "latent_injection"],
+                "inference_statistics", "latent_dim", "latent_injection"],
     ),
     "patch": (
         pk.PatchDiscriminator,
@@ -63,7 +63,8 @@ NETWORKS = {
              min_filters=4, bn_momentum=0.95),
         BASE + ["stage", "alpha", "in_channels", "out_channels", "depth",
                 "filters", "max_filters", "min_filters", "norm", "dropout",
-                "num_dropout", "inference_dropout", "bn_momentum"],
+                "num_dropout", "inference_dropout", "inference_statistics",
+                "bn_momentum"],
     ),
     "progressive_discriminator": (
         ProgressivePatchDiscriminator,

@@ -162,8 +162,10 @@ def receptive_radius(generator):
 
 
 def resnet(size, **kw):
+    # Moving statistics: each output pixel then depends on its
+    # neighbourhood only (per-image statistics see the whole tile).
     g = pk.ResnetGenerator(image_size=size, filters=4, n_blocks=1,
-                           norm="batch", **kw)
+                           norm="batch", inference_statistics="moving", **kw)
     # With its initial moving statistics (0 and 1) the untrained network
     # outputs values of 1e-5, which would make a 1e-5 tolerance void. One
     # training-mode call with momentum 0 sets them to the statistics of a

@@ -1,5 +1,6 @@
 from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import LatentNoise
+from pix2pix_keras.models.blocks import BatchNormalization
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ReflectionPadding2D
 from pix2pix_keras.models.blocks import ResidualBlock

@@ -11,6 +11,7 @@ from keras import layers, ops
 from pix2pix_keras.utils import check_config_keys
 
 NORMS = ("batch", "instance", "none")
+INFERENCE_STATISTICS = ("image", "moving")
 
 
 def conv_initializer():
@@ -58,7 +59,7 @@ def make_norm(norm, name):
     if norm == "batch":
         # Momentum and epsilon of PyTorch's BatchNorm2d, gamma ~ N(1, 0.02)
         # as in the reference's init_weights().
-        return layers.BatchNormalization(
+        return BatchNormalization(
             momentum=0.9,
             epsilon=1e-5,
             gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
@@ -74,6 +75,117 @@ def make_norm(norm, name):
             groups=-1, epsilon=1e-5, center=False, scale=False, name=name
         )
     return None
+
+
+def validate_inference_statistics(value, arg_name="inference_statistics"):
+    """Raises a `ValueError` unless `value` is one of
+    `INFERENCE_STATISTICS`."""
+    if value not in INFERENCE_STATISTICS:
+        raise ValueError(
+            f"`{arg_name}` must be one of {INFERENCE_STATISTICS}. Received: "
+            f"{arg_name}={value!r}"
+        )
+    return value
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_keras")
+class BatchNormalization(layers.BatchNormalization):
+    """Batch normalization that can normalize each image by its own
+    statistics at inference.
+
+    In training it is `keras.layers.BatchNormalization`: it normalizes with
+    the statistics of the batch and updates the moving averages. At
+    inference (`training=False`, or a frozen layer) the choice is:
+
+    - `inference_statistics="moving"`: the moving averages, as Keras does;
+    - `inference_statistics="image"`: the mean and variance of each image
+      over its height and width, channel by channel (instance norm with the
+      layer's learned scale and offset). A network trained with batch
+      size 1 saw exactly these statistics in training, so inference then
+      computes the function that was trained, whatever the moving averages
+      hold; and an image's output does not depend on the rest of its batch.
+      This is the pix2pix paper's test-time rule ("batch normalization
+      using the statistics of the test batch" at batch size 1).
+
+    The moving averages are updated in training either way, so the choice
+    can be changed on a trained layer. It is part of the config.
+
+    Args:
+        inference_statistics: str. `"image"` or `"moving"`. Defaults to
+            `"moving"` (Keras' behaviour).
+        **kwargs: `keras.layers.BatchNormalization` arguments.
+
+    Example:
+    >>> x = keras.random.normal((2, 4, 4, 3), seed=1)
+    >>> bn = BatchNormalization(inference_statistics="image")
+    >>> y = bn(x, training=False)
+    >>> alone = bn(x[:1], training=False)
+    >>> bool(keras.ops.max(keras.ops.abs(y[:1] - alone)) < 1e-6)
+    True
+    >>> print(round(float(keras.ops.mean(y[1])), 4))
+    0.0
+    """
+
+    def __init__(self, inference_statistics="moving", **kwargs):
+        super().__init__(**kwargs)
+        self.inference_statistics = validate_inference_statistics(
+            inference_statistics
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if (
+            self.inference_statistics == "moving"
+            or (training and self.trainable)
+            or mask is not None
+        ):
+            return super().call(inputs, training=training, mask=mask)
+        dtype = inputs.dtype
+        if dtype in ("float16", "bfloat16"):
+            dtype = "float32"  # statistics in float32, as Keras does
+        x = ops.cast(inputs, dtype)
+        rank = len(x.shape)
+        axis = self.axis % rank
+        mean, variance = ops.moments(
+            x, [i for i in range(1, rank) if i != axis], keepdims=True
+        )
+        shape = [1] * rank
+        shape[axis] = x.shape[axis]
+        gamma = beta = None
+        if self.gamma is not None:
+            gamma = ops.reshape(ops.cast(self.gamma, dtype), shape)
+        if self.beta is not None:
+            beta = ops.reshape(ops.cast(self.beta, dtype), shape)
+        # Broadcasting `(batch, 1, 1, c)` statistics: the same op as training.
+        outputs = ops.batch_normalization(
+            x, mean, variance, axis=-1, offset=beta, scale=gamma,
+            epsilon=self.epsilon,
+        )
+        return ops.cast(outputs, self.compute_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["inference_statistics"] = self.inference_statistics
+        return config
+
+
+def set_inference_statistics(model, value):
+    """Sets `inference_statistics` on every package `BatchNormalization`
+    layer of `model` (nested ones included).
+
+    Args:
+        model: `keras.Model` or layer.
+        value: str. `"image"` or `"moving"`.
+
+    Returns:
+        str. `value`.
+    """
+    validate_inference_statistics(value)
+    for layer in model._flatten_layers(include_self=True):
+        if isinstance(layer, BatchNormalization):
+            layer.inference_statistics = value
+    if getattr(model, "predict_function", None) is not None:
+        model.predict_function = None  # traced with the old setting
+    return value
 
 
 def _apply_norm(x, norm, name):

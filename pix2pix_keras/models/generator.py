@@ -13,6 +13,7 @@ from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
+from pix2pix_keras.models.blocks import set_inference_statistics
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.utils import check_int
@@ -106,6 +107,34 @@ class InferenceDropoutMixin:
     @inference_dropout.setter
     def inference_dropout(self, value):
         self._inference_dropout = set_inference_dropout(self, value)
+
+
+class InferenceStatisticsMixin:
+    """The `inference_statistics` property of the package's generators."""
+
+    @property
+    def inference_statistics(self):
+        """str: what batch norm normalizes with at inference.
+
+        `"image"`: each image's own mean and variance (what training at
+        batch size 1 saw, so `predict()` computes the trained function);
+        `"moving"`: the moving averages (Keras' default). Setting it
+        updates every `pix2pix_keras.BatchNormalization` layer and drops
+        the cached `predict()` function. See `docs/inference.md`.
+        """
+        return self._inference_statistics
+
+    @inference_statistics.setter
+    def inference_statistics(self, value):
+        self._inference_statistics = set_inference_statistics(self, value)
+
+    @classmethod
+    def from_config(cls, config):
+        # Models saved before the option existed normalized with the moving
+        # statistics at inference; they keep doing so.
+        if isinstance(config, dict) and "inference_statistics" not in config:
+            config = {**config, "inference_statistics": "moving"}
+        return super().from_config(config)
 
 
 LATENT_INJECTIONS = ("input", "all")
@@ -308,7 +337,11 @@ def _residual_stack(x, n, norm, *, name):
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class UNetGenerator(
-    _ConfigMixin, LatentInputMixin, InferenceDropoutMixin, keras.Model
+    InferenceStatisticsMixin,
+    _ConfigMixin,
+    LatentInputMixin,
+    InferenceDropoutMixin,
+    keras.Model,
 ):
     """The pix2pix U-Net generator: encoder, decoder and skip connections.
 
@@ -324,11 +357,16 @@ class UNetGenerator(
     with batch size 1 (and instance norm at any batch size) would replace
     every activation with the learned offset and cut the bottleneck off.
     The PyTorch reference leaves it unnormalized for the same reason.
-    Batch norm uses momentum 0.9 (PyTorch's 0.1). Together these make
-    `predict()` (moving statistics, no dropout) translate as well as the
-    paper's training-mode inference; `normalize_innermost=True,
-    bn_momentum=0.99` rebuilds the classic TensorFlow-tutorial network,
-    whose inference output is much worse (see `docs/inference.md`).
+    Batch norm uses momentum 0.9 (PyTorch's 0.1). `normalize_innermost=True,
+    bn_momentum=0.99, inference_statistics="moving"` rebuilds the classic
+    TensorFlow-tutorial network.
+
+    At inference batch norm normalizes each image with its own statistics
+    (`inference_statistics="image"`, the paper's test-time rule): for a
+    network trained with batch size 1 that is exactly the function it was
+    trained as, and an image's output does not depend on its batch.
+    `inference_statistics="moving"` uses the moving averages instead (see
+    `docs/inference.md` for when each is better).
 
     Inference is deterministic by default. `inference_dropout=True` keeps
     the dropout layers on at inference (the paper's noise, for diverse
@@ -400,6 +438,9 @@ class UNetGenerator(
             them if there are fewer). Defaults to `3`.
         inference_dropout: bool. Keep dropout on when `training=False`
             (stochastic `predict()` and export). Defaults to `False`.
+        inference_statistics: str. What batch norm normalizes with at
+            inference: `"image"` (each image's own statistics) or
+            `"moving"` (the moving averages). Defaults to `"image"`.
         bn_momentum: float in [0, 1). Momentum of the batch-norm moving
             statistics (Keras convention: new = m·old + (1-m)·batch).
             Defaults to `0.9`.
@@ -426,7 +467,8 @@ class UNetGenerator(
     _config_keys = ("image_size", "in_channels", "out_channels", "depth",
                     "filters", "max_filters", "decoder_filters", "norm",
                     "dropout", "num_dropout", "inference_dropout",
-                    "bn_momentum", "normalize_innermost", "attention",
+                    "inference_statistics", "bn_momentum",
+                    "normalize_innermost", "attention",
                     "residual_blocks", "latent_dim", "latent_injection")
 
     def __init__(
@@ -442,6 +484,7 @@ class UNetGenerator(
         dropout=0.5,
         num_dropout=3,
         inference_dropout=False,
+        inference_statistics="image",
         bn_momentum=0.9,
         normalize_innermost=False,
         attention=False,
@@ -554,6 +597,7 @@ class UNetGenerator(
         )
         self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
+        self.inference_statistics = inference_statistics
 
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block; override to change the encoder.

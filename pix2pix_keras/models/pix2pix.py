@@ -20,6 +20,7 @@ from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import set_inference_dropout
+from pix2pix_keras.models.blocks import set_inference_statistics
 from pix2pix_keras.models.resnet import ResnetGenerator
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_config_keys
@@ -193,7 +194,10 @@ class Pix2Pix(keras.Model):
 
     Inference (`predict()`, `model(x)`, `evaluate()`, the export) is
     deterministic by default; `inference_dropout = True` turns the
-    generator's dropout into the paper's test-time noise.
+    generator's dropout into the paper's test-time noise. The generator's
+    batch norm normalizes each image by its own statistics at inference
+    (`inference_statistics`), which is what it saw in training at batch
+    size 1.
 
     `save("x.keras")` stores both networks, both optimizers, the compile
     settings and the dropout RNG states, so training resumes exactly after
@@ -735,6 +739,30 @@ class Pix2Pix(keras.Model):
         else:
             set_inference_dropout(self.generator, value)
         # Cached step functions were traced with the old setting.
+        self.predict_function = None
+        self.test_function = None
+
+    @property
+    def inference_statistics(self):
+        """str: what the generator's batch norm normalizes with at
+        inference.
+
+        `"image"` (the package's generators' default): each image's own
+        mean and variance, which is what training at batch size 1 used, so
+        `predict()`, `evaluate()` and the export compute the trained
+        function and an image's output does not depend on its batch.
+        `"moving"`: the moving averages (Keras' default; often better for
+        models trained with larger batches). Saved with the generator's
+        config. See `docs/inference.md`.
+        """
+        return getattr(self.generator, "inference_statistics", "moving")
+
+    @inference_statistics.setter
+    def inference_statistics(self, value):
+        if hasattr(type(self.generator), "inference_statistics"):
+            self.generator.inference_statistics = value
+        else:
+            set_inference_statistics(self.generator, value)
         self.predict_function = None
         self.test_function = None
 

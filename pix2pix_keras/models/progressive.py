@@ -38,6 +38,7 @@ from pix2pix_keras.models.discriminator import _pair_inputs
 from pix2pix_keras.models.discriminator import _patchgan
 from pix2pix_keras.models.discriminator import receptive_field
 from pix2pix_keras.models.generator import InferenceDropoutMixin
+from pix2pix_keras.models.generator import InferenceStatisticsMixin
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import _resolve_depth
 from pix2pix_keras.models.generator import _set_bn_momentum
@@ -197,7 +198,11 @@ class _FadeMixin:
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class ProgressiveUNetGenerator(
-    _FadeMixin, _ConfigMixin, InferenceDropoutMixin, keras.Model
+    InferenceStatisticsMixin,
+    _FadeMixin,
+    _ConfigMixin,
+    InferenceDropoutMixin,
+    keras.Model,
 ):
     """A U-Net generator that grows outward, one stage per doubling.
 
@@ -258,6 +263,9 @@ class ProgressiveUNetGenerator(
         num_dropout: int >= 0. Up blocks with dropout. Defaults to `3`.
         inference_dropout: bool. Keep dropout on when `training=False`.
             Defaults to `False`.
+        inference_statistics: str. What batch norm normalizes with at
+            inference: `"image"` or `"moving"` (as `UNetGenerator`).
+            Defaults to `"image"`.
         bn_momentum: float in [0, 1). Batch-norm momentum. Defaults to
             `0.9`.
         name: str. Model name. Defaults to `"generator"`.
@@ -274,7 +282,8 @@ class ProgressiveUNetGenerator(
     _config_keys = ("image_size", "stage", "alpha", "in_channels",
                     "out_channels", "depth", "filters", "max_filters",
                     "min_filters", "norm", "dropout", "num_dropout",
-                    "inference_dropout", "bn_momentum")
+                    "inference_dropout", "inference_statistics",
+                    "bn_momentum")
 
     def __init__(
         self,
@@ -291,6 +300,7 @@ class ProgressiveUNetGenerator(
         dropout=0.5,
         num_dropout=3,
         inference_dropout=False,
+        inference_statistics="image",
         bn_momentum=0.9,
         name="generator",
         **kwargs,
@@ -379,6 +389,7 @@ class ProgressiveUNetGenerator(
         )
         self.base_size = (bh, bw)
         self.inference_dropout = inference_dropout
+        self.inference_statistics = inference_statistics
 
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block (as `UNetGenerator.down_block`); override to

@@ -14,6 +14,7 @@ from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _generator_inputs
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import InferenceDropoutMixin
+from pix2pix_keras.models.generator import InferenceStatisticsMixin
 from pix2pix_keras.models.generator import LatentInputMixin
 from pix2pix_keras.models.generator import check_latent
 from pix2pix_keras.utils import check_int
@@ -26,7 +27,11 @@ def _conv_norm_relu(x, conv, norm, name):
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class ResnetGenerator(
-    _ConfigMixin, LatentInputMixin, InferenceDropoutMixin, keras.Model
+    InferenceStatisticsMixin,
+    _ConfigMixin,
+    LatentInputMixin,
+    InferenceDropoutMixin,
+    keras.Model,
 ):
     """ResNet generator: downsampling, residual blocks, upsampling.
 
@@ -92,6 +97,11 @@ class ResnetGenerator(
             Defaults to `0.0`.
         inference_dropout: bool. Keep dropout on when `training=False`
             (stochastic `predict()` and export). Defaults to `False`.
+        inference_statistics: str. With `norm="batch"`, what batch norm
+            normalizes with at inference: `"image"` (each image's own
+            statistics, as in training at batch size 1) or `"moving"` (the
+            moving averages; needed for exact tiled inference). Defaults
+            to `"image"`.
         latent_dim: int >= 0. Size of the latent code `z`; `0` for no
             noise input. Defaults to `0`.
         latent_injection: str. `"input"` or `"all"` (see above). Defaults
@@ -109,7 +119,8 @@ class ResnetGenerator(
 
     _config_keys = ("image_size", "in_channels", "out_channels", "filters",
                     "n_blocks", "n_downsampling", "norm", "dropout",
-                    "inference_dropout", "latent_dim", "latent_injection")
+                    "inference_dropout", "inference_statistics", "latent_dim",
+                    "latent_injection")
 
     def __init__(
         self,
@@ -122,6 +133,7 @@ class ResnetGenerator(
         norm="instance",
         dropout=0.0,
         inference_dropout=False,
+        inference_statistics="image",
         latent_dim=0,
         latent_injection="input",
         name="resnet_generator",
@@ -227,3 +239,4 @@ class ResnetGenerator(
         )
         self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
+        self.inference_statistics = inference_statistics
