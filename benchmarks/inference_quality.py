@@ -35,7 +35,11 @@ the moving statistics are updated again by the last 30 training images in
 `--replays` different orders, and `predict_moving` is scored after each.
 
 Runs are resumable: each (task, seed) writes its own JSON into
-`--workdir`; the report is assembled from all of them.
+`--workdir`; the report is assembled from all of them. A run in progress
+holds a `.running` file there, so several processes (say one per task,
+`--tasks facades --threads 1` and `--tasks edges --threads 1`) can share
+the folder; the last one to finish writes the report (or run once more
+with every run done to assemble it).
 
 Usage:
     .venv/bin/python benchmarks/inference_quality.py           # hours
@@ -88,7 +92,11 @@ def parse_args(argv=None):
                    help=f"comma-separated, among {TASKS}")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--data", default=DATA, help="CMP facades folder")
-    p.add_argument("--workdir", help="per-run JSON and weights (resumable)")
+    p.add_argument("--workdir", help="per-run JSON (resumable); default "
+                   "results/inference_quality_runs[_batchN][_quick]")
+    p.add_argument("--threads", type=int, default=0,
+                   help="TensorFlow intra-op threads (0: TF's default); "
+                   "run one process per task with --threads 1 on 2 cores")
     p.add_argument("--quick", action="store_true", help="smoke test")
     p.add_argument("--output", help="JSON path")
     p.add_argument("--render", metavar="JSON",
@@ -113,7 +121,7 @@ def parse_args(argv=None):
             RESULTS_DIR, name + ("_quick" if args.quick else "") + ".json")
     if args.workdir is None:
         args.workdir = os.path.join(
-            tempfile.gettempdir(), name + ("_quick" if args.quick else ""))
+            RESULTS_DIR, name + "_runs" + ("_quick" if args.quick else ""))
     return args
 
 
@@ -431,22 +439,41 @@ def main(argv=None):
             update_docs(report)
         print("\n\n".join(render(report)))
         return 0
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     load_start = os.getloadavg()
     os.makedirs(args.workdir, exist_ok=True)
-    runs = []
     # Seeds outer, tasks inner: a partial run covers every task.
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        for task in args.tasks:
-            path = os.path.join(args.workdir, f"{task}_seed{seed}.json")
-            if os.path.exists(path):
-                with open(path) as f:
-                    run = json.load(f)
-            else:
-                run = run_one(task, seed, args)
-                write_report(run, path, echo=False)
-            print(json.dumps({k: run[k] for k in ("task", "seed", "modes")}),
-                  flush=True)
-            runs.append(run)
+    wanted = [(task, seed)
+              for seed in range(args.first_seed, args.first_seed + args.seeds)
+              for task in args.tasks]
+    for task, seed in wanted:
+        path = os.path.join(args.workdir, f"{task}_seed{seed}.json")
+        marker = path + ".running"
+        if os.path.exists(path):
+            continue
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            print(f"{task} seed {seed}: running elsewhere ({marker})")
+            continue
+        os.close(fd)
+        try:
+            run = run_one(task, seed, args)
+            run["threads"] = args.threads or None
+            write_report(run, path, echo=False)
+        finally:
+            os.remove(marker)
+        print(json.dumps({k: run[k] for k in ("task", "seed", "modes")}),
+              flush=True)
+    runs = []
+    for task, seed in wanted:
+        path = os.path.join(args.workdir, f"{task}_seed{seed}.json")
+        if not os.path.exists(path):
+            print(f"{task} seed {seed} not done yet: no report written")
+            return 0
+        with open(path) as f:
+            runs.append(json.load(f))
     report = {
         "benchmark": "inference_quality",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
