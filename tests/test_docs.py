@@ -251,3 +251,45 @@ def test_pytorch_reference_table_is_generated_from_the_result_file():
                         / cfg["rows"][mode]["median_step_s"])
             assert abs(cfg["ratios"][f"{mode}/torch"] - expected) < 2e-3
     assert len(report["reference"]["commit"]) == 40
+
+
+def _load_benchmark(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(ROOT, "benchmarks", f"{name}.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_inference_tables_are_generated_from_the_result_file():
+    """docs/inference.md holds what inference_quality.py renders from its
+    result file, and that run covers six seeds of two tasks at 2,000 steps,
+    128×128, batch 1, with `predict()` and the export within 2 % L1 of the
+    training-mode output (dropout off) on every run."""
+    import json
+
+    bench = _load_benchmark("inference_quality")
+    with open(os.path.join(ROOT, "benchmarks", "results",
+                           "inference_quality.json")) as f:
+        report = json.load(f)
+    with open(os.path.join(DOCS, "inference.md")) as f:
+        page = f.read()
+    seeds, layers = bench.render(report)
+    for marker, rendered in (("seeds", seeds), ("layers", layers)):
+        begin = f"<!-- inference_quality:{marker} begin -->"
+        end = f"<!-- inference_quality:{marker} end -->"
+        block = page.split(begin, 1)[1].split(end, 1)[0]
+        assert block.strip() == rendered.strip()
+    settings = report["settings"]
+    assert settings["steps"] >= 2000 and settings["size"] == 128
+    assert settings["batch"] == 1
+    runs = report["runs"]
+    for task in ("facades", "edges"):
+        assert len({r["seed"] for r in runs if r["task"] == task}) >= 6
+    for run in runs:
+        ref = run["modes"]["train_mode_no_dropout"]["l1"]
+        for mode in ("predict", "export"):
+            assert run["modes"][mode]["l1"] <= 1.02 * ref, (run["task"],
+                                                           run["seed"], mode)
