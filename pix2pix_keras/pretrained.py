@@ -170,7 +170,13 @@ def pretrained_path(name, *, directory=None, origin=None, file_hash=None):
     download: `<directory>/pix2pix/pretrained/<name>.keras`.
 
     Args:
-        name, directory, origin, file_hash: as in `download_checkpoint`.
+        name: str. A name of `list_pretrained()`.
+        directory: str or `None`. Cache root (see `download_checkpoint`).
+            Defaults to `None`.
+        origin: str or `None`. URL replacing the registry's. Defaults to
+            `None`.
+        file_hash: str or `None`. Expected sha256 (or md5). Defaults to
+            `None`.
 
     Returns:
         str. Path of the `.keras` model (a `Pix2Pix`).
@@ -238,7 +244,12 @@ def load_pretrained(name, *, inference_statistics="image",
             `"image"`.
         inference_dropout: bool. Dropout at inference. Defaults to
             `False`.
-        directory, origin, file_hash: as in `download_checkpoint`.
+        directory: str or `None`. Cache root; `None`: `$KERAS_HOME` or
+            `~/.keras` (see `download_checkpoint`). Defaults to `None`.
+        origin: str or `None`. URL replacing the registry's. Defaults to
+            `None`.
+        file_hash: str or `None`. Expected sha256 (or md5) of the `.pth`
+            file. Defaults to `None` (the registry's; none is published).
 
     Returns:
         A `Pix2Pix` (not compiled).
