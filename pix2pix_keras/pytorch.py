@@ -154,6 +154,20 @@ class _Unpickler(pickle.Unpickler):
         return self._load_storage(pid)
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickles plain data only (the legacy format's header pickles)."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(
+            f"its header refers to `{module}.{name}`; refusing to load it "
+            "(unpickling can run code)"
+        )
+
+
+def _plain_load(f):
+    return _PlainUnpickler(f).load()
+
+
 def _byteorder(dtype, little_endian):
     return dtype.newbyteorder("<" if little_endian else ">")
 
@@ -185,13 +199,13 @@ def _read_zip(path, archive):
 
 
 def _read_legacy(f):
-    magic = pickle.load(f)
+    magic = _plain_load(f)
     if magic != _LEGACY_MAGIC:
         raise ValueError("not a PyTorch file (wrong magic number)")
-    protocol = pickle.load(f)
+    protocol = _plain_load(f)
     if protocol != _LEGACY_PROTOCOL:
         raise ValueError(f"unsupported legacy protocol version {protocol}")
-    sys_info = pickle.load(f)
+    sys_info = _plain_load(f)
     little = (
         sys_info.get("little_endian", True) if isinstance(sys_info, dict)
         else True
@@ -208,7 +222,7 @@ def _read_legacy(f):
         return roots[key]
 
     obj = _Unpickler(f, load_storage).load()
-    keys = pickle.load(f)
+    keys = _plain_load(f)
     if not isinstance(keys, list):
         raise ValueError("no storage key list after the object")
     for key in keys:

@@ -235,6 +235,12 @@ def test_unpickling_refuses_other_globals(tmp_path, monkeypatch):
         pk.load_pytorch_checkpoint(path)
     assert "system" in str(info.value) and "refusing" in str(info.value)
     assert not (tmp_path / "pwned.txt").exists()
+    # The legacy format: code in the first pickle (the magic number).
+    path = tmp_path / "evil_legacy.pth"
+    path.write_bytes(pickle.dumps(_Evil(), protocol=2) + _legacy_bytes())
+    with pytest.raises(pt.CheckpointError, match="refusing"):
+        pk.load_pytorch_checkpoint(path)
+    assert not (tmp_path / "pwned.txt").exists()
 
 
 # ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import json
 import os
 import shutil
 import threading
@@ -156,6 +157,11 @@ def test_cli_presets_predict_and_serve_take_a_name(server, tmp_path, capsys,
                                 "input"]
     assert len(lines) == 6
     assert lines[2].split()[0] == "sat2map" and "AtoB" in lines[2]
+    assert cli.main(["presets", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["day2night"]["direction"] == "BtoA"
+    assert listed["day2night"]["image_size"] == 256
+    assert listed["day2night"]["file_hash"] is None
 
     x, data = _reference()
     Image.fromarray(data["input"][0]).save(tmp_path / "labels.png")
