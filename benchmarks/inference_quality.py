@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: does `predict()` translate as well as the training-mode network?
 
-Trains the default Pix2Pix (`Pix2Pix.from_preset("unet_128")`, the paper's
+Trains the default Pix2Pix (`Pix2Pix.from_preset("untrained_unet_128")`, the paper's
 losses and optimizers) from several seeds on two paired tasks built from
 the CMP facades photos in ../shared/data/cmp_facade_base, 128×128, batch
 size 1, and scores the held-out pairs (the val and test splits, 76 images,
@@ -313,7 +313,7 @@ def replay(model, train_images, sources, targets, n_orders, last=30):
 def run_one(task, seed, args):
     train, sources, targets, calib = datasets(task, args, seed)
     keras.utils.set_random_seed(seed)
-    model = pk.Pix2Pix.from_preset("unet_128", image_size=args.size)
+    model = pk.Pix2Pix.from_preset("untrained_unet_128", image_size=args.size)
     model.compile()
     start = time.perf_counter()
     history = model.fit(train, epochs=10,
@@ -479,7 +479,7 @@ def main(argv=None):
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "settings": {k: getattr(args, k) for k in FULL} | {
             "tasks": args.tasks, "target_gap": TARGET_GAP,
-            "model": "Pix2Pix.from_preset('unet_128'), compile() defaults"},
+            "model": "Pix2Pix.from_preset('untrained_unet_128'), compile() defaults"},
         "runs": runs,
         "pass": all(r["pass"] for r in runs),
         "versions": versions(),

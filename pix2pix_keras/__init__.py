@@ -43,6 +43,10 @@ from pix2pix_keras.models import ResnetGenerator
 from pix2pix_keras.models import UNetGenerator
 from pix2pix_keras.models import export_generator
 from pix2pix_keras.models import receptive_field
+from pix2pix_keras.pretrained import list_pretrained
+from pix2pix_keras.pretrained import load_pretrained
+from pix2pix_keras.pytorch import convert_pytorch
+from pix2pix_keras.pytorch import load_pytorch_checkpoint
 from pix2pix_keras.plotting import show_augmentations
 from pix2pix_keras.plotting import show_pairs
 from pix2pix_keras.tensorboard_logging import TensorBoard

@@ -40,6 +40,8 @@ from PIL import Image
 
 import pix2pix_keras as pk
 from pix2pix_keras import datasets as datasets_lib
+from pix2pix_keras import pretrained as pretrained_lib
+from pix2pix_keras import pytorch as pytorch_lib
 from pix2pix_keras import tiling as tiling_lib
 from pix2pix_keras.data import inspect_image
 from pix2pix_keras.tensorboard_logging import learning_rates
@@ -527,7 +529,8 @@ def build_parser():
         "own size by overlapping tiles.",
     )
     predict.add_argument("model", metavar="MODEL",
-                         help="a .keras file or a run folder")
+                         help="a .keras file, a run folder or a pretrained "
+                         "name (see 'pix2pix presets')")
     predict.add_argument("input", metavar="INPUT",
                          help="an image file or a folder")
     predict.add_argument("output", metavar="OUTPUT_DIR",
@@ -575,7 +578,8 @@ def build_parser():
         "(batch, height, width, channels) in [-1, 1]).",
     )
     export.add_argument("model", metavar="MODEL",
-                        help="a .keras file or a run folder")
+                        help="a .keras file, a run folder or a pretrained "
+                        "name (see 'pix2pix presets')")
     export.add_argument("output", metavar="OUTPUT_DIR",
                         help="SavedModel folder to write")
     export.add_argument("--overwrite", action="store_true",
@@ -592,8 +596,8 @@ def build_parser():
     )
     serve.add_argument(
         "--model", required=True, metavar="PATH",
-        help="a .keras file, a run folder, or a SavedModel folder from "
-        "'pix2pix export'")
+        help="a .keras file, a run folder, a SavedModel folder from "
+        "'pix2pix export', or a pretrained name (see 'pix2pix presets')")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, metavar="N",
@@ -610,6 +614,61 @@ def build_parser():
         help="resolution of a SavedModel (default: 256); a .keras model "
         "uses its own")
     serve.set_defaults(func=cmd_serve)
+
+    convert = sub.add_parser(
+        "convert-pytorch",
+        help="convert a PyTorch-reference generator checkpoint to .keras",
+        description="Convert CHECKPOINT (a generator state_dict of the "
+        "PyTorch reference junyanz/pytorch-CycleGAN-and-pix2pix, e.g. "
+        "latest_net_G.pth; torch is not needed) to OUTPUT, a Pix2Pix "
+        ".keras model with the converted generator and a new "
+        "discriminator, for predict, export and serve. The options are the "
+        "reference's, with its pix2pix defaults; a checkpoint that does "
+        "not fit them is refused with the first key or shape that "
+        "differs. See docs/pretrained.md.",
+    )
+    convert.add_argument("checkpoint", metavar="CHECKPOINT",
+                         help="the reference's .pth generator file")
+    convert.add_argument("output", metavar="OUTPUT",
+                         help="the .keras file to write")
+    convert.add_argument("--netG", default="unet_256",
+                         choices=pytorch_lib.NET_G,
+                         help="generator architecture (default: unet_256)")
+    convert.add_argument("--ngf", type=int, default=64, metavar="N",
+                         help="filters of the first layer (default: 64)")
+    convert.add_argument("--norm", default="batch",
+                         choices=pytorch_lib.NORMS,
+                         help="normalization (default: batch)")
+    convert.add_argument("--no_dropout", action="store_true",
+                         help="the checkpoint was trained with --no_dropout")
+    convert.add_argument("--input_nc", type=int, default=3, metavar="N",
+                         help="input channels (default: 3)")
+    convert.add_argument("--output_nc", type=int, default=3, metavar="N",
+                         help="output channels (default: 3)")
+    convert.add_argument(
+        "--image-size", type=int, default=None, metavar="N",
+        help="build the model for N×N images (default: 256; 128 for "
+        "unet_128)")
+    convert.add_argument(
+        "--inference-statistics", default="image",
+        choices=("image", "moving"),
+        help="batch norm at inference: each image's own statistics (the "
+        "reference's test.py; default) or the running statistics (its "
+        "--eval)")
+    convert.add_argument("--overwrite", action="store_true",
+                         help="replace an existing OUTPUT")
+    convert.set_defaults(func=cmd_convert_pytorch)
+
+    presets = sub.add_parser(
+        "presets", help="list the pretrained models",
+        description="The PyTorch reference's published pix2pix generators. "
+        "Predict, export and serve take their names as MODEL; the first "
+        "use downloads and converts one (cached in "
+        "$KERAS_HOME/pix2pix/pretrained, default ~/.keras).",
+    )
+    presets.add_argument("--json", action="store_true",
+                         help="print the registry as JSON")
+    presets.set_defaults(func=cmd_presets)
 
     datasets = sub.add_parser(
         "datasets", help="list or download the official pix2pix datasets",
@@ -1103,8 +1162,19 @@ def _say(args, message):
         print(message, flush=True)
 
 
+def _pretrained_file(name):
+    """The converted .keras file of a pretrained name (downloaded once)."""
+    try:
+        return pretrained_lib.pretrained_path(name)
+    except (ValueError, OSError) as e:
+        raise _Failure(str(e)) from None
+
+
 def _model_path(path):
-    """The .keras file of a path (a file or a run folder) and its run dir."""
+    """The .keras file of a path (a file, a run folder or a pretrained
+    name) and its run dir."""
+    if path in pretrained_lib.PRETRAINED and not os.path.exists(path):
+        return _pretrained_file(path), None
     path = os.path.abspath(path)
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -1380,7 +1450,11 @@ def cmd_serve(args):
     if args.palette not in ("facades", "none") and not os.path.isfile(
             args.palette):
         raise UsageError(f"--palette: no such file: {args.palette}")
-    model = os.path.abspath(args.model)
+    if (args.model in pretrained_lib.PRETRAINED
+            and not os.path.exists(args.model)):
+        model = _pretrained_file(args.model)
+    else:
+        model = os.path.abspath(args.model)
     if not os.path.exists(model):
         raise UsageError(f"no such model file or folder: {model}")
     try:
@@ -1389,6 +1463,60 @@ def cmd_serve(args):
                         image_size=args.image_size, palette=args.palette)
     except OSError as e:
         raise _Failure(str(e)) from None
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------
+# pretrained models
+
+
+def cmd_convert_pytorch(args):
+    out = os.path.abspath(args.output)
+    if not out.endswith(".keras"):
+        raise UsageError(f"OUTPUT must end in .keras, not {args.output}")
+    if os.path.exists(out) and not args.overwrite:
+        raise UsageError(f"{out} exists: pass --overwrite to replace it")
+    for flag in ("ngf", "input_nc", "output_nc", "image_size"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag} must be >= 1, not {value}")
+    if not os.path.isfile(args.checkpoint):
+        raise UsageError(f"no such checkpoint file: {args.checkpoint}")
+    try:
+        model = pytorch_lib.convert_pytorch(
+            args.checkpoint, out, netG=args.netG, ngf=args.ngf,
+            norm=args.norm, no_dropout=args.no_dropout,
+            input_nc=args.input_nc, output_nc=args.output_nc,
+            image_size=args.image_size,
+            inference_statistics=args.inference_statistics,
+        )
+    except pytorch_lib.CheckpointError as e:
+        raise _Failure(str(e)) from None
+    except ValueError as e:  # e.g. an image size the U-Net cannot take
+        raise UsageError(str(e)) from None
+    h, w, c_in, c_out = _model_size(model)
+    print(f"Wrote {out}: {args.netG} generator, {h}x{w}, {c_in} -> {c_out} "
+          f"channels, {model.generator.count_params():,} parameters")
+    return EXIT_OK
+
+
+def cmd_presets(args):
+    infos = pretrained_lib.list_pretrained()
+    if args.json:
+        print(json.dumps(
+            {name: {"task": i.task, "dataset": i.dataset,
+                    "direction": i.direction, "image_size": i.image_size,
+                    "netG": i.netG, "origin": i.origin,
+                    "file_hash": i.file_hash}
+             for name, i in infos.items()}, indent=2))
+        return EXIT_OK
+    width = max(len(n) for n in infos)
+    task = max(len(i.task) for i in infos.values())
+    print(f"{'name':<{width}}  {'task':<{task}}  {'dataset':<11}  "
+          "direction  input")
+    for name, i in infos.items():
+        print(f"{name:<{width}}  {i.task:<{task}}  {i.dataset:<11}  "
+              f"{i.direction:<9}  {i.image_size}x{i.image_size}")
     return EXIT_OK
 
 

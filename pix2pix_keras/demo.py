@@ -68,7 +68,7 @@ def run(output="runs/demo", epochs=8, image_size=256, batch_size=1, seed=0,
         seed=seed, **common)
     val = pk.load_paired_dataset(
         pk.sample_data_dir("val"), training=False, **common)
-    model = pk.Pix2Pix.from_preset("unet_256", image_size=image_size)
+    model = pk.Pix2Pix.from_preset("untrained_unet_256", image_size=image_size)
     model.compile()
     os.makedirs(output, exist_ok=True)
     grid = pk.SampleGrid(val.unbatch().batch(6), output, every=1)

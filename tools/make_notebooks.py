@@ -51,7 +51,7 @@ QUICKSTART = [
     ),
     new_markdown_cell("## Model and training"),
     new_code_cell(
-        "model = pk.Pix2Pix.from_preset(\"unet_256\", image_size=SIZE)\n"
+        "model = pk.Pix2Pix.from_preset(\"untrained_unet_256\", image_size=SIZE)\n"
         "model.compile()  # Adam(2e-4, beta_1=0.5) for G and D, LSGAN, lambda_l1=100\n"
         "print(f\"generator: {model.generator.count_params():,} parameters, \"\n"
         "      f\"discriminator: {model.discriminator.count_params():,}\")\n"

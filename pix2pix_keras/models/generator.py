@@ -10,11 +10,13 @@ from pix2pix_keras.models.blocks import LatentNoise
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ResidualBlock
 from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import set_inference_statistics
 from pix2pix_keras.models.blocks import conv_initializer
+from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.utils import check_int
 
@@ -329,6 +331,65 @@ class LatentInputMixin:
         )
 
 
+def _check_pytorch_layout(**used):
+    """Refuses the options that `pytorch_layout=True` does not support."""
+    bad = [key for key, value in used.items() if value]
+    if bad:
+        raise ValueError(
+            "`pytorch_layout=True` builds the PyTorch reference's network "
+            f"exactly and cannot be combined with {', '.join(bad)} (leave "
+            "them at their defaults)."
+        )
+
+
+def _pytorch_unet(h, w, in_channels, out_channels, encoder_filters, norm,
+                  dropout, num_dropout, name):
+    """The PyTorch reference's U-Net (`UnetGenerator` of
+    junyanz/pytorch-CycleGAN-and-pix2pix), layer for layer.
+
+    Down block `k` is conv 4×4 stride 2 and norm (none on the first and the
+    innermost); its LeakyReLU(0.2) is applied by the next down block. The
+    skip of level `k` is `ReLU(d_k)` (the reference's in-place
+    LeakyReLU followed by its up block's ReLU), the innermost up block
+    takes `ReLU(d_innermost)`, and the concatenation is `[skip, up]`.
+    Dropout follows up blocks `1..num_dropout` (the reference's innermost
+    block has none). Same layer names as the default network.
+    """
+    depth = len(encoder_filters)
+    x = inputs = keras.Input((h, w, in_channels), name="image")
+    pre = []  # d_k: conv (+ norm) outputs, before any activation
+    for i, f in enumerate(encoder_filters):
+        if i > 0:
+            x = layers.LeakyReLU(negative_slope=0.2,
+                                 name=f"{name}_down{i - 1}_act")(pre[-1])
+        x = layers.Conv2D(
+            f, 4, strides=2, padding="same", use_bias=uses_bias(norm),
+            kernel_initializer=conv_initializer(), name=f"{name}_down{i}_conv",
+        )(x)
+        if 0 < i < depth - 1:
+            x = _apply_norm(x, norm, f"{name}_down{i}_norm")
+        pre.append(x)
+    x = layers.ReLU(name=f"{name}_down{depth - 1}_relu")(pre[-1])
+    decoder_filters = encoder_filters[-2::-1]
+    for i, f in enumerate(decoder_filters):
+        x = layers.Conv2DTranspose(
+            f, 4, strides=2, padding="same", use_bias=uses_bias(norm),
+            kernel_initializer=conv_initializer(), name=f"{name}_up{i}_conv",
+        )(x)
+        x = _apply_norm(x, norm, f"{name}_up{i}_norm")
+        if dropout > 0 and 1 <= i <= num_dropout:
+            x = NoiseDropout(dropout, name=f"{name}_up{i}_dropout")(x)
+        x = layers.ReLU(name=f"{name}_up{i}_act")(x)
+        skip = layers.ReLU(name=f"{name}_skip{i}_relu")(pre[depth - 2 - i])
+        x = layers.Concatenate(name=f"{name}_skip{i}")([skip, x])
+    outputs = layers.Conv2DTranspose(
+        out_channels, 4, strides=2, padding="same", activation="tanh",
+        kernel_initializer=conv_initializer(), dtype="float32",
+        name=f"{name}_output",
+    )(x)
+    return inputs, outputs
+
+
 def _residual_stack(x, n, norm, *, name):
     for j in range(n):
         x = ResidualBlock(norm=norm, name=f"{name}_res{j}")(x)
@@ -411,6 +472,18 @@ class UNetGenerator(
     training tends to learn to ignore `z` (the paper's observation); a
     latent encoder and latent regression (BicycleGAN) prevent that.
 
+    `pytorch_layout=True` builds the PyTorch reference's U-Net
+    (junyanz/pytorch-CycleGAN-and-pix2pix `UnetGenerator`) exactly, so its
+    checkpoints convert with equal outputs (`pix2pix_keras.convert_pytorch`):
+    the skips and the innermost block go through ReLU instead of
+    LeakyReLU, the concatenation is `[skip, up]`, and dropout follows up
+    blocks `1..num_dropout` (the reference's innermost block has none). It
+    has the default network's layers and parameter count (with
+    `norm="none"` the reference's convolutions have no bias; converted ones
+    get zero biases) and cannot be combined with `decoder_filters`,
+    `normalize_innermost`, `attention`, `residual_blocks` or
+    `latent_dim`; the `down_block()` / `up_block()` hooks are not used.
+
     Subclasses can override `down_block()` and `up_block()` to change the
     blocks (for instance to append a `ResidualBlock`); the two options above
     wrap whatever the hooks return. Register the subclass with
@@ -456,6 +529,8 @@ class UNetGenerator(
         latent_injection: str. `"input"` (concatenate `z` to the image) or
             `"all"` (to the input of every down block). Defaults to
             `"input"`.
+        pytorch_layout: bool. Build the PyTorch reference's network
+            layer for layer (see above). Defaults to `False`.
         name: str. Model name. Defaults to `"generator"`.
 
     Example:
@@ -469,7 +544,8 @@ class UNetGenerator(
                     "dropout", "num_dropout", "inference_dropout",
                     "inference_statistics", "bn_momentum",
                     "normalize_innermost", "attention",
-                    "residual_blocks", "latent_dim", "latent_injection")
+                    "residual_blocks", "latent_dim", "latent_injection",
+                    "pytorch_layout")
 
     def __init__(
         self,
@@ -491,11 +567,17 @@ class UNetGenerator(
         residual_blocks=0,
         latent_dim=0,
         latent_injection="input",
+        pytorch_layout=False,
         name="generator",
         **kwargs,
     ):
         h, w = _image_size(image_size)
         depth = _resolve_depth(depth, (h, w))
+        if not isinstance(pytorch_layout, bool):
+            raise ValueError(
+                "`pytorch_layout` must be True or False. Received: "
+                f"pytorch_layout={pytorch_layout!r}"
+            )
         if h % 2**depth or w % 2**depth:
             raise ValueError(
                 f"`image_size` must be divisible by 2**depth = {2**depth} "
@@ -538,6 +620,47 @@ class UNetGenerator(
                 f"ints. Received: decoder_filters={decoder_filters!r}"
             )
 
+        if pytorch_layout:
+            _check_pytorch_layout(
+                decoder_filters=decoder_filters != encoder_filters[-2::-1],
+                normalize_innermost=bool(normalize_innermost),
+                attention=attention, residual_blocks=bool(residual_blocks),
+                latent_dim=bool(latent_dim),
+            )
+            inputs, outputs = _pytorch_unet(
+                h, w, in_channels, out_channels, encoder_filters, norm,
+                dropout, num_dropout, name,
+            )
+        else:
+            inputs, outputs = self._build_network(
+                h, w, in_channels, out_channels, encoder_filters,
+                decoder_filters, norm, dropout, num_dropout,
+                normalize_innermost, attention, residual_blocks, latent_dim,
+                latent_injection, name,
+            )
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        _set_bn_momentum(self, bn_momentum)
+        self._record_config(
+            image_size=(h, w), in_channels=in_channels,
+            out_channels=out_channels, depth=depth, filters=filters,
+            max_filters=max_filters, decoder_filters=decoder_filters,
+            norm=norm, dropout=dropout, num_dropout=num_dropout,
+            bn_momentum=float(bn_momentum),
+            normalize_innermost=bool(normalize_innermost),
+            attention=attention, residual_blocks=residual_blocks,
+            pytorch_layout=pytorch_layout,
+        )
+        self._init_latent(latent_dim, latent_injection, name)
+        self.inference_dropout = inference_dropout
+        self.inference_statistics = inference_statistics
+
+    def _build_network(
+        self, h, w, in_channels, out_channels, encoder_filters,
+        decoder_filters, norm, dropout, num_dropout, normalize_innermost,
+        attention, residual_blocks, latent_dim, latent_injection, name,
+    ):
+        """The default network: `(inputs, outputs)` of the functional model."""
+        depth = len(encoder_filters)
         x, latent, inputs = _generator_inputs(h, w, in_channels, latent_dim)
         skips = []
         for i, f in enumerate(encoder_filters):
@@ -584,20 +707,7 @@ class UNetGenerator(
             dtype="float32",
             name=f"{name}_output",
         )(x)
-        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
-        _set_bn_momentum(self, bn_momentum)
-        self._record_config(
-            image_size=(h, w), in_channels=in_channels,
-            out_channels=out_channels, depth=depth, filters=filters,
-            max_filters=max_filters, decoder_filters=decoder_filters,
-            norm=norm, dropout=dropout, num_dropout=num_dropout,
-            bn_momentum=float(bn_momentum),
-            normalize_innermost=bool(normalize_innermost),
-            attention=attention, residual_blocks=residual_blocks,
-        )
-        self._init_latent(latent_dim, latent_injection, name)
-        self.inference_dropout = inference_dropout
-        self.inference_statistics = inference_statistics
+        return inputs, outputs
 
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block; override to change the encoder.

@@ -29,9 +29,16 @@ from pix2pix_keras.utils import check_keras_file
 from pix2pix_keras.utils import check_number
 from pix2pix_keras.utils import config_differences
 
+# Architecture-only presets (new, untrained networks). Their former names
+# "unet_256" / "unet_128" read like weights (and are the reference's
+# `--netG` names); they still work, with a DeprecationWarning.
 PRESETS = {
-    "unet_256": dict(image_size=(256, 256)),
-    "unet_128": dict(image_size=(128, 128)),
+    "untrained_unet_256": dict(image_size=(256, 256)),
+    "untrained_unet_128": dict(image_size=(128, 128)),
+}
+_DEPRECATED_PRESETS = {
+    "unet_256": "untrained_unet_256",
+    "unet_128": "untrained_unet_128",
 }
 
 _RNG_PREFIX = "rng_"
@@ -318,19 +325,58 @@ class Pix2Pix(keras.Model):
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
-        """Builds a model from a named configuration.
+        """A pretrained model, or a new model of a named configuration.
+
+        Pretrained (`pix2pix_keras.pretrained.list_pretrained()`): the
+        PyTorch reference's published generators `"facades_label2photo"`,
+        `"sat2map"`, `"map2sat"`, `"edges2shoes"` and `"day2night"`,
+        downloaded, converted and cached on first use
+        (`pix2pix_keras.load_pretrained`), with a new discriminator.
+
+        Untrained: `"untrained_unet_256"` (the paper's 256×256 network) and
+        `"untrained_unet_128"`; their former names `"unet_256"` and
+        `"unet_128"` still work but are deprecated.
 
         Args:
-            preset: str. One of `"unet_256"` (the paper's facades model)
-                or `"unet_128"`.
-            **kwargs: Overrides of the preset's `Pix2Pix` arguments.
+            preset: str. A pretrained or an untrained preset name.
+            **kwargs: For a pretrained preset, `load_pretrained` arguments
+                (`inference_statistics`, `inference_dropout`,
+                `directory`, `origin`, `file_hash`); for an untrained one,
+                overrides of its `Pix2Pix` arguments.
 
         Returns:
             A `Pix2Pix` instance (not compiled).
+
+        Raises:
+            ValueError: unknown `preset` (the message lists the names).
+
+        Example:
+
+        ```python
+        model = Pix2Pix.from_preset("facades_label2photo")
+        photos = model.predict(labels)  # (n, 256, 256, 3) in [-1, 1]
+        ```
         """
+        from pix2pix_keras import pretrained
+
+        if preset in pretrained.PRETRAINED:
+            return pretrained.load_pretrained(preset, **kwargs)
+        if preset in _DEPRECATED_PRESETS:
+            import warnings
+
+            new = _DEPRECATED_PRESETS[preset]
+            warnings.warn(
+                f"Pix2Pix.from_preset({preset!r}) is deprecated: it builds "
+                f"an untrained network; use {new!r} (or a pretrained name: "
+                f"{', '.join(pretrained.PRETRAINED)}).",
+                DeprecationWarning, stacklevel=2,
+            )
+            preset = new
         if preset not in PRESETS:
             raise ValueError(
-                f"Unknown `preset`: {preset!r}. Available: {sorted(PRESETS)}"
+                f"Unknown `preset`: {preset!r}. Pretrained: "
+                f"{', '.join(pretrained.PRETRAINED)}; untrained: "
+                f"{', '.join(PRESETS)}."
             )
         return cls(**{**PRESETS[preset], **kwargs})
 

@@ -20,6 +20,10 @@ from pix2pix_keras.models.generator import check_latent
 from pix2pix_keras.utils import check_int
 
 
+def _chain(first, second):
+    return lambda x: second(first(x))
+
+
 def _conv_norm_relu(x, conv, norm, name):
     x = _apply_norm(conv(x), norm, f"{name}_norm")
     return layers.ReLU(name=f"{name}_act")(x)
@@ -59,6 +63,13 @@ class ResnetGenerator(
     transposed conv's output on the top and left instead); the shapes and
     parameter counts are the same, the sampling grid is shifted by one
     pixel.
+
+    `pytorch_layout=True` builds the PyTorch reference's network exactly
+    (for converted checkpoints, `pix2pix_keras.convert_pytorch`): the
+    stride-2 convolutions pad 1 pixel on every side, the transposed
+    convolutions crop their output on the top and left. Same parameters
+    and layer names otherwise (with `norm="none"` the reference's
+    convolutions have no bias; converted ones get zero biases).
 
     Inference is deterministic by default. With `dropout > 0`,
     `inference_dropout=True` keeps the dropout layers on at inference; it
@@ -106,6 +117,8 @@ class ResnetGenerator(
             noise input. Defaults to `0`.
         latent_injection: str. `"input"` or `"all"` (see above). Defaults
             to `"input"`.
+        pytorch_layout: bool. The PyTorch reference's padding (see
+            above). Defaults to `False`.
         name: str. Model name. Defaults to `"resnet_generator"`.
 
     Raises:
@@ -120,7 +133,7 @@ class ResnetGenerator(
     _config_keys = ("image_size", "in_channels", "out_channels", "filters",
                     "n_blocks", "n_downsampling", "norm", "dropout",
                     "inference_dropout", "inference_statistics", "latent_dim",
-                    "latent_injection")
+                    "latent_injection", "pytorch_layout")
 
     def __init__(
         self,
@@ -136,6 +149,7 @@ class ResnetGenerator(
         inference_statistics="image",
         latent_dim=0,
         latent_injection="input",
+        pytorch_layout=False,
         name="resnet_generator",
         **kwargs,
     ):
@@ -168,6 +182,11 @@ class ResnetGenerator(
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
             )
         check_latent(latent_dim, latent_injection)
+        if not isinstance(pytorch_layout, bool):
+            raise ValueError(
+                "`pytorch_layout` must be True or False. Received: "
+                f"pytorch_layout={pytorch_layout!r}"
+            )
         if latent_dim and norm == "instance":
             # z is constant over the image plane, so after any convolution
             # its contribution is a per-channel constant, which instance
@@ -179,6 +198,9 @@ class ResnetGenerator(
                 "followed by a norm). Received: norm='instance'."
             )
         bias = uses_bias(norm)
+        # The reference pads the strided convolutions by 1 on every side and
+        # crops its transposed convolutions' output on the top and left.
+        padding = "valid" if pytorch_layout else "same"
         init = conv_initializer()
 
         x, latent, inputs = _generator_inputs(h, w, in_channels, latent_dim)
@@ -196,11 +218,13 @@ class ResnetGenerator(
         for i in range(n_downsampling):
             if latent_dim and latent_injection == "all":
                 x = ConcatLatent(name=f"{name}_latent{i + 1}")([x, latent])
+            if pytorch_layout:
+                x = layers.ZeroPadding2D(1, name=f"{name}_down{i}_pad")(x)
             conv = layers.Conv2D(
                 filters * 2 ** (i + 1),
                 3,
                 strides=2,
-                padding="same",
+                padding=padding,
                 use_bias=bias,
                 kernel_initializer=init,
                 name=f"{name}_down{i}_conv",
@@ -215,11 +239,15 @@ class ResnetGenerator(
                 filters * 2 ** (n_downsampling - i - 1),
                 3,
                 strides=2,
-                padding="same",
+                padding=padding,
                 use_bias=bias,
                 kernel_initializer=init,
                 name=f"{name}_up{i}_conv",
             )
+            if pytorch_layout:
+                crop = layers.Cropping2D(((1, 0), (1, 0)),
+                                         name=f"{name}_up{i}_crop")
+                conv = _chain(conv, crop)
             x = _conv_norm_relu(x, conv, norm, f"{name}_up{i}")
         x = ReflectionPadding2D(3, name=f"{name}_out_pad")(x)
         outputs = layers.Conv2D(
@@ -236,6 +264,7 @@ class ResnetGenerator(
             image_size=(h, w), in_channels=in_channels,
             out_channels=out_channels, filters=filters, n_blocks=n_blocks,
             n_downsampling=n_downsampling, norm=norm, dropout=float(dropout),
+            pytorch_layout=pytorch_layout,
         )
         self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
