@@ -1,13 +1,15 @@
 """User-facing text speaks to users, not about the project's internals.
 
 Scanned: README.md, CHANGELOG.md, CITATION.cff, NOTICE, setup.cfg,
-mkdocs.yml and every Markdown page under docs/; every notebook cell
+mkdocs.yml, every Markdown page under docs/ and benchmarks/README.md (the
+README links it); every notebook cell
 (sources and any stored text outputs); the `--help` of every command; and
 in `pix2pix_keras/**/*.py`
 every string constant the parser sees (module, class and function
 docstrings, argparse help, error and warning messages, the parts of
-f-strings). Comments are not scanned (they never reach a user), nor is
-the developer tooling of benchmarks/ and tools/.
+f-strings). Comments are not scanned (they never reach a user), nor are
+the scripts of benchmarks/ and tools/ (developer tooling, whose defaults
+name the benchmark machine's data folders).
 
 Refused:
 
@@ -70,7 +72,7 @@ def _read(path):
 
 def text_files():
     names = ["README.md", "CHANGELOG.md", "CITATION.cff", "NOTICE",
-             "setup.cfg", "mkdocs.yml"]
+             "setup.cfg", "mkdocs.yml", "benchmarks/README.md"]
     paths = [os.path.join(ROOT, n) for n in names]
     paths += sorted(glob.glob(os.path.join(ROOT, "docs", "**", "*.md"), recursive=True))
     return [p for p in paths if os.path.isfile(p)]
