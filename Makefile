@@ -8,12 +8,12 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c $(CON
 # 3 also hides a harmless grappler "remapper failed" line printed at every fit.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test install install-dev install-browser bench clean
+.PHONY: demo test install install-dev install-browser bench dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(PY) setup.cfg pyproject.toml $(CONSTRAINTS)
+$(VENV)/.installed: $(PY) setup.cfg setup.py pyproject.toml $(CONSTRAINTS)
 	$(PIP_INSTALL) -e .
 	touch $@
 
@@ -50,6 +50,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev $(VENV)/.installed-browser
 	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=30 --doctest-modules --nbmake notebooks tests pix2pix_keras
 
+## The sdist and the wheel for PyPI in dist/, checked by twine (the tests
+## build them too: tests/test_packaging.py).
+dist: $(VENV)/.installed-dev
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
 ## Benchmarks (slow; write JSON to benchmarks/results/).
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/fit_vs_loop.py
@@ -57,4 +64,4 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/metrics_speed.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache build dist *.egg-info

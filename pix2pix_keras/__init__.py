@@ -23,6 +23,7 @@ from pix2pix_keras.callbacks import LearningRateHalving
 from pix2pix_keras.callbacks import SampleGrid
 from pix2pix_keras.callbacks import make_grid
 from pix2pix_keras.data import LabelMaps
+from pix2pix_keras.data import default_load_size
 from pix2pix_keras.data import facades_labels
 from pix2pix_keras.data import find_pairs
 from pix2pix_keras.data import load_paired_dataset

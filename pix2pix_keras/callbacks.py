@@ -103,7 +103,7 @@ class LambdaSchedule(keras.callbacks.Callback):
 
     λ is `start` up to `start_epoch`, `end` from `end_epoch` on, and linear
     in between: a high λ early keeps training stable, a lower one late
-    gives sharper output (SPEC §4). The value is set from the absolute
+    gives sharper output. The value is set from the absolute
     epoch into `model.l1_weight` (a variable saved with the model), so the
     schedule resumes exactly after `load_model`, `BackupAndRestore` or
     `fit(initial_epoch=...)`. Logged as `lambda_l1`.
@@ -288,9 +288,10 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 # ----------------------------------------------------------------------
-# Diagnostics: the SPEC §8 troubleshooting table, watched during fit().
+# Diagnostics: the troubleshooting table, watched during fit().
 
-#: The troubleshooting table (SPEC §8) plus a row for non-finite losses:
+#: The troubleshooting table (docs/training_tips.md) plus a row for
+#: non-finite losses:
 #: row key -> symptom, likely cause, remedy and the rule `Diagnostics`
 #: applies to the logged numbers. `troubleshooting_table()` renders it.
 TROUBLESHOOTING = {
@@ -401,7 +402,7 @@ def _fall(values):
 class Diagnostics(keras.callbacks.Callback):
     """Watches the logged losses and says which troubleshooting row applies.
 
-    Implements the table of SPEC §8 (`TROUBLESHOOTING`, rendered by
+    Implements the troubleshooting table (`TROUBLESHOOTING`, rendered by
     `troubleshooting_table()`): each row has a rule on the numbers that
     `Pix2Pix.fit` reports (`g_loss`, `g_gan`, `g_l1`, `d_loss`, `d_real`,
     `d_fake`). When a rule starts to hold, a finding is appended to

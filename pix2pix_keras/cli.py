@@ -377,7 +377,7 @@ def _pair(size):
 def _load_size(config):
     if config["load_size"] is not None:
         return _pair(config["load_size"])
-    return tuple(int(round(s * 286 / 256)) for s in _pair(config["image_size"]))
+    return pk.default_load_size(config["image_size"])
 
 
 def _write_json(path, data):

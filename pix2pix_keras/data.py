@@ -52,6 +52,33 @@ def sample_data_dir(split="train"):
     return os.path.join(_SAMPLE_ROOT, split)
 
 
+def default_load_size(image_size):
+    """The resize size before the random crop: `image_size` × 286 / 256.
+
+    The paper resizes to 286 and crops 256; this keeps that 286/256 margin
+    at any size, per side, each rounded to the nearest integer (Python's
+    `round`: a tie such as 214.5 goes to the even 214). It is the
+    `load_size` that `load_paired_dataset` and `pix2pix train` use when
+    none is given.
+
+    Args:
+        image_size: int or `(h, w)`. The crop size.
+
+    Returns:
+        `(h, w)` tuple of ints.
+
+    Example:
+    >>> default_load_size(256)
+    (286, 286)
+    >>> default_load_size(64)
+    (72, 72)
+    >>> default_load_size((128, 64))
+    (143, 72)
+    """
+    h, w = _image_size(image_size, "image_size")
+    return tuple(int(round(s * 286 / 256)) for s in (h, w))
+
+
 def _choice(value, allowed, name):
     if value not in allowed:
         raise ValueError(f"`{name}` must be one of {allowed}. Received: {name}={value!r}")
@@ -485,7 +512,7 @@ def load_paired_dataset(
     direction="AtoB",
     suffixes=(".jpg", ".png"),
     image_size=(256, 256),
-    load_size=(286, 286),
+    load_size=None,
     preprocess="resize_and_crop",
     size_multiple=256,
     in_channels=3,
@@ -530,8 +557,11 @@ def load_paired_dataset(
         suffixes: `(a_suffix, b_suffix)` for `"stems"`. Defaults to
             `(".jpg", ".png")`.
         image_size: int or `(h, w)`. Output (crop) size. Defaults to 256.
-        load_size: int or `(h, w)`. Resize target of `"resize_and_crop"`;
-            its width is the scale of `"scale_width"`. Defaults to 286.
+        load_size: int, `(h, w)` or `None`. Resize target of
+            `"resize_and_crop"`; its width is the scale of `"scale_width"`.
+            Defaults to `None`: `default_load_size(image_size)`, the
+            paper's 286/256 ratio (286 for 256, 72 for 64, 143 for 128);
+            an explicit value is used as given.
         preprocess: str. See above. Defaults to `"resize_and_crop"`.
         size_multiple: int. Size multiple for `"scale_width"` heights and
             `"none"` (2**depth of the generator). Defaults to `256`.
@@ -578,6 +608,8 @@ def load_paired_dataset(
     _choice(validate, ("quick", "full", "none"), "validate")
     _choice(on_error, ("raise", "skip"), "on_error")
     image_size = _image_size(image_size, "image_size")
+    if load_size is None:
+        load_size = default_load_size(image_size)
     load_size = _image_size(load_size, "load_size")
     check_int(batch_size=batch_size, size_multiple=size_multiple)
     for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):

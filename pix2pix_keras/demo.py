@@ -60,12 +60,11 @@ def run(output="runs/demo", epochs=8, image_size=256, batch_size=1, seed=0,
     if fast:
         image_size, epochs = 64, 1
     keras.utils.set_random_seed(seed)
-    load = int(round(image_size * 286 / 256))
     # The sample pairs are photo (A, .jpg) + label map (B, .png).
     common = dict(direction="BtoA", image_size=image_size, batch_size=batch_size)
+    # load_size defaults to image_size * 286 / 256 (286 at 256).
     train = pk.load_paired_dataset(
-        pk.sample_data_dir("train"), load_size=load, training=True,
-        seed=seed, **common)
+        pk.sample_data_dir("train"), training=True, seed=seed, **common)
     val = pk.load_paired_dataset(
         pk.sample_data_dir("val"), training=False, **common)
     model = pk.Pix2Pix.from_preset("untrained_unet_256", image_size=image_size)

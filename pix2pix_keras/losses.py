@@ -161,7 +161,7 @@ def l1_loss(target, generated):
 def l2_loss(target, generated):
     """Mean squared error `mean((y − G(x))²)`, the L2 reconstruction term.
 
-    The alternative to `l1_loss` of SPEC §4: it penalises large errors more
+    The alternative to `l1_loss`: it penalises large errors more
     and small ones less, which trades sharpness for smoothness.
 
     Args:

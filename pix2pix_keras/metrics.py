@@ -1167,7 +1167,7 @@ class SegmentationScore:
     import pix2pix_keras as pk
 
     ds = pk.load_paired_dataset(
-        "/work/shared/data/cmp_facade_base/val", direction="BtoA",
+        "cmp_facades/val", direction="BtoA",
         labels=pk.facades_labels(), with_label_ids=True, training=False,
         batch_size=4)  # (label map, photo, ids)
     segmenter = keras.models.load_model("facade_segmenter.keras")

@@ -494,3 +494,57 @@ def test_full_validation_finds_corrupt_data_that_the_quick_check_misses(tmp_path
     pk.load_paired_dataset(tmp_path, validate="quick")  # headers look fine
     with pytest.raises(ValueError, match=r"c\.png.*corrupt"):
         pk.load_paired_dataset(tmp_path, validate="full")
+
+
+# --------------------------------------------------------------- load_size
+
+
+def test_default_load_size_keeps_the_286_over_256_ratio():
+    assert pk.default_load_size(256) == (286, 286)  # the paper, unchanged
+    assert pk.default_load_size(64) == (72, 72)  # 71.5 -> 72
+    assert pk.default_load_size(128) == (143, 143)  # 143.0
+    assert pk.default_load_size(100) == (112, 112)  # 111.72 -> 112
+    assert pk.default_load_size(192) == (214, 214)  # 214.5 -> even 214
+    assert pk.default_load_size((128, 64)) == (143, 72)
+    assert pk.default_load_size([32, 48]) == (36, 54)
+    with pytest.raises(ValueError, match="image_size"):
+        pk.default_load_size(0)
+
+
+def _crop_offsets(crop, image, load_size):
+    """Offsets at which `crop` (uint8) is a window of `image` resized to
+    `load_size` with nearest neighbours (the pipeline's default)."""
+    resized = tf.image.resize(image, load_size, method="nearest").numpy()
+    h, w = crop.shape[:2]
+    return [(y, x) for y in range(load_size[0] - h + 1)
+            for x in range(load_size[1] - w + 1)
+            if np.array_equal(resized[y:y + h, x:x + w], crop)]
+
+
+@pytest.mark.parametrize("image_size, load_size, expected_load", [
+    ((32, 48), None, (36, 54)),  # default: 32·286/256 = 35.75, 48·286/256 = 53.6
+    (64, None, (72, 72)),
+    (64, 100, (100, 100)),  # an explicit value wins
+    (256, None, (286, 286)),  # the paper's default, unchanged
+])
+def test_training_crops_come_from_the_scaled_load_size(
+        tmp_path, image_size, load_size, expected_load):
+    img = _rand((300, 280, 3), 4)
+    _save(tmp_path / "x.png", img)
+    _save(tmp_path / "x.bmp", img)
+    kwargs = {} if load_size is None else {"load_size": load_size}
+    s, _ = _first(_load(tmp_path, image_size=image_size, flip=False, seed=0, **kwargs))
+    crop = np.round((s[0] + 1) * 127.5).astype(np.uint8)
+    assert len(_crop_offsets(crop, img, expected_load)) == 1
+    # The old fixed default: a crop of the 286-px image, which at 64 px
+    # keeps under a quarter of the picture.
+    if expected_load != (286, 286):
+        assert _crop_offsets(crop, img, (286, 286)) == []
+
+
+def test_explicit_load_size_smaller_than_image_size_is_refused():
+    with pytest.raises(ValueError, match=r"`load_size` \(40, 40\) must be at least"):
+        pk.load_paired_dataset(SAMPLE_VAL, image_size=64, load_size=40)
+    # The default always fits, also for sizes the old 286 default refused.
+    ds = pk.load_paired_dataset(SAMPLE_VAL, image_size=512, batch_size=1, seed=0)
+    assert ds.element_spec[0].shape.as_list() == [None, 512, 512, 3]
