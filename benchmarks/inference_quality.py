@@ -383,6 +383,25 @@ def render(report):
             f"{fmt(m['train_mode_no_dropout'])} |")
     worst = max(runs, key=lambda r: r["l1_gap_to_train_mode_no_dropout"]
                 ["predict_moving"])
+
+    def gaps(mode):
+        return [r["l1_gap_to_train_mode_no_dropout"][mode] for r in runs]
+
+    def pct(x):
+        return f"{100 * x:+.1f} %"
+
+    lines += [
+        "",
+        f"Over the {len(runs)} runs (L1 relative to the training-mode "
+        f"output without dropout): `predict()` {pct(min(gaps('predict')))} "
+        f"to {pct(max(gaps('predict')))}, the export "
+        f"{pct(min(gaps('export')))} to {pct(max(gaps('export')))}; the "
+        f"moving statistics {pct(min(gaps('predict_moving')))} to "
+        f"{pct(max(gaps('predict_moving')))}; recalibrated statistics "
+        f"{pct(min(gaps('recalibrated')))} to "
+        f"{pct(max(gaps('recalibrated')))}; training mode with dropout "
+        f"{pct(min(gaps('train_mode')))} to {pct(max(gaps('train_mode')))}.",
+    ]
     table = "\n".join(lines)
     layer_lines = [
         f"Worst run for the moving statistics: {worst['task']}, seed "
