@@ -670,7 +670,15 @@ def build_parser():
                                                            "ssim"],
                           choices=("l1", "psnr", "ssim", "fid", "kid"),
                           help="default: l1 psnr ssim (fid and kid download "
-                          "InceptionV3 weights once)")
+                          "their network once)")
+    evaluate.add_argument(
+        "--fid-network", default="fid_inception_2015",
+        choices=("fid_inception_2015", "keras_inception_v3"),
+        help="features of fid and kid: fid_inception_2015, the 2015 "
+        "Inception graph of the original FID code (numbers comparable with "
+        "published FIDs; 89 MB download), or keras_inception_v3, Keras's "
+        "ImageNet InceptionV3 of earlier releases (default: "
+        "fid_inception_2015)")
     evaluate.add_argument("--batch-size", type=int, default=1, metavar="N",
                           help="default: 1")
     evaluate.add_argument(
@@ -1347,7 +1355,8 @@ def cmd_evaluate(args):
                 bar.add(1)
 
         report = pk.evaluate(model, batches(), metrics=args.metrics,
-                             output_dir=args.output)
+                             output_dir=args.output,
+                             feature_extractor=args.fid_network)
     report = {"model": file, "data": os.path.abspath(data), **report}
     print(json.dumps(report, indent=2))
     return EXIT_OK
