@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 import weakref
 
 import keras
@@ -179,6 +180,24 @@ class LinearDecay(_EpochRateSchedule):
         """The multiplier of the base rate at 0-based `epoch`, in [0, 1]."""
         done = max(0, epoch + 1 - self.n_epochs)
         return max(0.0, 1.0 - done / float(self.n_epochs_decay + 1))
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        epochs = (self.params or {}).get("epochs")
+        total = self.n_epochs + self.n_epochs_decay
+        if not epochs or total == epochs or self.n_epochs_decay == 0:
+            return
+        if epochs > total:
+            what = (f"the rates are 0 from epoch {total + 1} on, so the last "
+                    f"{epochs - total} epoch(s) learn nothing")
+        else:
+            what = (f"the decay is cut off at {self.multiplier(epochs - 1):.3g}"
+                    " × the base rate")
+        warnings.warn(
+            f"LinearDecay(n_epochs={self.n_epochs}, n_epochs_decay="
+            f"{self.n_epochs_decay}) spans {total} epochs but fit() runs "
+            f"{epochs}: {what}. Make n_epochs + n_epochs_decay equal the "
+            "epochs of the run.", stacklevel=2)
 
     def get_config(self):
         return {"n_epochs": self.n_epochs,

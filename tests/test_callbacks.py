@@ -144,6 +144,26 @@ def test_linear_decay_resumes_from_absolute_epoch():
     np.testing.assert_allclose(tail2, [1e-4, 5e-5], rtol=1e-6)
 
 
+def test_linear_decay_warns_when_the_run_does_not_match():
+    model = tiny_pix2pix()
+    model.compile()
+    for epochs, message in (
+            (10, r"spans 5 epochs but fit\(\) runs 10: the rates are 0 from "
+                 r"epoch 6 on, so the last 5 epoch\(s\) learn nothing"),
+            (3, r"spans 5 epochs but fit\(\) runs 3: the decay is cut off "
+                r"at 0.75 × the base rate")):
+        cb = pk.LinearDecay(n_epochs=2, n_epochs_decay=3)
+        cb.set_model(model)
+        cb.set_params({"epochs": epochs})
+        with pytest.warns(UserWarning, match=message):
+            cb.on_train_begin()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cb.set_params({"epochs": 5})
+        cb.on_train_begin()
+
+
 @pytest.mark.parametrize(
     "kwargs, name",
     [({"n_epochs": -1}, "n_epochs"), ({"n_epochs": 2.5}, "n_epochs"),
