@@ -33,6 +33,7 @@ import math
 import os
 import sys
 import traceback
+import warnings
 
 import keras
 import numpy as np
@@ -1225,16 +1226,20 @@ def cmd_train(args):
                                  config["steps_per_epoch"])
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     try:
-        model.fit(
-            train,
-            epochs=config["epochs"],
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps,
-            validation_data=val,
-            callbacks=_callbacks(config, run_dir, samples),
-            verbose=args.verbose,
-            shuffle=False,  # the dataset shuffles itself
-        )
+        with warnings.catch_warnings():
+            # schedule_warnings said it above, naming the flags.
+            warnings.filterwarnings("ignore", message=r"LinearDecay\(",
+                                    category=UserWarning)
+            model.fit(
+                train,
+                epochs=config["epochs"],
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps,
+                validation_data=val,
+                callbacks=_callbacks(config, run_dir, samples),
+                verbose=args.verbose,
+                shuffle=False,  # the dataset shuffles itself
+            )
     finally:
         if os.path.isfile(metrics_path):
             try:
