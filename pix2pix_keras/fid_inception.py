@@ -60,10 +60,10 @@ def to_uint8_range(images):
         images: array or tensor in [-1, 1].
 
     Returns:
-        float32 tensor of integers in [0, 255], the same shape.
+        float32 NumPy array of integers in [0, 255], the same shape.
     """
-    images = tf.convert_to_tensor(images, tf.float32)
-    return tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0)
+    images = np.asarray(images, np.float32)
+    return np.clip(np.round((images + 1.0) * 127.5), 0.0, 255.0)
 
 
 def _cache_root(directory):
@@ -154,25 +154,32 @@ class FIDInception:
 
     def __init__(self, graph_def, path):
         self.path = path
-
-        def run(images):
+        # A graph and session of its own, as the original code runs it: the
+        # 2015 graph uses BatchNormWithGlobalNormalization, an op that runs
+        # only in a graph keeping the GraphDef's old producer version (a
+        # `tf.function` would run it as a current graph and fail).
+        self._graph = tf.Graph()
+        with self._graph.as_default():
+            self._input = tf.compat.v1.placeholder(
+                tf.float32, (None, None, None, 3), name="images")
             (pool,) = tf.compat.v1.import_graph_def(
-                graph_def, input_map={INPUT_TENSOR: images},
+                graph_def, input_map={INPUT_TENSOR: self._input},
                 return_elements=[OUTPUT_TENSOR], name="fid_inception")
-            return tf.reshape(pool, (tf.shape(images)[0], -1))
-
-        self._function = tf.compat.v1.wrap_function(
-            run, [tf.TensorSpec((None, None, None, 3), tf.float32)])
+            self._output = tf.reshape(pool, (tf.shape(self._input)[0], -1))
+        self._session = tf.compat.v1.Session(graph=self._graph)
 
     def __call__(self, images):
-        images = tf.convert_to_tensor(images, tf.float32)
-        if images.shape[-1] == 1:
-            images = tf.repeat(images, 3, axis=-1)
-        elif images.shape[-1] != 3:
+        """Features `(n, d)` (NumPy float32) of images `(n, h, w, c)` in
+        [-1, 1], run eagerly (not inside a `tf.function`)."""
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
             raise ValueError(
-                "The FID Inception network takes RGB (or grayscale) images. "
-                f"Received {images.shape[-1]} channels.")
-        return self._function(to_uint8_range(images))
+                "The FID Inception network takes a batch (n, h, w, c) of RGB "
+                f"(or grayscale) images. Received shape {images.shape}.")
+        if images.shape[-1] == 1:
+            images = np.repeat(images, 3, axis=-1)
+        return self._session.run(self._output,
+                                 {self._input: to_uint8_range(images)})
 
 
 def fid_inception_extractor(path=None, *, origin=FID_INCEPTION_URL,

@@ -818,8 +818,9 @@ class _FeatureMetric:
 
     def _make_extract_fn(self):
         model, size = self.extractor, self.input_size
-        if getattr(model, "resizes_itself", False):
-            size = None
+        if isinstance(model, _fid_inception.FIDInception):
+            self._wants_rgb = False  # it repeats grayscale itself
+            return model  # a session of its own, fed eagerly, no resize
         is_layer = isinstance(model, keras.Layer)
         inputs = getattr(model, "inputs", None) if is_layer else None
         self._wants_rgb = bool(inputs) and _shape(inputs[0])[-1] == 3

@@ -42,9 +42,29 @@ def toy_graph_def(output="pool_3"):
                                       name="ResizeBilinear")
         x = tf.subtract(x, 128.0, name="Sub")
         x = tf.multiply(x, 1.0 / 128.0, name="Mul")
+        # A batch norm that changes nothing, as the op of the 2015 graph.
+        for name, value in (("mean", 0.0), ("variance", 1.0), ("beta", 0.0),
+                            ("gamma", 1.0)):
+            tf.constant(np.full(3, value, np.float32),
+                        name=f"conv/batchnorm/{name}")
+        x = tf.identity(x, name="conv/batchnorm")
         x = x[:, ::STEP, ::STEP, :]
         tf.reshape(x, [-1, 1, 1, WIDTH], name=output)
-    return graph.as_graph_def()
+    graph_def = graph.as_graph_def()
+    # BatchNormWithGlobalNormalization, removed from GraphDef version 9 on,
+    # in a GraphDef of an old producer version, like the 2015 graph: it
+    # runs only in a graph that keeps that version.
+    for node in graph_def.node:
+        if node.name == "conv/batchnorm":
+            node.op = "BatchNormWithGlobalNormalization"
+            node.input.extend([f"conv/batchnorm/{name}" for name in
+                               ("mean", "variance", "beta", "gamma")])
+            node.attr.clear()
+            node.attr["T"].type = tf.float32.as_datatype_enum
+            node.attr["variance_epsilon"].f = 0.0
+            node.attr["scale_after_normalization"].b = True
+    graph_def.versions.producer = 5
+    return graph_def
 
 
 def pack(path, graph_bytes):
@@ -92,7 +112,7 @@ def test_legacy_resize_reference():
     out = F.legacy_resize_bilinear(row, (1, 4))
     np.testing.assert_allclose(out.ravel(), [0.0, 5.0, 10.0, 10.0])
     np.testing.assert_allclose(
-        F.to_uint8_range(np.array([-1.0, -0.5, 0.0, 1.0, 1.2])).numpy(),
+        F.to_uint8_range(np.array([-1.0, -0.5, 0.0, 1.0, 1.2])),
         [0.0, 64.0, 128.0, 255.0, 255.0])  # 63.75 -> 64, 127.5 -> 128
 
 
