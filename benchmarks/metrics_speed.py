@@ -9,7 +9,8 @@ prediction; the values do not change the cost):
                      `graph` inside a `tf.function` (as in a Keras test
                      step), `xla` the same with `jit_compile=True`, and
                      `eager` (plain call: adds the [-1, 1] range checks).
-  fid_features       `FrechetInceptionDistance(weights=None, input_size=299,
+  fid_features       `FrechetInceptionDistance("keras_inception_v3",
+                     weights=None, input_size=299,
                      batch_size=--fid-batch).update_real(images)` on
                      `--fid-images` 256×256 images: bilinear resize to
                      299×299, InceptionV3 (include_top=False, pooling="avg",
@@ -168,7 +169,8 @@ def image_metrics(args, rng):
 def fid_features(args, rng):
     t0 = time.perf_counter()
     fid = metrics.FrechetInceptionDistance(
-        weights=None, input_size=299, batch_size=args.fid_batch
+        "keras_inception_v3", weights=None, input_size=299,
+        batch_size=args.fid_batch
     )
     build_s = time.perf_counter() - t0
     images = rng.uniform(-1, 1, (args.fid_images, SIZE, SIZE, 3)).astype(

@@ -20,6 +20,7 @@ from pix2pix_keras.callbacks import BackupAndRestore
 from pix2pix_keras.callbacks import Diagnostics
 from pix2pix_keras.callbacks import LambdaSchedule
 from pix2pix_keras.callbacks import LearningRateHalving
+from pix2pix_keras.callbacks import LinearDecay
 from pix2pix_keras.callbacks import SampleGrid
 from pix2pix_keras.callbacks import make_grid
 from pix2pix_keras.data import LabelMaps

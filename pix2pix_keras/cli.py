@@ -33,6 +33,7 @@ import math
 import os
 import sys
 import traceback
+import warnings
 
 import keras
 import numpy as np
@@ -62,6 +63,18 @@ SAMPLES_DIR = "samples"
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"
 TENSORBOARD_DIR = "tensorboard"
+
+
+#: The learning-rate schedules of `pix2pix train` (`--lr-policy`).
+LR_POLICIES = ("linear", "halving", "constant")
+#: The default `--lr-policy`: the PyTorch reference's default, `linear`
+#: (constant rates for the first half of the run, then linear to 0).
+DEFAULT_LR_POLICY = "linear"
+#: `--lr-halving-every` of the halving policy when not given.
+DEFAULT_HALVING_EVERY = 10
+#: A schedule that drives the rate below this fraction of the base rate
+#: before the last tenth of the run gets a warning.
+MIN_RATE_FRACTION = 1e-3
 
 
 class UsageError(Exception):
@@ -213,8 +226,20 @@ TRAIN_OPTIONS = (
            "float", low=0.0, low_open=True, nullable=True),
     Option("beta_1", 0.5, "Adam beta_1 of both optimizers", "float",
            low=0.0, high=1.0, high_open=True),
-    Option("lr_halving_every", 10, "halve both learning rates every N "
-           "epochs (0: never)", "int", low=0),
+    Option("lr_policy", DEFAULT_LR_POLICY, "learning-rate schedule of all "
+           "optimizers: linear (constant for n_epochs, then linear to 0 over "
+           "n_epochs_decay, as the PyTorch reference), halving (halve every "
+           "lr_halving_every epochs) or constant", "choice",
+           choices=LR_POLICIES),
+    Option("n_epochs", None, "linear policy: epochs at the base rate "
+           "(null: the first half of the run, epochs - epochs // 2)", "int",
+           low=0, nullable=True),
+    Option("n_epochs_decay", None, "linear policy: epochs of linear decay "
+           "to 0 after n_epochs (null: the rest of the run)", "int", low=0,
+           nullable=True),
+    Option("lr_halving_every", None, "halving policy: halve the learning "
+           "rates every N epochs (null: 10). Given without lr_policy it "
+           "selects halving (0: constant)", "int", low=0, nullable=True),
     Option("gan_loss", "lsgan", "GAN loss", "choice",
            choices=("lsgan", "vanilla", "hinge")),
     Option("lambda_l1", 100.0, "weight of the L1 loss", "float", low=0.0),
@@ -240,8 +265,9 @@ TRAIN_OPTIONS = (
 OPTIONS = {o.name: o for o in TRAIN_OPTIONS}
 #: Keys that `train --resume` may change; the others define the model,
 #: the optimizers or the data and stay as the run was started.
-RESUME_KEYS = ("epochs", "data", "val", "sample_every", "num_samples",
-               "checkpoint_every", "keep_checkpoints", "tensorboard")
+RESUME_KEYS = ("epochs", "n_epochs", "n_epochs_decay", "data", "val",
+               "sample_every", "num_samples", "checkpoint_every",
+               "keep_checkpoints", "tensorboard")
 _PATH_KEYS = ("data", "val", "output")
 
 
@@ -367,7 +393,143 @@ def check_config(config, where="config"):
             f"{where}: preprocess='none' gives images of different sizes; "
             "use `batch_size` 1."
         )
-    return out
+    return _check_schedule(out, where)
+
+
+#: The keys of each learning-rate policy.
+_POLICY_KEYS = {"linear": ("n_epochs", "n_epochs_decay"),
+                "halving": ("lr_halving_every",), "constant": ()}
+
+
+def _check_schedule(config, where):
+    """Checks the learning-rate keys against `lr_policy` and fills in the
+    policy's own keys (idempotent: resolved values are kept).
+
+    `linear` without `n_epochs` / `n_epochs_decay` splits the run in two:
+    `epochs - epochs // 2` constant epochs and `epochs // 2` of decay (100
+    and 100 for 200 epochs, the reference's defaults); one of them given,
+    the other takes the rest of the run. `halving` without
+    `lr_halving_every` halves every 10 epochs.
+    """
+    policy = config["lr_policy"]
+    for key in ("n_epochs", "n_epochs_decay", "lr_halving_every"):
+        if config[key] is not None and key not in _POLICY_KEYS[policy]:
+            owner = "halving" if key == "lr_halving_every" else "linear"
+            raise UsageError(
+                f"{where}: `{key}` ({OPTIONS[key].flag} {config[key]}) is a "
+                f"setting of lr_policy {owner!r}, but lr_policy is "
+                f"{policy!r}: drop it (or set it to null) or choose "
+                f"--lr-policy {owner}"
+            )
+    epochs = config["epochs"]
+    if policy == "linear":
+        n, decay = config["n_epochs"], config["n_epochs_decay"]
+        if n is None and decay is None:
+            n, decay = epochs - epochs // 2, epochs // 2
+        elif n is None:
+            n = max(epochs - decay, 0)
+        elif decay is None:
+            decay = max(epochs - n, 0)
+        config["n_epochs"], config["n_epochs_decay"] = n, decay
+    elif policy == "halving":
+        every = config["lr_halving_every"]
+        if every is None:
+            every = DEFAULT_HALVING_EVERY
+        if every < 1:
+            raise UsageError(
+                f"{where}: `lr_halving_every` must be >= 1 with lr_policy "
+                f"'halving' (for no decay use --lr-policy constant). "
+                f"Received: lr_halving_every={every!r}"
+            )
+        config["lr_halving_every"] = every
+    return config
+
+
+def _infer_lr_policy(config, given):
+    """`lr_halving_every` set without `lr_policy` selects halving (0:
+    constant), as it did before `lr_policy` existed: configs and runs of
+    earlier versions keep their schedule. `given`: the keys set by the
+    config file and the flags (or the saved run config)."""
+    every = config.get("lr_halving_every")
+    if "lr_policy" in given or "lr_halving_every" not in given or every is None:
+        return config
+    config["lr_policy"] = "halving" if every else "constant"
+    if not every:
+        config["lr_halving_every"] = None
+    return config
+
+
+def lr_schedule(config):
+    """The learning-rate callback of a checked config (`None`: constant)."""
+    if config["lr_policy"] == "linear":
+        return pk.LinearDecay(n_epochs=config["n_epochs"],
+                              n_epochs_decay=config["n_epochs_decay"])
+    if config["lr_policy"] == "halving":
+        return pk.LearningRateHalving(every=config["lr_halving_every"])
+    return None
+
+
+def schedule_warnings(config):
+    """Warnings about the learning-rate schedule of a checked config.
+
+    A `linear` decay that does not end with the run (cut off, or ending
+    early so that the last epochs train at rate 0), and any schedule whose
+    rate falls below `MIN_RATE_FRACTION` × the base rate before the last
+    tenth of the run (at the last epoch of its first 90 %). Each message
+    names the flags to change.
+
+    Returns:
+        list of str.
+    """
+    schedule = lr_schedule(config)
+    if schedule is None:
+        return []
+    epochs = config["epochs"]
+    warnings = []
+    ended_early = False
+    if config["lr_policy"] == "linear":
+        n, decay = config["n_epochs"], config["n_epochs_decay"]
+        flags = f"--n-epochs {n} + --n-epochs-decay {decay} = {n + decay}"
+        if n >= epochs:
+            if decay > 0:
+                warnings.append(
+                    f"--n-epochs {n} with --epochs {epochs}: the linear "
+                    "decay would start after the last epoch, so the rates "
+                    f"stay constant; lower --n-epochs below {epochs} (or use "
+                    "--lr-policy constant)")
+        elif n + decay > epochs:
+            warnings.append(
+                f"{flags} epochs is longer than the run (--epochs {epochs}): "
+                "the decay is cut off and the last epoch trains at "
+                f"{schedule.multiplier(epochs - 1):.3g} × the base rate "
+                f"instead of 1/{decay + 1}; set --n-epochs-decay "
+                f"{epochs - n} (or raise --epochs to {n + decay})")
+        elif n + decay < epochs:
+            ended_early = True
+            warnings.append(
+                f"{flags} epochs is shorter than the run (--epochs "
+                f"{epochs}): the rates are 0 from epoch {n + decay + 1} on, "
+                f"so the last {epochs - n - decay} epoch(s) learn nothing; "
+                f"set --n-epochs-decay {epochs - n}")
+    last = (9 * epochs + 9) // 10 - 1  # 0-based, the last of the first 90 %
+    fraction = schedule.multiplier(last)
+    if fraction < MIN_RATE_FRACTION and not ended_early:
+        said = (f"drives the rates to {fraction:.2g} × the base rate by epoch "
+                f"{last + 1} of {epochs}, below {MIN_RATE_FRACTION:g} × base "
+                "before the last tenth of the run, so its later epochs "
+                "learn almost nothing")
+        if config["lr_policy"] == "halving":
+            every = config["lr_halving_every"]
+            warnings.append(
+                f"--lr-halving-every {every} with --epochs {epochs} {said}: "
+                f"use --lr-policy linear, or --lr-halving-every "
+                f"{last // 10 + 1} or more")
+        else:
+            warnings.append(
+                f"--lr-policy linear with --n-epochs {config['n_epochs']} "
+                f"--n-epochs-decay {config['n_epochs_decay']} and --epochs "
+                f"{epochs} {said}: let the decay end with the run")
+    return warnings
 
 
 def _pair(size):
@@ -511,7 +673,15 @@ def build_parser():
                                                            "ssim"],
                           choices=("l1", "psnr", "ssim", "fid", "kid"),
                           help="default: l1 psnr ssim (fid and kid download "
-                          "InceptionV3 weights once)")
+                          "their network once)")
+    evaluate.add_argument(
+        "--fid-network", default="fid_inception_2015",
+        choices=("fid_inception_2015", "keras_inception_v3"),
+        help="features of fid and kid: fid_inception_2015, the 2015 "
+        "Inception graph of the original FID code (numbers comparable with "
+        "published FIDs; 89 MB download), or keras_inception_v3, Keras's "
+        "ImageNet InceptionV3 of earlier releases (default: "
+        "fid_inception_2015)")
     evaluate.add_argument("--batch-size", type=int, default=1, metavar="N",
                           help="default: 1")
     evaluate.add_argument(
@@ -704,12 +874,16 @@ def build_parser():
 
 def _new_run_config(args, overrides):
     config = default_config()
+    given = set(overrides)
     if args.config:
-        config.update(read_config_file(args.config))
+        from_file = read_config_file(args.config)
+        config.update(from_file)
+        given.update(from_file)
     for key, value in overrides.items():
         if key in _PATH_KEYS and value is not None:
             value = os.path.abspath(value)
         config[key] = OPTIONS[key].check(value, OPTIONS[key].flag)
+    _infer_lr_policy(config, given)
     where = f"{args.config} + flags" if args.config else "flags"
     config = check_config(config, where)
     if config["data"] is None:
@@ -766,6 +940,7 @@ def _resume_config(args, overrides):
     saved = read_config_file(path)
     config = default_config()
     config.update(saved)
+    _infer_lr_policy(config, set(saved))
     for key, value in overrides.items():
         if key in _PATH_KEYS and value is not None:
             value = os.path.abspath(value)
@@ -913,9 +1088,9 @@ def _resume_point(train, epochs_done, steps_per_epoch):
 
 def _callbacks(config, run_dir, samples):
     callbacks = []
-    if config["lr_halving_every"]:
-        callbacks.append(
-            pk.LearningRateHalving(every=config["lr_halving_every"]))
+    schedule = lr_schedule(config)
+    if schedule is not None:
+        callbacks.append(schedule)
     callbacks.append(_LogLearningRates())
     if samples is not None:
         callbacks.append(pk.SampleGrid(
@@ -1085,6 +1260,8 @@ def cmd_train(args):
     else:
         config, state = _new_run_config(args, overrides), None
     _check_dirs(config)
+    for warning in schedule_warnings(config):
+        print(f"{PROG} train: warning: {warning}", file=sys.stderr, flush=True)
     run_dir = config["output"]
     args.run_dir = run_dir  # for the hint after an interruption
 
@@ -1108,16 +1285,20 @@ def cmd_train(args):
                                  config["steps_per_epoch"])
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     try:
-        model.fit(
-            train,
-            epochs=config["epochs"],
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps,
-            validation_data=val,
-            callbacks=_callbacks(config, run_dir, samples),
-            verbose=args.verbose,
-            shuffle=False,  # the dataset shuffles itself
-        )
+        with warnings.catch_warnings():
+            # schedule_warnings said it above, naming the flags.
+            warnings.filterwarnings("ignore", message=r"LinearDecay\(",
+                                    category=UserWarning)
+            model.fit(
+                train,
+                epochs=config["epochs"],
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps,
+                validation_data=val,
+                callbacks=_callbacks(config, run_dir, samples),
+                verbose=args.verbose,
+                shuffle=False,  # the dataset shuffles itself
+            )
     finally:
         if os.path.isfile(metrics_path):
             try:
@@ -1249,7 +1430,8 @@ def cmd_evaluate(args):
                 bar.add(1)
 
         report = pk.evaluate(model, batches(), metrics=args.metrics,
-                             output_dir=args.output)
+                             output_dir=args.output,
+                             feature_extractor=args.fid_network)
     report = {"model": file, "data": os.path.abspath(data), **report}
     print(json.dumps(report, indent=2))
     return EXIT_OK

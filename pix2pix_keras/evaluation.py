@@ -30,7 +30,7 @@ def evaluate(
     dataset,
     metrics=("l1", "psnr", "ssim"),
     output_dir=None,
-    feature_extractor=None,
+    feature_extractor="fid_inception_2015",
     feature_weights="imagenet",
     segmenter=None,
     num_classes=None,
@@ -59,10 +59,14 @@ def evaluate(
             `"miou"`. Defaults to `("l1", "psnr", "ssim")`.
         output_dir: str or `None`. Where to write the report. Defaults to
             `None` (no files).
-        feature_extractor: `keras.Model`, weights path or `None` for FID
-            and KID; `None` uses InceptionV3 with `feature_weights`.
-        feature_weights: `"imagenet"`, `None` or a path, for the default
-            InceptionV3. Defaults to `"imagenet"`.
+        feature_extractor: the extractor of FID and KID, as `extractor`
+            of `FrechetInceptionDistance`: `"fid_inception_2015"` (the
+            network of published FIDs), `"keras_inception_v3"` (or `None`),
+            a `keras.Model` or a file path. Defaults to
+            `"fid_inception_2015"`.
+        feature_weights: `weights` of a named extractor: `"imagenet"`
+            (download), a local file, or `None` (random, Keras InceptionV3
+            only). Defaults to `"imagenet"`.
         segmenter: callable mapping generated images to class logits
             `(b, h, w, C)` or ids `(b, h, w)`; needed for `"miou"`.
         num_classes: int. Classes of the segmenter, for `"miou"`.

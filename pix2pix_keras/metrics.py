@@ -15,8 +15,9 @@ would need an assertion op that XLA cannot compile.
   for `Pix2Pix.test_step` and `compile(metrics=...)`.
 - `FrechetInceptionDistance` and `KernelInceptionDistance`: distribution
   distances between real and generated images in the feature space of
-  InceptionV3 (or any extractor); plain Python objects that accumulate in
-  float64 NumPy. `frechet_distance` and `kid_from_features` are the pure
+  the 2015 Inception graph of the original FID implementation (by default;
+  see `pix2pix_keras.fid_inception`), Keras's InceptionV3, or any
+  extractor; plain Python objects that accumulate in float64 NumPy. `frechet_distance` and `kid_from_features` are the pure
   functions behind them.
 - `SegmentationScore` and `fcn_score`: the "FCN score" of the pix2pix paper
   (segment generated photos, compare with the label maps they were
@@ -30,12 +31,20 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from pix2pix_keras import fid_inception as _fid_inception
 from pix2pix_keras.utils import check_int
 
 RANGE_TOLERANCE = 1e-3
 """How far images may stray outside [-1, 1] before the checks reject them."""
 
 _INCEPTION_NOTOP = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+#: Feature extractor of published FID numbers: the 2015 Inception graph of
+#: the original FID code (`pix2pix_keras.fid_inception`). The default.
+FID_INCEPTION = "fid_inception_2015"
+#: Keras's `InceptionV3(include_top=False, pooling="avg")`, the extractor
+#: of earlier releases (its FIDs are not comparable with published ones).
+KERAS_INCEPTION = "keras_inception_v3"
 
 
 # ---------------------------------------------------------------------------
@@ -705,30 +714,78 @@ def inception_extractor(weights="imagenet", input_size=299):
         ) from e
 
 
+def _is_keras_inception(extractor):
+    if extractor is None or extractor == KERAS_INCEPTION:
+        return True
+    if isinstance(extractor, (str, os.PathLike)):
+        return os.fspath(extractor).endswith(".h5")
+    return False
+
+
+def _is_fid_inception(extractor):
+    if isinstance(extractor, _fid_inception.FIDInception):
+        return True
+    if extractor == FID_INCEPTION:
+        return True
+    if isinstance(extractor, (str, os.PathLike)):
+        return os.fspath(extractor).endswith((".tgz", ".pb"))
+    return False
+
+
 def _build_extractor(extractor, weights, input_size):
-    if extractor is None:
+    if isinstance(extractor, _fid_inception.FIDInception):
+        return extractor
+    if extractor == FID_INCEPTION:
+        if weights is None:
+            raise ValueError(
+                "The FID Inception graph has fixed weights; `weights=None` "
+                f"(random weights) needs extractor={KERAS_INCEPTION!r}."
+            )
+        if weights == "imagenet":
+            return _fid_inception.fid_inception_extractor()
+        if isinstance(weights, (str, os.PathLike)):
+            path = os.fspath(weights)
+            if path.endswith(".h5"):
+                raise ValueError(
+                    f"{path!r} is a Keras InceptionV3 weights file: pass "
+                    f"extractor={KERAS_INCEPTION!r} with it, or the FID "
+                    f"Inception archive ({_fid_inception.FID_INCEPTION_ARCHIVE}"
+                    ") or graph as `weights`."
+                )
+            return _fid_inception.fid_inception_extractor(path)
+        raise ValueError(
+            "`weights` must be 'imagenet' or a file path. "
+            f"Received: weights={weights!r}"
+        )
+    if extractor is None or extractor == KERAS_INCEPTION:
         return inception_extractor(
             weights=weights, input_size=input_size or 299
         )
     if isinstance(extractor, (str, os.PathLike)):
         path = os.fspath(extractor)
         if not os.path.isfile(path):
-            raise ValueError(f"Feature extractor file not found: {path!r}")
+            raise ValueError(
+                f"Feature extractor file not found: {path!r} (the named "
+                f"extractors are {FID_INCEPTION!r} and {KERAS_INCEPTION!r})"
+            )
         if path.endswith(".keras"):
             return keras.saving.load_model(path)
         if path.endswith(".h5"):
             return inception_extractor(
                 weights=path, input_size=input_size or 299
             )
+        if path.endswith((".tgz", ".pb")):
+            return _fid_inception.fid_inception_extractor(path)
         raise ValueError(
-            "A feature extractor path must be a `.keras` model or a "
-            "`.weights.h5` / `.h5` InceptionV3 weights file. "
-            f"Received: {path!r}"
+            "A feature extractor path must be a `.keras` model, a "
+            "`.weights.h5` / `.h5` InceptionV3 weights file, or the FID "
+            f"Inception archive (.tgz) or graph (.pb). Received: {path!r}"
         )
     if not callable(extractor):
         raise ValueError(
-            "`extractor` must be None, a Keras model / callable mapping images "
-            f"to (batch, features), or a file path. Received: {extractor!r}"
+            f"`extractor` must be {FID_INCEPTION!r}, {KERAS_INCEPTION!r} "
+            "(or None), a Keras model / callable mapping images to (batch, "
+            f"features), or a file path. Received: {extractor!r}"
         )
     return extractor
 
@@ -738,14 +795,21 @@ class _FeatureMetric:
 
     def __init__(self, extractor, weights, input_size, batch_size):
         check_int(batch_size=batch_size)
-        if input_size is not None:
-            check_int(input_size=input_size)
-        elif extractor is None or isinstance(extractor, (str, os.PathLike)):
-            if not os.fspath(extractor or "").endswith(".keras"):
+        if _is_fid_inception(extractor):
+            if input_size not in (None, 299):
                 raise ValueError(
-                    "InceptionV3 needs an `input_size` (299 by default); "
-                    "`input_size=None` is for extractors of any input size."
+                    "The FID Inception graph resizes the images to 299×299 "
+                    "itself, as the original FID code: `input_size` must be "
+                    f"299 or None. Received: input_size={input_size!r}"
                 )
+            input_size = None  # fed at their own size
+        elif input_size is not None:
+            check_int(input_size=input_size)
+        elif _is_keras_inception(extractor):
+            raise ValueError(
+                "InceptionV3 needs an `input_size` (299 by default); "
+                "`input_size=None` is for extractors of any input size."
+            )
         self.extractor = _build_extractor(extractor, weights, input_size)
         self.input_size = input_size
         self.batch_size = batch_size
@@ -754,6 +818,9 @@ class _FeatureMetric:
 
     def _make_extract_fn(self):
         model, size = self.extractor, self.input_size
+        if isinstance(model, _fid_inception.FIDInception):
+            self._wants_rgb = False  # it repeats grayscale itself
+            return model  # a session of its own, fed eagerly, no resize
         is_layer = isinstance(model, keras.Layer)
         inputs = getattr(model, "inputs", None) if is_layer else None
         self._wants_rgb = bool(inputs) and _shape(inputs[0])[-1] == 3
@@ -776,7 +843,9 @@ class _FeatureMetric:
 
         Args:
             images: array or tensor `(n, h, w, c)` in [-1, 1]; resized to
-                `input_size` (bilinear, antialiased) unless it is `None`.
+                `input_size` (bilinear, antialiased) unless it is `None`
+                (always `None` for the FID Inception graph, which resizes
+                them itself).
             name: str. Used in error messages. Defaults to `"images"`.
 
         Returns:
@@ -871,39 +940,58 @@ class FrechetInceptionDistance(_FeatureMetric):
     """Streaming Fréchet Inception Distance (FID) between real and fake images.
 
     Heusel et al. 2017, https://arxiv.org/abs/1706.08500. Images in [-1, 1]
-    of any size are resized to `input_size` (bilinear, antialiased) and
-    mapped to features by the extractor, `batch_size` at a time. Per set
-    only the count, mean and centred scatter matrix are kept (float64,
-    `d + d²` numbers: 32 MB at d = 2048), never the images or features. The
-    result is `frechet_distance` of the two Gaussian fits (sample
-    covariance, `n − 1`).
+    of any size are mapped to features by the extractor, `batch_size` at a
+    time. Per set only the count, mean and centred scatter matrix are kept
+    (float64, `d + d²` numbers: 32 MB at d = 2048), never the images or
+    features. The result is `frechet_distance` of the two Gaussian fits
+    (sample covariance, `n − 1`).
 
-    Default extractor: `keras.applications.InceptionV3(include_top=False,
-    pooling="avg")` at 299×299 (2048-d), fed the [-1, 1] images directly:
-    that is Inception's own input scale (its `preprocess_input` maps
-    [0, 255] to [-1, 1]). FID values depend on the resizing and on the
-    network's weights: compare only numbers computed the same way, on the
-    same number of images (FID is biased upwards for small sets; prefer
-    `KernelInceptionDistance` below a few thousand images).
+    Default extractor, `"fid_inception_2015"`: the 2015 Inception graph of
+    the original FID implementation (TTUR `fid.py`, whose weights
+    pytorch-fid ports), downloaded once (89 MB, see
+    `pix2pix_keras.fid_inception`). The images go in at their own size,
+    as 8-bit values (`round((x + 1) * 127.5)`, as saved image files have),
+    and the graph resizes them to 299×299 with TensorFlow's original
+    bilinear resize and scales them by `(x - 128) / 128`, exactly as the
+    original code does with image files. So the FID of the same two image
+    sets (same images, same resolution, same number) is the one TTUR
+    computes, and within pytorch-fid's small resize differences of
+    pytorch-fid's.
+
+    `"keras_inception_v3"` (or `None`): `keras.applications.InceptionV3(
+    include_top=False, pooling="avg")` with `weights`, the default of
+    earlier releases: images resized to `input_size` (bilinear,
+    antialiased) and fed on Inception's [-1, 1] scale. Its numbers differ
+    from published FIDs (other weights, other resizing); compare them only
+    with each other. FID is biased upwards for small sets: compare only
+    numbers on the same number of images, and prefer
+    `KernelInceptionDistance` below a few thousand images.
 
     Args:
-        extractor: `None` (InceptionV3 with `weights`), a Keras model or
-            callable mapping `(b, input_size, input_size, c)` images in
-            [-1, 1] to `(b, d)` features (wrap it to change its input
-            scale, e.g. `keras.Sequential([layers.Rescaling(127.5,
+        extractor: `"fid_inception_2015"`, `"keras_inception_v3"` (or
+            `None`), a `FIDInception` (from
+            `pix2pix_keras.fid_inception.fid_inception_extractor`), a Keras
+            model or callable mapping `(b, input_size, input_size, c)`
+            images in [-1, 1] to `(b, d)` features (wrap it to change its
+            input scale, e.g. `keras.Sequential([layers.Rescaling(127.5,
             offset=127.5), model])` for [0, 255]), or a path: a `.keras`
-            model file, or an InceptionV3-without-top weights file
-            (`.h5` / `.weights.h5`). Defaults to `None`.
-        weights: InceptionV3 weights when `extractor` is `None`:
-            `"imagenet"`, `None` or a file path. Defaults to `"imagenet"`.
+            model file, an InceptionV3-without-top weights file (`.h5` /
+            `.weights.h5`), or the FID Inception archive (`.tgz`) or graph
+            (`.pb`). Defaults to `"fid_inception_2015"`.
+        weights: where the named extractor's weights come from.
+            `"fid_inception_2015"`: `"imagenet"` (download) or the path of
+            a local copy of `inception-2015-12-05.tgz` or its graph.
+            `"keras_inception_v3"`: `"imagenet"`, `None` (random) or an
+            `.h5` file. Defaults to `"imagenet"`.
         input_size: int or `None`. Square size images are resized to;
-            `None` feeds them unchanged. Defaults to `299`.
+            `None` feeds them unchanged. The FID Inception graph takes only
+            299 or `None` (it resizes itself). Defaults to `299`.
         batch_size: int. Images per extractor call. Defaults to `32`.
 
     Example:
 
     ```python
-    fid = FrechetInceptionDistance()  # ImageNet InceptionV3
+    fid = FrechetInceptionDistance()  # the FID Inception graph
     for source, target in val_ds:
         fid.update_state(real=target, fake=model.generator(source))
     print(fid.result())
@@ -921,7 +1009,8 @@ class FrechetInceptionDistance(_FeatureMetric):
     """
 
     def __init__(
-        self, extractor=None, weights="imagenet", input_size=299, batch_size=32
+        self, extractor=FID_INCEPTION, weights="imagenet", input_size=299,
+        batch_size=32,
     ):
         super().__init__(extractor, weights, input_size, batch_size)
         self.reset_state()
@@ -995,7 +1084,8 @@ class KernelInceptionDistance(_FeatureMetric):
     long streams.
 
     Args:
-        extractor: as in `FrechetInceptionDistance`. Defaults to `None`.
+        extractor: as in `FrechetInceptionDistance`. Defaults to
+            `"fid_inception_2015"`.
         weights: as in `FrechetInceptionDistance`. Defaults to `"imagenet"`.
         input_size: int or `None`. Defaults to `299`.
         batch_size: int. Defaults to `32`.
@@ -1017,7 +1107,7 @@ class KernelInceptionDistance(_FeatureMetric):
 
     def __init__(
         self,
-        extractor=None,
+        extractor=FID_INCEPTION,
         weights="imagenet",
         input_size=299,
         batch_size=32,

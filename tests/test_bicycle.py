@@ -491,6 +491,16 @@ def test_docs_page_runs(tmp_path, monkeypatch):
     assert sorted(ns["codes"]) == ["log_var", "mu"]
 
 
+def test_linear_decay_decays_all_four_optimizers():
+    model = _build()
+    history = model.fit(tiny_dataset(n=2), epochs=3, verbose=0,
+                        callbacks=[pk.LinearDecay(n_epochs=1, n_epochs_decay=2)])
+    for key in ("g", "d", "e", "d2"):
+        base = model.base_learning_rates[key]
+        assert history.history[f"{key}_lr"] == pytest.approx(
+            [base, base * 2 / 3, base / 3])
+
+
 def test_learning_rate_halving_decays_all_four_optimizers():
     """The reference decays G, D, E and D2 alike; so does the callback."""
     model = _build()

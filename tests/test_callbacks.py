@@ -80,6 +80,110 @@ def test_halving_needs_compiled_model():
         cb.on_epoch_begin(0)
 
 
+def _reference_lambda_rule(epoch, n_epochs, n_epochs_decay, epoch_count=1):
+    # The reference's `linear` policy, as written there.
+    return 1.0 - max(0, epoch + epoch_count - n_epochs) / float(n_epochs_decay + 1)
+
+
+def test_linear_decay_formula_at_the_boundaries():
+    cb = pk.LinearDecay(n_epochs=100, n_epochs_decay=100)
+    for epoch in (0, 98, 99, 100, 101, 150, 198, 199):
+        assert cb.multiplier(epoch) == pytest.approx(
+            _reference_lambda_rule(epoch, 100, 100), abs=1e-15)
+    assert cb.learning_rate(2e-4, 0) == 2e-4
+    assert cb.learning_rate(2e-4, 99) == 2e-4  # n_epochs - 1: still base
+    # n_epochs: the first decayed epoch, base * 100 / 101.
+    assert cb.learning_rate(2e-4, 100) == pytest.approx(2e-4 * 100 / 101)
+    # n_epochs + n_epochs_decay - 1: the last epoch, base / 101.
+    assert cb.learning_rate(2e-4, 199) == pytest.approx(2e-4 / 101)
+    # After the decay: 0, never negative (the reference would go below 0).
+    assert cb.learning_rate(2e-4, 200) == 0.0
+    assert cb.learning_rate(2e-4, 250) == 0.0
+    assert _reference_lambda_rule(250, 100, 100) < 0
+    # No constant phase; no decay.
+    assert pk.LinearDecay(0, 4).multiplier(0) == pytest.approx(0.8)
+    assert pk.LinearDecay(5, 0).multiplier(4) == 1.0
+    assert pk.LinearDecay(5, 0).multiplier(5) == 0.0
+    assert cb.get_config() == {"n_epochs": 100, "n_epochs_decay": 100}
+
+
+def test_linear_decay_in_fit_acts_on_both_optimizers_and_logs_them():
+    model = tiny_pix2pix()
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5),
+    )
+    history = model.fit(
+        tiny_dataset(n=2), epochs=5, verbose=0,
+        callbacks=[pk.LinearDecay(n_epochs=2, n_epochs_decay=3)],
+    )
+    factors = [1.0, 1.0, 0.75, 0.5, 0.25]
+    np.testing.assert_allclose(
+        history.history["g_lr"], [1e-3 * f for f in factors], rtol=1e-6)
+    np.testing.assert_allclose(
+        history.history["d_lr"], [4e-4 * f for f in factors], rtol=1e-6)
+
+
+def test_linear_decay_resumes_from_absolute_epoch():
+    def run(initial_epoch, epochs, model=None):
+        if model is None:
+            model = tiny_pix2pix()
+            model.compile()
+        return model, model.fit(
+            tiny_dataset(n=2), initial_epoch=initial_epoch, epochs=epochs,
+            verbose=0, callbacks=[pk.LinearDecay(n_epochs=2, n_epochs_decay=3)],
+        ).history["g_lr"]
+
+    _, whole = run(0, 5)
+    # A fresh model started at epoch 3, and a model whose rate was changed.
+    _, tail = run(3, 5)
+    model, _ = run(0, 1)
+    model.g_optimizer.learning_rate.assign(1.0)
+    _, tail2 = run(3, 5, model)
+    np.testing.assert_allclose(tail, whole[3:], rtol=1e-6)
+    np.testing.assert_allclose(tail2, [1e-4, 5e-5], rtol=1e-6)
+
+
+def test_linear_decay_warns_when_the_run_does_not_match():
+    model = tiny_pix2pix()
+    model.compile()
+    for epochs, message in (
+            (10, r"spans 5 epochs but fit\(\) runs 10: the rates are 0 from "
+                 r"epoch 6 on, so the last 5 epoch\(s\) learn nothing"),
+            (3, r"spans 5 epochs but fit\(\) runs 3: the decay is cut off "
+                r"at 0.75 × the base rate")):
+        cb = pk.LinearDecay(n_epochs=2, n_epochs_decay=3)
+        cb.set_model(model)
+        cb.set_params({"epochs": epochs})
+        with pytest.warns(UserWarning, match=message):
+            cb.on_train_begin()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cb.set_params({"epochs": 5})
+        cb.on_train_begin()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"n_epochs": -1}, "n_epochs"), ({"n_epochs": 2.5}, "n_epochs"),
+     ({"n_epochs_decay": -3}, "n_epochs_decay"),
+     ({"n_epochs_decay": 1.0}, "n_epochs_decay")],
+)
+def test_linear_decay_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        pk.LinearDecay(**kwargs)
+
+
+def test_linear_decay_rejects_schedules():
+    model = tiny_pix2pix()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
+    model.compile(d_optimizer=keras.optimizers.Adam(schedule))
+    with pytest.raises(ValueError, match="LinearDecay.*d_optimizer"):
+        model.fit(tiny_dataset(n=2), epochs=1, verbose=0,
+                  callbacks=[pk.LinearDecay()])
+
+
 def test_make_grid_layout():
     n, h, w = 3, 8, 10
     src = -np.ones((n, h, w, 3))

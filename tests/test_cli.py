@@ -124,7 +124,9 @@ def test_train_writes_the_run_folder(run4):
     with open(os.path.join(run4, "config.json")) as f:
         config = json.load(f)
     expected = cli.default_config()
-    expected.update(TINY, data=TRAIN, val=VAL, epochs=4, output=run4)
+    # lr_halving_every without lr_policy selects halving.
+    expected.update(TINY, data=TRAIN, val=VAL, epochs=4, output=run4,
+                    lr_policy="halving")
     assert config == expected
     assert config["lambda_l1"] == 100.0 and config["gan_loss"] == "lsgan"
 
@@ -368,6 +370,206 @@ def test_flag_and_resume_errors(run4, tmp_path, capsys):
         assert main(argv) == 2, argv
         assert message in capsys.readouterr().err, argv
     assert not os.path.exists(out)
+
+
+# ----------------------------------------------------------------------
+# learning-rate policies
+
+
+def resolved(**keys):
+    """The schedule keys and warnings of a config given `keys` (as flags)."""
+    config = cli.default_config()
+    config.update(data=TRAIN, **keys)
+    cli._infer_lr_policy(config, set(keys))
+    config = cli.check_config(config, "flags")
+    names = ("lr_policy", "n_epochs", "n_epochs_decay", "lr_halving_every")
+    return {k: config[k] for k in names}, cli.schedule_warnings(config)
+
+
+def test_lr_policy_defaults_and_inference():
+    assert cli.DEFAULT_LR_POLICY == "linear"
+    # The reference's 100 + 100 for the default 200 epochs, no warning.
+    assert resolved() == ({"lr_policy": "linear", "n_epochs": 100,
+                           "n_epochs_decay": 100, "lr_halving_every": None},
+                          [])
+    # The split follows --epochs; one count given, the other is the rest.
+    assert [resolved(epochs=e)[0]["n_epochs"] for e in (1, 5, 30)] == [1, 3, 15]
+    assert [resolved(epochs=e)[0]["n_epochs_decay"] for e in (1, 5, 30)] == [
+        0, 2, 15]
+    assert resolved(n_epochs=150)[0]["n_epochs_decay"] == 50
+    assert resolved(n_epochs_decay=30)[0]["n_epochs"] == 170
+    # Explicit values win and are kept.
+    assert resolved(n_epochs=120, n_epochs_decay=80)[0]["n_epochs"] == 120
+    # lr_halving_every alone means halving (0: constant), as before.
+    assert resolved(lr_halving_every=20, epochs=100)[0] == {
+        "lr_policy": "halving", "n_epochs": None, "n_epochs_decay": None,
+        "lr_halving_every": 20}
+    assert resolved(lr_halving_every=0)[0]["lr_policy"] == "constant"
+    assert resolved(lr_halving_every=0)[0]["lr_halving_every"] is None
+    assert resolved(lr_policy="halving", epochs=100)[0][
+        "lr_halving_every"] == 10
+    assert resolved(lr_policy="constant") == ({
+        "lr_policy": "constant", "n_epochs": None, "n_epochs_decay": None,
+        "lr_halving_every": None}, [])
+    assert isinstance(cli.lr_schedule(cli.check_config(
+        {**cli.default_config(), "data": TRAIN})), pk.LinearDecay)
+
+
+def test_lr_policy_warnings_name_the_flags():
+    # Halving every 10 on 200 epochs: 0.5 ** 17 at epoch 180 (1-based).
+    _, warnings = resolved(lr_policy="halving")
+    assert warnings == [
+        "--lr-halving-every 10 with --epochs 200 drives the rates to 7.6e-06 "
+        "× the base rate by epoch 180 of 200, below 0.001 × base before the "
+        "last tenth of the run, so its later epochs learn almost nothing: use "
+        "--lr-policy linear, or --lr-halving-every 18 or more"]
+    # The suggestion is the smallest period that passes: 0.5 ** 9 at 180.
+    assert resolved(lr_halving_every=18)[1] == []
+    assert len(resolved(lr_halving_every=17)[1]) == 1
+    # 100 epochs: 0.5 ** 8 = 3.9e-3 at epoch 90, no warning.
+    assert resolved(lr_halving_every=10, epochs=100)[1] == []
+    # A decay longer than the run.
+    _, warnings = resolved(n_epochs=100, n_epochs_decay=150)
+    assert warnings == [
+        "--n-epochs 100 + --n-epochs-decay 150 = 250 epochs is longer than "
+        "the run (--epochs 200): the decay is cut off and the last epoch "
+        "trains at 0.338 × the base rate instead of 1/151; set "
+        "--n-epochs-decay 100 (or raise --epochs to 250)"]
+    assert resolved(n_epochs_decay=300)[1][0].startswith(
+        "--n-epochs 0 + --n-epochs-decay 300 = 300 epochs is longer than the "
+        "run (--epochs 200)")
+    # A decay that ends before the run: rate 0 at the end (also < 1e-3,
+    # said once).
+    _, warnings = resolved(n_epochs=100, n_epochs_decay=50)
+    assert warnings == [
+        "--n-epochs 100 + --n-epochs-decay 50 = 150 epochs is shorter than "
+        "the run (--epochs 200): the rates are 0 from epoch 151 on, so the "
+        "last 50 epoch(s) learn nothing; set --n-epochs-decay 100"]
+    # A decay that never starts.
+    assert resolved(n_epochs=250, n_epochs_decay=10)[1] == [
+        "--n-epochs 250 with --epochs 200: the linear decay would start "
+        "after the last epoch, so the rates stay constant; lower --n-epochs "
+        "below 200 (or use --lr-policy constant)"]
+    assert resolved(n_epochs=250)[1] == []  # constant, as asked
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lr-policy", "cosine"],
+     "argument --lr-policy: invalid choice: 'cosine'"),
+    (["--n-epochs", "-1"],
+     "--n-epochs: `n_epochs` must be an int >= 0 or null. Received: "
+     "n_epochs=-1"),
+    (["--n-epochs-decay", "2.5"],
+     "argument --n-epochs-decay: invalid int value: '2.5'"),
+    (["--lr-halving-every", "-2"],
+     "`lr_halving_every` must be an int >= 0 or null"),
+    (["--lr-policy", "linear", "--lr-halving-every", "5"],
+     "flags: `lr_halving_every` (--lr-halving-every 5) is a setting of "
+     "lr_policy 'halving', but lr_policy is 'linear': drop it (or set it to "
+     "null) or choose --lr-policy halving"),
+    (["--lr-policy", "halving", "--n-epochs", "5"],
+     "`n_epochs` (--n-epochs 5) is a setting of lr_policy 'linear', but "
+     "lr_policy is 'halving'"),
+    (["--lr-policy", "halving", "--lr-halving-every", "0"],
+     "`lr_halving_every` must be >= 1 with lr_policy 'halving' (for no "
+     "decay use --lr-policy constant). Received: lr_halving_every=0"),
+])
+def test_lr_policy_flag_errors(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert main(["train", "--data", TRAIN, "--output", str(out)] + argv) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"lr_policy": "step"}',
+     "`lr_policy` must be one of 'linear', 'halving', 'constant'. Received: "
+     "lr_policy='step'"),
+    ('{"n_epochs": 2.5}', "`n_epochs` must be an int >= 0 or null"),
+    ('{"n_epochs_decay": -4}', "`n_epochs_decay` must be an int >= 0 or null"),
+])
+def test_lr_policy_config_errors(tmp_path, capsys, text, message):
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    assert main(["train", "--config", str(path), "--data", TRAIN,
+                 "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+
+
+def linear_argv(output, epochs, *extra):
+    argv = ["train", "--data", TRAIN, "--epochs", str(epochs), "--output",
+            str(output), "--verbose", "0", "--sample-every", "0",
+            "--no-tensorboard"]
+    for key in ("direction", "image_size", "filters", "d_layers",
+                "steps_per_epoch", "batch_size"):
+        argv += [cli.OPTIONS[key].flag, str(TINY[key])]
+    return argv + list(extra)
+
+
+def test_linear_policy_trains_resumes_and_warns(tmp_path, capsys):
+    """The default policy in a run, its resolved counts in config.json, and
+    a resumed run with the rates of an unbroken one."""
+    straight, part = tmp_path / "straight", tmp_path / "part"
+    assert main(linear_argv(straight, 3, "--n-epochs", "1",
+                            "--n-epochs-decay", "2")) == 0
+    assert capsys.readouterr().err == ""
+    rates = [2e-4, 2e-4 * 2 / 3, 2e-4 / 3]  # 1 - max(0, e + 1 - 1) / 3
+    for key in ("g_lr", "d_lr"):
+        np.testing.assert_allclose(column(straight / "metrics.csv", key),
+                                   rates, rtol=1e-6)
+
+    # Defaults for 1 epoch: n_epochs 1, n_epochs_decay 0, saved as such.
+    assert main(linear_argv(part, 1)) == 0
+    with open(part / "config.json") as f:
+        config = json.load(f)
+    assert (config["lr_policy"], config["n_epochs"],
+            config["n_epochs_decay"], config["lr_halving_every"]) == (
+        "linear", 1, 0, None)
+    capsys.readouterr()
+    # Resuming to 3 epochs keeps the run's counts: a warning names them...
+    resume = ["train", "--resume", str(part), "--epochs", "3",
+              "--verbose", "0"]
+    assert main(resume + ["--lr-policy", "halving"]) == 2
+    assert "--lr-policy cannot change when resuming" in (
+        capsys.readouterr().err)
+    assert main(resume + ["--n-epochs-decay", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" not in err
+    np.testing.assert_allclose(column(part / "metrics.csv", "g_lr"), rates,
+                               rtol=1e-6)
+    with open(part / "config.json") as f:
+        assert json.load(f)["n_epochs_decay"] == 2
+
+
+def test_resume_without_decay_flags_warns(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(linear_argv(run, 1)) == 0
+    capsys.readouterr()
+    # Interrupt-free check of the warning only: --epochs 2 trains 1 epoch.
+    assert main(["train", "--resume", str(run), "--epochs", "2",
+                 "--verbose", "0"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "pix2pix train: warning: --n-epochs 1 + --n-epochs-decay 0 = 1 "
+        "epochs is shorter than the run (--epochs 2): the rates are 0 from "
+        "epoch 2 on, so the last 1 epoch(s) learn nothing; set "
+        "--n-epochs-decay 1") in err
+    assert "UserWarning" not in err  # said once, naming the flags
+    np.testing.assert_allclose(column(run / "metrics.csv", "g_lr"),
+                               [2e-4, 0.0], rtol=1e-6, atol=0)
+
+
+def test_config_of_an_earlier_version_keeps_its_halving(tmp_path):
+    """A run folder without `lr_policy` (written before it existed) resumes
+    with halving, or constant for lr_halving_every 0."""
+    for every, policy in ((10, "halving"), (0, "constant")):
+        config = cli.default_config()
+        del config["lr_policy"], config["n_epochs"], config["n_epochs_decay"]
+        config.update(data=TRAIN, lr_halving_every=every)
+        cli._infer_lr_policy(config, set(config))
+        config = cli.check_config({**cli.default_config(), **config})
+        assert config["lr_policy"] == policy
 
 
 def test_unreadable_training_image_is_a_runtime_failure(tmp_path, capsys):

@@ -530,7 +530,8 @@ def test_fid_resizes_to_input_size():
 
 def test_inception_v3_extractor_end_to_end(tmp_path):
     # Random weights (no download here); 75×75 is InceptionV3's minimum.
-    fid = M.FrechetInceptionDistance(weights=None, input_size=75, batch_size=4)
+    fid = M.FrechetInceptionDistance(
+        "keras_inception_v3", weights=None, input_size=75, batch_size=4)
     assert fid.extractor.name == "inception_v3"
     images = _images(3, 64, seed=11)
     features = fid.features(images)
@@ -575,7 +576,7 @@ def test_imagenet_weights_unavailable_gives_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(keras.applications, "InceptionV3", offline)
     with pytest.raises(RuntimeError, match="notop.h5 into ~/.keras/models"):
-        M.FrechetInceptionDistance()
+        M.FrechetInceptionDistance("keras_inception_v3")
 
 
 def test_fid_bad_input():
@@ -615,9 +616,10 @@ def test_fid_bad_input():
     with pytest.raises(ValueError, match="not a dataset"):
         fid.update_real(tf.data.Dataset.from_tensor_slices(_images(2, 2)))
     with pytest.raises(ValueError, match="InceptionV3 needs an `input_size`"):
-        M.FrechetInceptionDistance(weights=None, input_size=None)
+        M.FrechetInceptionDistance(None, weights=None, input_size=None)
     with pytest.raises(ValueError, match=">= 75"):
-        M.FrechetInceptionDistance(weights=None, input_size=32)
+        M.FrechetInceptionDistance("keras_inception_v3", weights=None,
+                                   input_size=32)
 
 
 # ---------------------------------------------------------------------------
