@@ -68,8 +68,8 @@ def to_uint8_range(images):
 
 def _cache_root(directory):
     """`directory`, or `$KERAS_HOME` or `~/.keras`, created if missing (as
-    `pix2pix_keras.datasets` does: get_file falls back to /tmp/.keras when
-    the folder does not exist yet)."""
+    `pix2pix_keras.datasets` does: get_file falls back to a temporary
+    folder when it does not exist yet)."""
     if directory is None:
         directory = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
     directory = os.path.expanduser(os.fspath(directory))

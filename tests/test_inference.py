@@ -413,3 +413,20 @@ def test_batch_normalization_layer_matches_training_at_batch_one():
                                   _np(layer(x, training=False)))
     again = pk.BatchNormalization.from_config(layer.get_config())
     assert again.inference_statistics == "image"
+
+
+def test_resnet_with_a_noise_input_keeps_the_moving_statistics():
+    """Per-image statistics would erase the spatially constant code z, as
+    instance norm does; a noisy ResNet defaults to the moving averages."""
+    g = pk.ResnetGenerator(image_size=32, filters=4, n_blocks=1,
+                           norm="batch", latent_dim=4)
+    assert g.inference_statistics == "moving"
+    x, _ = tiny_arrays(1, seed=17)
+    z = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    a = _np(g([x, z[:1]]))
+    b = _np(g([x, z[1:]]))
+    assert float(np.abs(a - b).mean() / np.abs(a).mean()) > 0.01
+    g.inference_statistics = "image"
+    a = _np(g([x, z[:1]]))
+    b = _np(g([x, z[1:]]))
+    assert float(np.abs(a - b).max()) < 1e-5  # the code is erased

@@ -26,8 +26,9 @@ NETWORKS = {
         BASE + ["in_channels", "out_channels", "depth", "filters",
                 "max_filters", "decoder_filters", "norm", "dropout",
                 "num_dropout", "inference_dropout", "inference_statistics",
-                "bn_momentum", "normalize_innermost", "attention", "residual_blocks",
-                "latent_dim", "latent_injection"],
+                "bn_momentum", "normalize_innermost", "attention",
+                "residual_blocks", "latent_dim", "latent_injection",
+                "pytorch_layout"],
     ),
     "resnet": (
         pk.ResnetGenerator,
@@ -35,7 +36,8 @@ NETWORKS = {
              dropout=0.5, inference_dropout=True),
         BASE + ["in_channels", "out_channels", "filters", "n_blocks",
                 "n_downsampling", "norm", "dropout", "inference_dropout",
-                "inference_statistics", "latent_dim", "latent_injection"],
+                "inference_statistics", "latent_dim", "latent_injection",
+                "pytorch_layout"],
     ),
     "patch": (
         pk.PatchDiscriminator,

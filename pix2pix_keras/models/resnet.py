@@ -108,11 +108,14 @@ class ResnetGenerator(
             Defaults to `0.0`.
         inference_dropout: bool. Keep dropout on when `training=False`
             (stochastic `predict()` and export). Defaults to `False`.
-        inference_statistics: str. With `norm="batch"`, what batch norm
-            normalizes with at inference: `"image"` (each image's own
-            statistics, as in training at batch size 1) or `"moving"` (the
-            moving averages; needed for exact tiled inference). Defaults
-            to `"image"`.
+        inference_statistics: str or `None`. With `norm="batch"`, what
+            batch norm normalizes with at inference: `"image"` (each
+            image's own statistics, as in training at batch size 1) or
+            `"moving"` (the moving averages; needed for exact tiled
+            inference). `None` picks `"image"`, or `"moving"` with a noise
+            input (`latent_dim > 0`): per-image statistics would remove the
+            spatially constant code, as instance norm does. Defaults to
+            `None`.
         latent_dim: int >= 0. Size of the latent code `z`; `0` for no
             noise input. Defaults to `0`.
         latent_injection: str. `"input"` or `"all"` (see above). Defaults
@@ -146,7 +149,7 @@ class ResnetGenerator(
         norm="instance",
         dropout=0.0,
         inference_dropout=False,
-        inference_statistics="image",
+        inference_statistics=None,
         latent_dim=0,
         latent_injection="input",
         pytorch_layout=False,
@@ -268,4 +271,6 @@ class ResnetGenerator(
         )
         self._init_latent(latent_dim, latent_injection, name)
         self.inference_dropout = inference_dropout
+        if inference_statistics is None:
+            inference_statistics = "moving" if latent_dim else "image"
         self.inference_statistics = inference_statistics
