@@ -66,19 +66,6 @@ def to_uint8_range(images):
     return np.clip(np.round((images + 1.0) * 127.5), 0.0, 255.0)
 
 
-def _cache_root(directory):
-    """`directory`, or `$KERAS_HOME` or `~/.keras`, created if missing (as
-    `pix2pix_keras.datasets` does: get_file falls back to a temporary
-    folder when it does not exist yet)."""
-    if directory is None:
-        directory = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
-    directory = os.path.expanduser(os.fspath(directory))
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        pass  # unwritable: get_file falls back as usual
-    return directory
-
 
 def _cache_path(cache_dir):
     # The file keras.utils.get_file writes into `cache_dir` (with its
@@ -230,6 +217,8 @@ def fid_inception_extractor(path=None, *, origin=FID_INCEPTION_URL,
             raise ValueError(
                 f"{path} is not the FID Inception graph or its archive "
                 f"({FID_INCEPTION_ARCHIVE}): {e}") from None
+    from pix2pix_keras.datasets import _cache_root  # (imports metrics)
+
     cache_dir = _cache_root(cache_dir)
     cached = _cache_path(cache_dir)
     try:

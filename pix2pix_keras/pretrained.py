@@ -20,6 +20,7 @@ import tempfile
 import keras
 
 from pix2pix_keras import pytorch as pytorch_lib
+from pix2pix_keras.datasets import _cache_root
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/"
 
@@ -100,14 +101,7 @@ def _lookup(name):
 
 
 def _cache_dir(directory):
-    if directory is None:
-        directory = os.environ.get("KERAS_HOME") or os.path.join(
-            "~", ".keras")
-    directory = os.path.expanduser(os.fspath(directory))
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        pass
+    directory = _cache_root(directory)
     if not os.access(directory, os.W_OK):  # get_file's own fallback
         directory = os.path.join(tempfile.gettempdir(), ".keras")
     return directory
