@@ -247,6 +247,10 @@ TRAIN_OPTIONS = (
            low=1),
     Option("jit_compile", False, "compile the training step with XLA",
            "bool"),
+    Option("mixed_precision", "off", "compute in bfloat16 with float32 "
+           "weights, outputs and losses: bf16, auto (bf16 where the CPU "
+           "has AVX-512-bf16 or AMX, or on a GPU) or off", "choice",
+           choices=("off", "auto", "bf16")),
     Option("seed", 0, "seed of the weights, shuffling and augmentation",
            "int", low=0),
     # outputs
@@ -1001,7 +1005,58 @@ def _truncate_metrics(path, epochs):
             csv.writer(f).writerows([header] + keep)
 
 
+def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
+    """Whether the CPU computes bfloat16 natively (AVX-512-bf16 or AMX).
+
+    Args:
+        cpuinfo: str. The file listing the CPU flags. Defaults to
+            `"/proc/cpuinfo"` (Linux); elsewhere the answer is `False`.
+
+    Returns:
+        bool.
+    """
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.partition(":")[2].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def compute_policy(mixed_precision):
+    """The Keras dtype policy of a `mixed_precision` configuration value.
+
+    Args:
+        mixed_precision: str. `"off"`, `"bf16"` or `"auto"` (bf16 on a GPU
+            or on a CPU with native bfloat16, see `cpu_has_bf16`).
+
+    Returns:
+        str. `"float32"` or `"mixed_bfloat16"`.
+    """
+    if mixed_precision == "auto":
+        import tensorflow as tf
+
+        native = bool(tf.config.list_physical_devices("GPU")) or cpu_has_bf16()
+        mixed_precision = "bf16" if native else "off"
+    return "mixed_bfloat16" if mixed_precision == "bf16" else "float32"
+
+
 def _build_model(config):
+    """The configured model, built under its dtype policy (see `compute_policy`).
+
+    The global Keras policy is restored afterwards: the layers keep theirs.
+    """
+    from pix2pix_keras.models.blocks import dtype_policy_scope
+
+    with dtype_policy_scope(
+            compute_policy(config.get("mixed_precision", "off"))):
+        return _build_model_now(config)
+
+
+def _build_model_now(config):
     size = _pair(config["image_size"])
     channels = dict(in_channels=config["in_channels"],
                     out_channels=config["out_channels"])
@@ -1278,7 +1333,8 @@ def cmd_train(args):
              f"{config['epochs']} from {state['checkpoint']}")
     else:
         model = _build_model(config)
-        _say(args, f"Training into {run_dir}")
+        _say(args, f"Training into {run_dir} (compute dtype "
+             f"{model.generator.dtype_policy.compute_dtype})")
     os.makedirs(run_dir, exist_ok=True)
     _write_json(os.path.join(run_dir, CONFIG_FILE), config)
     train, steps = _resume_point(train, initial_epoch,

@@ -5,6 +5,8 @@ https://arxiv.org/abs/1611.07004): 4×4 kernels, weights drawn from
 N(0, 0.02), and a choice of batch, instance or no normalization.
 """
 
+import contextlib
+
 import keras
 from keras import layers, ops
 
@@ -211,16 +213,45 @@ class _ConfigMixin:
             setattr(self, key, value)
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             **{key: getattr(self, key) for key in self._config_keys},
         }
+        # A network built under a mixed policy (e.g. "mixed_bfloat16")
+        # records it, so that loading builds it the same way; float32
+        # networks keep the config they always had.
+        policy = self.dtype_policy.name
+        if policy != "float32":
+            config["dtype"] = policy
+        return config
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        dtype = config.pop("dtype", None)
         check_config_keys(cls, config)
-        return cls(**config)
+        with dtype_policy_scope(dtype):
+            return cls(**config)
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(policy):
+    """Builds layers under the Keras dtype `policy`, then restores the old one.
+
+    Args:
+        policy: str or `None`. A dtype policy name such as
+            `"mixed_bfloat16"`; `None` keeps the current policy.
+    """
+    if policy is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def apply_downsample(x, filters, *, norm="batch", normalize=True, name):
