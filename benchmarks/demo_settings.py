@@ -159,6 +159,38 @@ def run_one(config, budget, eval_every, seed, grid_dir):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def render(reports):
+    """The markdown table of one or more result files (docs/performance.md)."""
+    rows = ["| setting | steps/s | steps | held-out L1 (37) | SSIM (37) | "
+            "L1 (the demo's 6) | SSIM (the demo's 6) |",
+            "|---|---|---|---|---|---|---|"]
+    for report in reports:
+        for r in report["runs"]:
+            last = r["points"][-1]
+            name = (f"{r['image_size']}×{r['image_size']}, "
+                    f"{'bf16' if r['mode'] == 'bf16' else 'float32'}, "
+                    f"{r['train_pairs']} pairs")
+            if r.get("batch_size", 1) != 1:
+                name += f", batch {r['batch_size']}"
+            if r.get("filters", 64) != 64:
+                name += f", {r['filters']} filters"
+            rows.append(
+                f"| {name} | {r['steps_per_second']:.2f} | {last['steps']} | "
+                f"{last['cmp_val_l1']:.3f} | {last['cmp_val_ssim']:.3f} | "
+                f"{last['sample_val_l1']:.3f} | "
+                f"{last['sample_val_ssim']:.3f} |")
+    first = reports[0]
+    m = first["machine"]
+    flags = [k for k, v in m["cpu_flags"].items() if v]
+    rows.append("")
+    rows.append(
+        f"{first['budget_seconds']:.0f} s of training per setting, seed "
+        f"{first['seed']}, {m['cpu_model']} ({', '.join(flags)}), "
+        f"{m['cpu_count']} cores; TensorFlow {first['versions']['tensorflow']}"
+        f", Keras {first['versions']['keras']}.")
+    return "\n".join(rows)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--configs", default=",".join(CONFIGS),

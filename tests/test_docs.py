@@ -294,3 +294,24 @@ def test_inference_tables_are_generated_from_the_result_file():
         for mode in ("predict", "export"):
             assert run["modes"][mode]["l1"] <= 1.02 * ref, (run["task"],
                                                            run["seed"], mode)
+
+
+def test_demo_settings_table_is_generated_from_its_results():
+    import json
+
+    bench = _load_benchmark("demo_settings")
+    reports = []
+    for name in ("demo_settings.json", "demo_settings_extra.json"):
+        with open(os.path.join(ROOT, "benchmarks", "results", name)) as f:
+            reports.append(json.load(f))
+    with open(os.path.join(DOCS, "performance.md")) as f:
+        page = f.read()
+    block = page.split("<!-- demo_settings begin -->", 1)[1].split(
+        "<!-- demo_settings end -->", 1)[0]
+    assert block.strip() == bench.render(reports).strip()
+    runs = [r for report in reports for r in report["runs"]]
+    assert all(r["budget_seconds"] == 180 for r in runs)
+    # The demo's setting made more steps than float32 at the same size.
+    by = {r["config"]: r for r in runs}
+    assert (by["128:bf16:sample"]["points"][-1]["steps"]
+            > by["128:float32:sample"]["points"][-1]["steps"])
