@@ -33,9 +33,9 @@ from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.pix2pix import Pix2Pix
 from pix2pix_keras.models.pix2pix import _check_configs
 from pix2pix_keras.models.pix2pix import _check_weight
-from pix2pix_keras.models.pix2pix import _current_lr
 from pix2pix_keras.models.pix2pix import _ensure_built
 from pix2pix_keras.models.pix2pix import _write_directory
+from pix2pix_keras.models.training import replica_scaled
 from pix2pix_keras.utils import check_int
 
 # Pix2Pix.compile() options that the BicycleGAN step does not implement.
@@ -575,30 +575,18 @@ class BicycleGAN(Pix2Pix):
                 "`split_batch` must be True or False. Received: "
                 f"split_batch={split_batch!r}"
             )
-        optimizers = {
-            "g_optimizer": self._get_optimizer(g_optimizer, "g_optimizer"),
-            "d_optimizer": self._get_optimizer(d_optimizer, "d_optimizer"),
-            "e_optimizer": self._get_optimizer(e_optimizer, "e_optimizer"),
-        }
-        if self.discriminator2 is None:
-            if d2_optimizer is not None:
-                raise ValueError(
-                    "`d2_optimizer` must be None with a shared "
-                    "discriminator (shared_discriminator=True)."
-                )
-        else:
-            optimizers["d2_optimizer"] = self._get_optimizer(
-                d2_optimizer, "d2_optimizer"
+        if self.discriminator2 is None and d2_optimizer is not None:
+            raise ValueError(
+                "`d2_optimizer` must be None with a shared "
+                "discriminator (shared_discriminator=True)."
             )
-        names = list(optimizers)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                if optimizers[a] is optimizers[b]:
-                    raise ValueError(
-                        f"`{a}` and `{b}` must be different optimizer "
-                        "instances (each keeps its own moments and is built "
-                        "for its own network's variables)."
-                    )
+        names = ["g_optimizer", "d_optimizer", "e_optimizer", "d2_optimizer"]
+        given = [g_optimizer, d_optimizer, e_optimizer, d2_optimizer]
+        if self.discriminator2 is None:
+            names, given = names[:3], given[:3]
+        optimizers = dict(zip(
+            names, self._check_optimizers(**dict(zip(names, given)))
+        ))
         super().compile(
             g_optimizer=optimizers["g_optimizer"],
             d_optimizer=optimizers["d_optimizer"],
@@ -616,13 +604,10 @@ class BicycleGAN(Pix2Pix):
         self.split_batch = split_batch
         # Built now, as Pix2Pix builds G's and D's, so that load_model and
         # BackupAndRestore restore their moments.
-        if not self.e_optimizer.built:
-            self.e_optimizer.build(self.encoder.trainable_variables)
-        self.base_learning_rates["e"] = _current_lr(self.e_optimizer)
+        extra = {"e": (self.e_optimizer, self.encoder)}
         if self.d2_optimizer is not None:
-            if not self.d2_optimizer.built:
-                self.d2_optimizer.build(self.discriminator2.trainable_variables)
-            self.base_learning_rates["d2"] = _current_lr(self.d2_optimizer)
+            extra["d2"] = (self.d2_optimizer, self.discriminator2)
+        self._build_optimizers(extra)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -859,74 +844,44 @@ class BicycleGAN(Pix2Pix):
         )
         return fake_encoded, y, values
 
-    def _d_variables(self):
-        d_vars = list(self.discriminator.trainable_variables)
+    def networks(self):
+        nets = [self.generator, self.discriminator, self.encoder]
         if self.discriminator2 is not None:
-            d_vars += self.discriminator2.trainable_variables
-        return d_vars
+            nets.append(self.discriminator2)
+        return nets
 
     def train_step(self, data):
         source, target = self._unpack(data)
-        checks = self._check_batch(source, target)
-        # Keras all-reduces gradients with SUM across replicas.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        g_vars = self.generator.trainable_variables
-        e_vars = self.encoder.trainable_variables
-        d_vars = self._d_variables()
+        checks = self._check_batch(source, target)  # step guard, or None
+        d_nets = [self.discriminator, self.discriminator2]
+        d_opts = [self.d_optimizer, self.d2_optimizer]
+        if self.discriminator2 is None:  # shared: one D for both paths
+            d_nets, d_opts = d_nets[:1], d_opts[:1]
         # Three tapes: G's loss has the z_l1 term, E's has not (the
         # reference's backward_G_alone), and D's and D2's losses share no
         # variables, so their sum gives each its own gradient.
         with tf.GradientTape() as g_tape, tf.GradientTape() as e_tape, \
                 tf.GradientTape() as d_tape:
             _, _, values = self._bicycle_forward(source, target, True)
-            g_scaled = values["g_loss"] / replicas
-            e_scaled = values["_ge_loss"] / replicas
-            d_scaled = (values["d_loss"] + values["d2_loss"]) / replicas
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        e_grads = e_tape.gradient(e_scaled, e_vars)
-        d_grads = d_tape.gradient(d_scaled, d_vars)
-        # Pix2Pix's guard and updates take a G side (G then E) and a D side
-        # (D then D2); _apply_updates_now splits them again.
-        self._apply_guarded(values, list(g_grads) + list(e_grads),
-                            list(d_grads), checks)
-        if checks is None:
-            self.step_counter.assign_add(1)
-        else:
-            self._record_step(values, checks)
+            g_loss = replica_scaled(values["g_loss"])
+            e_loss = replica_scaled(values["_ge_loss"])
+            d_loss = replica_scaled(values["d_loss"] + values["d2_loss"])
+        g_vars = self.generator.trainable_variables
+        e_vars = self.encoder.trainable_variables
+        d_vars = [n.trainable_variables for n in d_nets]
+        d_grads = d_tape.gradient(d_loss, [v for vs in d_vars for v in vs])
+        d_updates = []
+        for opt, variables in zip(d_opts, d_vars):
+            d_updates.append((opt, d_grads[:len(variables)], variables))
+            d_grads = d_grads[len(variables):]
+        updates = {
+            "g": [(self.g_optimizer, g_tape.gradient(g_loss, g_vars), g_vars),
+                  (self.e_optimizer, e_tape.gradient(e_loss, e_vars), e_vars)],
+            "d": d_updates,
+        }
+        self.apply_updates(updates, values, checks)
+        self._end_step(values, checks)
         return self._track(values)
-
-    def _apply_updates_now(self, g_grads, d_grads):
-        n_g = len(self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(
-            zip(g_grads[:n_g], self.generator.trainable_variables)
-        )
-        self.e_optimizer.apply_gradients(
-            zip(g_grads[n_g:], self.encoder.trainable_variables)
-        )
-        if d_grads is None:
-            return
-        n_d = len(self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(
-            zip(d_grads[:n_d], self.discriminator.trainable_variables)
-        )
-        if self.discriminator2 is not None:
-            self.d2_optimizer.apply_gradients(
-                zip(d_grads[n_d:], self.discriminator2.trainable_variables)
-            )
-
-    def _forward_state(self):
-        # Batch-norm statistics the forward pass changes, restored when the
-        # step guard does not apply a step.
-        nets = [self.generator, self.discriminator, self.encoder]
-        if self.discriminator2 is not None:
-            nets.append(self.discriminator2)
-        seen, out = set(), []
-        for net in nets:
-            for v in net.non_trainable_variables:
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    out.append(v)
-        return out
 
     def test_step(self, data):
         # The whole batch, z = μ(y) for the cVAE path (deterministic

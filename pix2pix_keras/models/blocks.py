@@ -8,6 +8,7 @@ N(0, 0.02), and a choice of batch, instance or no normalization.
 import keras
 from keras import layers, ops
 
+from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.utils import check_config_keys
 
 NORMS = ("batch", "instance", "none")
@@ -180,7 +181,7 @@ def set_inference_statistics(model, value):
         str. `value`.
     """
     validate_inference_statistics(value)
-    for layer in model._flatten_layers(include_self=True):
+    for layer in flatten_layers(model, include_self=True):
         if isinstance(layer, BatchNormalization):
             layer.inference_statistics = value
     if getattr(model, "predict_function", None) is not None:

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import layers
 
+from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import LatentNoise
 from pix2pix_keras.models.blocks import NoiseDropout
@@ -62,7 +63,7 @@ def _resolve_depth(depth, image_size):
 
 def _set_bn_momentum(model, momentum):
     """Sets the momentum of every `BatchNormalization` layer of `model`."""
-    for layer in model._flatten_layers(include_self=False):
+    for layer in flatten_layers(model, include_self=False):
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = float(momentum)
 
@@ -86,7 +87,7 @@ def set_inference_dropout(model, enabled):
             "`inference_dropout` must be True or False. Received: "
             f"inference_dropout={enabled!r}"
         )
-    for layer in model._flatten_layers(include_self=True):
+    for layer in flatten_layers(model, include_self=True):
         if isinstance(layer, NoiseDropout):
             layer.at_inference = enabled
     if getattr(model, "predict_function", None) is not None:

@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from pix2pix_keras import _compat
+from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras import losses as losses_lib
 from pix2pix_keras import metrics as metrics_lib
 from pix2pix_keras.models.discriminator import PatchDiscriminator
@@ -22,6 +24,12 @@ from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import set_inference_dropout
 from pix2pix_keras.models.blocks import set_inference_statistics
 from pix2pix_keras.models.resnet import ResnetGenerator
+from pix2pix_keras.models.training import INPUT_RANGE_TOLERANCE
+from pix2pix_keras.models.training import ON_NONFINITE
+from pix2pix_keras.models.training import NonFiniteError
+from pix2pix_keras.models.training import StepGuardMixin
+from pix2pix_keras.models.training import current_learning_rate
+from pix2pix_keras.models.training import replica_scaled
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_int
@@ -62,124 +70,8 @@ def _ensure_built(model, shape, arg_name):
     model.build(shape)
 
 
-# Step guard (compile(on_nonfinite=..., check_inputs=...)): what each entry
-# of the per-step flag vector means. Entries 0-5 are non-finite values
-# (skipped with on_nonfinite="skip"); 6-7 are finite inputs outside
-# [-1, 1] (always stop training).
-_GUARD_FLAGS = (
-    "g_loss", "d_loss", "g_gradient", "d_gradient",
-    "source_nonfinite", "target_nonfinite", "source_range", "target_range",
-)
-_SKIPPABLE = 6
-ON_NONFINITE = ("stop", "skip", None)
-# Inputs may exceed [-1, 1] by this much (float rounding of x / 127.5 - 1).
-INPUT_RANGE_TOLERANCE = 1e-3
-
-
-class NonFiniteError(FloatingPointError):
-    """Raised by `fit()` when a step has a NaN or Inf loss, gradient or input.
-
-    The step's updates were not applied. Attributes: `step` (the value of
-    `model.step_counter`, which the stop left unchanged) and `flags`
-    (names from `g_loss`, `d_loss`, `g_gradient`, `d_gradient`,
-    `source_nonfinite`, `target_nonfinite`).
-    """
-
-    def __init__(self, message, step=None, flags=()):
-        super().__init__(message)
-        self.step = step
-        self.flags = tuple(flags)
-
-
-class _StepGuard(keras.metrics.Metric):
-    """The first step that stopped training, recorded inside the graph.
-
-    Kept out of `Pix2Pix.metrics` and out of saved files. `mask` has bit i
-    set for `_GUARD_FLAGS[i]`; `step` is `step_counter` at that step;
-    `values` holds its g_loss, d_loss and the largest finite |x| of the
-    source and target batches. Zero `mask`: nothing happened.
-    """
-
-    def __init__(self, name="step_guard"):
-        super().__init__(name=name)
-        self.mask = self.add_variable(
-            (), "zeros", "float32", aggregation="only_first_replica",
-            name="mask")
-        self.step = self.add_variable(
-            (), "zeros", "int64", aggregation="only_first_replica",
-            name="step")
-        self.values = self.add_variable(
-            (4,), "zeros", "float32", aggregation="only_first_replica",
-            name="values")
-
-    def update_state(self, *args, **kwargs):
-        raise NotImplementedError("Written by Pix2Pix.train_step only.")
-
-    def result(self):
-        return self.mask
-
-
-def _global_norm(grads):
-    squares = [
-        ops.sum(ops.square(ops.cast(g, "float32")))
-        for g in grads if g is not None
-    ]
-    if not squares:
-        return ops.zeros((), "float32")
-    return ops.sqrt(sum(squares))
-
-
-def _not_finite(x):
-    return 1.0 - ops.cast(ops.all(ops.isfinite(x)), "float32")
-
-
-def _step_guard_error(mask, step, values):
-    """The exception `fit()` raises for a step the guard stopped."""
-    bad = [name for i, name in enumerate(_GUARD_FLAGS) if int(mask) >> i & 1]
-    g_loss, d_loss, source_max, target_max = (float(v) for v in values)
-    said = {
-        "source_nonfinite": "the source batch contains NaN or Inf",
-        "target_nonfinite": "the target batch contains NaN or Inf",
-        "source_range": "the source batch has values up to "
-        f"|x| = {source_max:.4g}",
-        "target_range": "the target batch has values up to "
-        f"|x| = {target_max:.4g}",
-        "g_loss": f"g_loss = {g_loss}",
-        "d_loss": f"d_loss = {d_loss}",
-        "g_gradient": "the gradient of g_loss (generator) is NaN or Inf",
-        "d_gradient": "the gradient of d_loss (discriminator) is NaN or Inf",
-    }
-    order = [name for name in _GUARD_FLAGS[4:] + _GUARD_FLAGS[:4]
-             if name in bad]
-    found = "; ".join(said[name] for name in order)
-    kept = (
-        "The step was not applied: the weights and both optimizers are as "
-        f"before it (model.step_counter is still {step}), so no checkpoint "
-        "holds it."
-    )
-    if any(name.endswith("_range") for name in bad):
-        return ValueError(
-            f"Bad input batch at training step {step} (model.step_counter): "
-            f"{found}. Pix2Pix expects float images in [-1, 1] (8-bit "
-            f"images: x / 127.5 - 1). {kept} compile(check_inputs=False) "
-            "turns this check off."
-        )
-    hint = (
-        "Check the data of this batch; lower the learning rate or clip the "
-        "gradients (`global_clipnorm` on both optimizers); or "
-        "compile(on_nonfinite=\"skip\") to skip such steps (counted in "
-        "`skipped_steps`)."
-    )
-    return NonFiniteError(
-        f"Non-finite values at training step {step} (model.step_counter): "
-        f"{found}. Training stopped. {kept} {hint}",
-        step=step,
-        flags=bad,
-    )
-
-
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class Pix2Pix(keras.Model):
+class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
     """Pix2Pix: paired image-to-image translation with a conditional GAN.
 
     Owns a `generator` G (default `UNetGenerator`) and a conditional
@@ -317,7 +209,7 @@ class Pix2Pix(keras.Model):
         self.perceptual_weight = 0.0
         self.feature_matching_weight = 0.0
         self.jit_optimizer = "auto"
-        object.__setattr__(self, "perceptual_loss", None)
+        _compat.set_untracked(self, "perceptual_loss", None)
         self.base_learning_rates = {}
         # Both networks are built; the wrapper has no weights of its own to
         # create, and unbuilt models skip optimizer state on load.
@@ -488,12 +380,52 @@ class Pix2Pix(keras.Model):
                 unknown `on_nonfinite` or an argument `keras.Model.compile`
                 does not take.
         """
+        perceptual_loss = self._check_losses(
+            gan_loss, lambda_l1, reconstruction, perceptual_weight,
+            perceptual_loss, feature_matching_weight,
+        )
+        self._check_keras_args(kwargs)
+        g_optimizer, d_optimizer = self._check_optimizers(
+            g_optimizer=g_optimizer, d_optimizer=d_optimizer
+        )
+        self._check_step_options(d_every, jit_optimizer, on_nonfinite,
+                                 check_inputs)
+        kwargs["optimizer"] = None  # no stray default RMSprop
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.gan_loss = gan_loss
+        self.lambda_l1 = float(lambda_l1)
+        self.l1_weight.assign(self.lambda_l1)
+        self.d_every = d_every
+        self.reconstruction = reconstruction
+        self.perceptual_weight = float(perceptual_weight)
+        self.feature_matching_weight = float(feature_matching_weight)
+        # Kept out of Keras tracking: the VGG weights are not the model's
+        # and are not saved with it (the compile config rebuilds the loss).
+        _compat.set_untracked(self, "perceptual_loss", perceptual_loss)
+        self._g_gan_loss, self._d_gan_loss = losses_lib.get_gan_loss(gan_loss)
+        self.jit_optimizer = jit_optimizer
+        self.on_nonfinite = on_nonfinite
+        self.check_inputs = check_inputs
+        self._setup_guard(self._use_xla_updates(jit_optimizer))
+        self._set_trackers()
+        self.base_learning_rates = {}
+        self._build_optimizers({
+            "g": (g_optimizer, self.generator),
+            "d": (d_optimizer, self.discriminator),
+        })
+
+    def _check_losses(self, gan_loss, lambda_l1, reconstruction,
+                      perceptual_weight, perceptual_loss,
+                      feature_matching_weight):
+        """Validates the loss settings; returns the perceptual loss to use
+        (a new `VGGPerceptualLoss` for a weight > 0 without one)."""
         losses_lib.get_gan_loss(gan_loss)
         _check_weight(lambda_l1=lambda_l1)
         _check_weight(perceptual_weight=perceptual_weight)
         _check_weight(feature_matching_weight=feature_matching_weight)
-        reconstruction_fn = losses_lib.get_reconstruction_loss(reconstruction)
-        check_int(d_every=d_every)
+        losses_lib.get_reconstruction_loss(reconstruction)
         if perceptual_loss is not None and not callable(perceptual_loss):
             raise ValueError(
                 "`perceptual_loss` must be a callable (target, generated) -> "
@@ -504,8 +436,6 @@ class Pix2Pix(keras.Model):
                 "`perceptual_loss` is given but `perceptual_weight` is 0: set "
                 "a weight > 0 to use it."
             )
-        if perceptual_weight > 0 and perceptual_loss is None:
-            perceptual_loss = losses_lib.VGGPerceptualLoss()
         if feature_matching_weight > 0 and not callable(
             getattr(self.discriminator, "features", None)
         ):
@@ -516,6 +446,14 @@ class Pix2Pix(keras.Model):
                 "MultiScaleDiscriminator have). Received discriminator "
                 f"{type(self.discriminator).__name__} {self.discriminator.name!r}."
             )
+        if perceptual_weight > 0 and perceptual_loss is None:
+            perceptual_loss = losses_lib.VGGPerceptualLoss()
+        return perceptual_loss
+
+    @staticmethod
+    def _check_keras_args(kwargs):
+        """Rejects Keras compile arguments Pix2Pix sets itself or does not
+        know."""
         for arg in ("loss", "metrics", "loss_weights", "weighted_metrics"):
             if kwargs.get(arg) is not None:
                 raise ValueError(
@@ -528,15 +466,42 @@ class Pix2Pix(keras.Model):
                 "Pix2Pix.compile() takes `g_optimizer` and `d_optimizer`, not "
                 f"`optimizer`. Received: optimizer={kwargs['optimizer']!r}"
             )
-        g_optimizer = self._get_optimizer(g_optimizer, "g_optimizer")
-        d_optimizer = self._get_optimizer(d_optimizer, "d_optimizer")
-        if g_optimizer is d_optimizer:
+        keras_args = set(inspect.signature(keras.Model.compile).parameters)
+        unknown = sorted(set(kwargs) - keras_args)
+        if unknown:
+            own = list(inspect.signature(Pix2Pix.compile).parameters)[1:-1]
+            passed = sorted(keras_args - {
+                "self", "optimizer", "loss", "metrics", "loss_weights",
+                "weighted_metrics"})
             raise ValueError(
-                "`g_optimizer` and `d_optimizer` must be two different "
-                "optimizer instances (each keeps its own moments). Received "
-                f"the same {type(g_optimizer).__name__} "
-                f"{g_optimizer.name!r} for both."
+                f"Pix2Pix.compile() got unknown argument(s) {unknown}. It "
+                f"takes {own} and the arguments of keras.Model.compile: "
+                f"{passed}."
             )
+
+    def _check_optimizers(self, **optimizers):
+        """The optimizers (`None`: the default Adam), each a different
+        instance; returned in the order given."""
+        resolved = {
+            name: self._get_optimizer(opt, name)
+            for name, opt in optimizers.items()
+        }
+        names = list(resolved)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if resolved[a] is resolved[b]:
+                    raise ValueError(
+                        f"`{a}` and `{b}` must be two different optimizer "
+                        "instances (each keeps its own moments and is built "
+                        "for its own network's variables). Received the same "
+                        f"{type(resolved[a]).__name__} {resolved[a].name!r} "
+                        "for both."
+                    )
+        return list(resolved.values())
+
+    def _check_step_options(self, d_every, jit_optimizer, on_nonfinite,
+                            check_inputs):
+        check_int(d_every=d_every)
         # The model's own strategy (set when it was built in a scope), so
         # compiling outside the scope is caught too.
         strategy = self.distribute_strategy
@@ -563,80 +528,47 @@ class Pix2Pix(keras.Model):
                 "`check_inputs` must be a bool. Received: "
                 f"check_inputs={check_inputs!r}"
             )
-        keras_args = set(inspect.signature(keras.Model.compile).parameters)
-        unknown = sorted(set(kwargs) - keras_args)
-        if unknown:
-            own = list(inspect.signature(Pix2Pix.compile).parameters)[1:-1]
-            passed = sorted(keras_args - {
-                "self", "optimizer", "loss", "metrics", "loss_weights",
-                "weighted_metrics"})
-            raise ValueError(
-                f"Pix2Pix.compile() got unknown argument(s) {unknown}. It "
-                f"takes {own} and the arguments of keras.Model.compile: "
-                f"{passed}."
-            )
-        kwargs["optimizer"] = None  # no stray default RMSprop
-        super().compile(**kwargs)
-        self.jit_optimizer = jit_optimizer
-        use_xla = jit_optimizer
-        if jit_optimizer == "auto":
-            use_xla = (
-                not self.jit_compile
-                and not self.run_eagerly
-                and strategy.num_replicas_in_sync == 1
-                # Not under any strategy: its gradient all-reduce cannot run
-                # inside the XLA function.
-                and not tf.distribute.has_strategy()
-                and getattr(self, "_distribute_strategy", None) is None
-            )
-        # Not tracked by Keras/TF (a tf.function attribute would be).
-        self.__dict__["_xla_updates"] = (
-            tf.function(self._apply_updates_now, jit_compile=True)
-            if use_xla
-            else None
+
+    def _use_xla_updates(self, jit_optimizer):
+        """Whether the optimizer updates run through XLA."""
+        if jit_optimizer != "auto":
+            return jit_optimizer
+        return (
+            not self.jit_compile
+            and not self.run_eagerly
+            and self.distribute_strategy.num_replicas_in_sync == 1
+            # Not under any strategy: its gradient all-reduce cannot run
+            # inside the XLA function.
+            and not tf.distribute.has_strategy()
+            and _compat.scope_strategy(self) is None
         )
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-        self.gan_loss = gan_loss
-        self.lambda_l1 = float(lambda_l1)
-        self.l1_weight.assign(self.lambda_l1)
-        self.d_every = d_every
-        self.reconstruction = reconstruction
-        self.perceptual_weight = float(perceptual_weight)
-        self.feature_matching_weight = float(feature_matching_weight)
-        # Kept out of Keras tracking: the VGG weights are not the model's
-        # and are not saved with it (the compile config rebuilds the loss).
-        object.__setattr__(self, "perceptual_loss", perceptual_loss)
-        self._reconstruction_loss = reconstruction_fn
-        self._g_gan_loss, self._d_gan_loss = losses_lib.get_gan_loss(gan_loss)
-        self.on_nonfinite = on_nonfinite
-        self.check_inputs = check_inputs
-        # Out of Keras tracking (not saved, not a listed metric); in the
-        # model's strategy, as the step writes it on every replica.
-        with self.distribute_strategy.scope():
-            object.__setattr__(self, "_step_guard", _StepGuard())
+
+    def _set_trackers(self):
+        """The loss trackers of the optional loss parts in use."""
         for key in ("g_l2", "g_vgg", "g_fm", "skipped_steps"):
             self.trackers.pop(key, None)
-        if reconstruction == "l2":
+        if self.reconstruction == "l2":
             self.trackers["g_l2"] = keras.metrics.Mean(name="g_l2")
         if self.perceptual_weight > 0:
             self.trackers["g_vgg"] = keras.metrics.Mean(name="g_vgg")
         if self.feature_matching_weight > 0:
             self.trackers["g_fm"] = keras.metrics.Mean(name="g_fm")
-        if on_nonfinite == "skip":
+        if self.on_nonfinite == "skip":
             self.trackers["skipped_steps"] = keras.metrics.Sum(
                 name="skipped_steps"
             )
-        # Built now, so that load_model and BackupAndRestore find the slots
-        # to restore the moments into (unbuilt optimizers skip them).
-        if not g_optimizer.built:
-            g_optimizer.build(self.generator.trainable_variables)
-        if not d_optimizer.built:
-            d_optimizer.build(self.discriminator.trainable_variables)
-        self.base_learning_rates = {
-            "g": _current_lr(g_optimizer),
-            "d": _current_lr(d_optimizer),
-        }
+
+    def _build_optimizers(self, optimizers):
+        """Builds `{key: (optimizer, network)}` for the network's variables
+        and records their learning rates in `base_learning_rates`.
+
+        Built now, so that load_model and BackupAndRestore find the slots
+        to restore the moments into (unbuilt optimizers skip them).
+        """
+        for key, (optimizer, network) in optimizers.items():
+            if not optimizer.built:
+                optimizer.build(network.trainable_variables)
+            self.base_learning_rates[key] = current_learning_rate(optimizer)
 
     @staticmethod
     def _get_optimizer(optimizer, arg_name):
@@ -765,7 +697,7 @@ class Pix2Pix(keras.Model):
         """
         return any(
             layer.at_inference
-            for layer in self.generator._flatten_layers(include_self=True)
+            for layer in flatten_layers(self.generator, include_self=True)
             if isinstance(layer, NoiseDropout)
         )
 
@@ -773,7 +705,7 @@ class Pix2Pix(keras.Model):
     def inference_dropout(self, value):
         if value is True and not any(
             isinstance(layer, NoiseDropout)
-            for layer in self.generator._flatten_layers(include_self=True)
+            for layer in flatten_layers(self.generator, include_self=True)
         ):
             raise ValueError(
                 "`inference_dropout=True` needs dropout in the generator, but "
@@ -811,13 +743,6 @@ class Pix2Pix(keras.Model):
             set_inference_statistics(self.generator, value)
         self.predict_function = None
         self.test_function = None
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Both networks are built in __init__, so Keras's symbolic build has
-        # nothing to do. Under MultiWorkerMirroredStrategy it would also
-        # fail (Keras 3.15 passes the (source, target) batch to
-        # strategy.reduce, which that strategy cannot reduce).
-        return
 
     def _unpack(self, data):
         if isinstance(data, (tuple, list)) and len(data) == 3 and data[2] is None:
@@ -870,23 +795,79 @@ class Pix2Pix(keras.Model):
                 target = tf.identity(target)
         return ops.cast(source, "float32"), ops.cast(target, "float32")
 
-    def _discriminate(self, source, image, training):
-        """D's logits as a list (one per scale), and its features or None."""
-        if self.feature_matching_weight > 0:
-            features = self.discriminator.features(
-                [source, image], training=training
-            )
-            return [f[-1] for f in features], features
-        logits = self.discriminator([source, image], training=training)
-        if not isinstance(logits, (list, tuple)):
-            logits = [logits]
-        return list(logits), None
+    def networks(self):
+        """The networks a training step runs: `[generator, discriminator]`."""
+        return [self.generator, self.discriminator]
 
-    def _generator_losses(self, target, fake, fake_logits, fake_features,
-                          source, real_features=None):
-        """G's loss parts (and `d_fake`) from D's view of the fake pair."""
-        n = len(fake_logits)
-        g_gan = sum(self._g_gan_loss(t) for t in fake_logits) / n
+    def train_step(self, data):
+        """One training step: unpack, forward, losses, gradients, updates.
+
+        The generator G minimises `generator_loss()`, the discriminator D
+        `discriminator_loss()`; `generator_updates()` and
+        `discriminator_updates()` turn them into `(optimizer, gradients,
+        variables)` updates. Override one of these four methods to change
+        a part of the step (see `docs/subclassing.md`).
+        """
+        source, target = self._unpack(data)
+        checks = self._check_batch(source, target)  # step guard, or None
+        values = self._on_d_steps(
+            lambda update_d: self.gan_step(source, target, update_d, checks)
+        )
+        self._end_step(values, checks)
+        return self._track(values)
+
+    def gan_step(self, source, target, update_d=True, checks=None):
+        """Forward, losses, gradients and updates; returns the step's values.
+
+        With `update_d=False` (a step that `d_every` skips) D judges the
+        generated pair for G's loss, but neither its loss on real pairs nor
+        its update is computed.
+        """
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = self.generator(source, training=True)
+            real_view = (
+                self._discriminate(source, target, True) if update_d else None
+            )
+            fake_view = self._discriminate(source, fake, True)
+            values = self.generator_loss(
+                source, target, fake, fake_view, real_view
+            )
+            if update_d:
+                values.update(self.discriminator_loss(real_view, fake_view))
+            g_loss = replica_scaled(values["g_loss"])
+            d_loss = replica_scaled(values["d_loss"]) if update_d else None
+        updates = {"g": self.generator_updates(g_tape, g_loss)}
+        if update_d:
+            updates["d"] = self.discriminator_updates(d_tape, d_loss)
+        self.apply_updates(updates, values, checks)
+        if update_d:
+            values["d_updated"] = tf.constant(1.0)
+        else:
+            # Shaped as a full step's values; `d_updated = 0` keeps them
+            # out of the D trackers.
+            zero = ops.zeros((), "float32")
+            values.update(d_loss=zero, d_real=zero, d_updated=zero)
+        return values
+
+    def generator_loss(self, source, target, fake, fake_view, real_view=None):
+        """G's loss and its parts, from D's view of the generated pair.
+
+        Args:
+            source, target: the batch.
+            fake: `G(source)`.
+            fake_view: `(logits, features)` of D on `[source, fake]`:
+                a list of logits (one per scale) and D's features, or
+                `None` without feature matching.
+            real_view: the same on `[source, target]`, or `None` on a step
+                that does not update D.
+
+        Returns:
+            dict with `g_loss` (what G minimises), `g_gan`, `g_l1`,
+            `d_fake` and the optional parts (`g_l2`, `g_vgg`, `g_fm`).
+            Every key that has a tracker in `self.trackers` is logged.
+        """
+        fake_logits, fake_features = fake_view
+        g_gan = sum(self._g_gan_loss(t) for t in fake_logits) / len(fake_logits)
         g_l1 = losses_lib.l1_loss(target, fake)
         values = dict(g_gan=g_gan, g_l1=g_l1)
         if self.reconstruction == "l2":
@@ -898,14 +879,61 @@ class Pix2Pix(keras.Model):
                                        "float32")
             g_loss = g_loss + self.perceptual_weight * values["g_vgg"]
         if self.feature_matching_weight > 0:
-            if real_features is None:  # a G-only step: D sees y just now
-                _, real_features = self._discriminate(source, target, True)
-            values["g_fm"] = feature_matching_loss(real_features,
+            if real_view is None:  # a G-only step: D sees y just now
+                real_view = self._discriminate(source, target, True)
+            values["g_fm"] = feature_matching_loss(real_view[1],
                                                    fake_features)
             g_loss = g_loss + self.feature_matching_weight * values["g_fm"]
         values["g_loss"] = g_loss
         values["d_fake"] = self._d_output(fake_logits)
         return values
+
+    def discriminator_loss(self, real_view, fake_view):
+        """D's loss (`d_loss`) and its mean output on real pairs
+        (`d_real`), from its `(logits, features)` views of both pairs."""
+        real_logits, fake_logits = real_view[0], fake_view[0]
+        d_loss = sum(
+            self._d_gan_loss(r, f) for r, f in zip(real_logits, fake_logits)
+        ) / len(real_logits)
+        return dict(d_loss=d_loss, d_real=self._d_output(real_logits))
+
+    def generator_updates(self, tape, g_loss):
+        """G's updates: a list of `(optimizer, gradients, variables)`."""
+        variables = self.generator.trainable_variables
+        return [(self.g_optimizer, tape.gradient(g_loss, variables), variables)]
+
+    def discriminator_updates(self, tape, d_loss):
+        """D's updates: a list of `(optimizer, gradients, variables)`."""
+        variables = self.discriminator.trainable_variables
+        return [(self.d_optimizer, tape.gradient(d_loss, variables), variables)]
+
+    def _on_d_steps(self, step):
+        """`step(update_d)`, with `update_d=True` on every `d_every`-th step.
+
+        No AutoGraph in Keras train steps: a Python `if` on a tensor fails,
+        so with `d_every > 1` the choice is an explicit `tf.cond`, and each
+        branch runs only its own compute.
+        """
+        if self.d_every == 1:
+            return step(True)
+        return tf.cond(
+            tf.equal(self.step_counter % self.d_every, 0),
+            lambda: step(True),
+            lambda: step(False),
+        )
+
+    def _discriminate(self, source, image, training):
+        """D's view of a pair: its logits as a list (one per scale), and
+        its features (or None without feature matching)."""
+        if self.feature_matching_weight > 0:
+            features = self.discriminator.features(
+                [source, image], training=training
+            )
+            return [f[-1] for f in features], features
+        logits = self.discriminator([source, image], training=training)
+        if not isinstance(logits, (list, tuple)):
+            logits = [logits]
+        return list(logits), None
 
     def _d_output(self, logits):
         return sum(
@@ -915,19 +943,11 @@ class Pix2Pix(keras.Model):
     def _forward(self, source, target, training):
         """Runs G and D; returns `(fake, values)` with every loss part."""
         fake = self.generator(source, training=training)
-        real_logits, real_features = self._discriminate(
-            source, target, training
-        )
-        fake_logits, fake_features = self._discriminate(source, fake, training)
-        values = self._generator_losses(
-            target, fake, fake_logits, fake_features, source,
-            real_features=real_features,
-        )
-        n = len(real_logits)
-        values["d_loss"] = sum(
-            self._d_gan_loss(r, f) for r, f in zip(real_logits, fake_logits)
-        ) / n
-        values["d_real"] = self._d_output(real_logits)
+        real_view = self._discriminate(source, target, training)
+        fake_view = self._discriminate(source, fake, training)
+        values = self.generator_loss(source, target, fake, fake_view,
+                                     real_view)
+        values.update(self.discriminator_loss(real_view, fake_view))
         return fake, values
 
     def _track(self, values):
@@ -955,288 +975,7 @@ class Pix2Pix(keras.Model):
             key: tracker.result() for key, tracker in self.trackers.items()
             if key != "skipped_steps" or "_skipped" in values
         }
-        strategy = tf.distribute.get_strategy()
-        if isinstance(
-            strategy, tf.distribute.MultiWorkerMirroredStrategy
-        ) and strategy.extended._in_multi_worker_mode():
-            # Keras (3.15) averages step logs across workers with
-            # strategy.reduce("MEAN", v, axis=0), which rejects scalars
-            # (tensorflow/tensorflow#72388): give each one a batch axis.
-            logs = {key: ops.reshape(v, (1,)) for key, v in logs.items()}
-        return logs
-
-    def _train_both(self, source, target, checks=None):
-        """One step that updates G and D: the full forward and backward."""
-        # Keras all-reduces gradients with SUM across replicas.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            _, values = self._forward(source, target, training=True)
-            g_scaled = values["g_loss"] / replicas
-            d_scaled = values["d_loss"] / replicas
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        d_grads = d_tape.gradient(d_scaled, d_vars)
-        self._apply_guarded(values, g_grads, d_grads, checks)
-        values["d_updated"] = tf.constant(1.0)
-        return values
-
-    def _train_generator(self, source, target, checks=None):
-        """A step that updates G only (skipped by `d_every`).
-
-        D still judges the generated pair (G's GAN loss needs it), but
-        neither its loss on real pairs nor its weight gradients are
-        computed, and its optimizer does not move.
-        """
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        g_vars = self.generator.trainable_variables
-        with tf.GradientTape() as g_tape:
-            fake = self.generator(source, training=True)
-            fake_logits, fake_features = self._discriminate(
-                source, fake, True
-            )
-            values = self._generator_losses(
-                target, fake, fake_logits, fake_features, source
-            )
-            g_scaled = values["g_loss"] / replicas
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        self._apply_guarded(values, g_grads, None, checks)
-        # Placeholders with the shapes of a full step; `d_updated = 0`
-        # keeps them out of the D trackers.
-        zero = ops.zeros((), "float32")
-        values.update(d_loss=zero, d_real=zero, d_updated=zero)
-        return values
-
-    def _apply_updates(self, g_grads, d_grads):
-        """Applies G's gradients and, unless `d_grads` is None, D's.
-
-        Through one XLA-compiled function when `jit_optimizer` is on.
-        """
-        xla = self.__dict__.get("_xla_updates")
-        if xla is not None:
-            return xla(g_grads, d_grads)
-        return self._apply_updates_now(g_grads, d_grads)
-
-    def _apply_updates_now(self, g_grads, d_grads):
-        self.g_optimizer.apply_gradients(
-            zip(g_grads, self.generator.trainable_variables)
-        )
-        if d_grads is not None:
-            self.d_optimizer.apply_gradients(
-                zip(d_grads, self.discriminator.trainable_variables)
-            )
-
-    def train_step(self, data):
-        source, target = self._unpack(data)
-        checks = self._check_batch(source, target)
-        if self.d_every == 1:
-            values = self._train_both(source, target, checks)
-        else:
-            # No AutoGraph in Keras train steps: a Python `if` on a tensor
-            # fails, so the choice is an explicit tf.cond, and each branch
-            # runs only its own compute.
-            values = tf.cond(
-                tf.equal(self.step_counter % self.d_every, 0),
-                lambda: self._train_both(source, target, checks),
-                lambda: self._train_generator(source, target, checks),
-            )
-        if checks is None:
-            self.step_counter.assign_add(1)
-        else:
-            self._record_step(values, checks)
-        return self._track(values)
-
-    # -- step guard: compile(on_nonfinite=..., check_inputs=...) ---------
-
-    def _check_batch(self, source, target):
-        """Flags for non-finite and out-of-range inputs, or None (no guard).
-
-        Returns a dict: `bad`, a float vector (source non-finite, target
-        non-finite, source out of range, target out of range) of 0/1, the
-        largest finite |x| of each batch, and `state`: the values of the
-        networks' non-trainable variables before the step (batch-norm
-        statistics and dropout RNG states change in the forward pass; a
-        step that is not applied puts them back).
-        """
-        on_nonfinite = getattr(self, "on_nonfinite", None)
-        check_inputs = getattr(self, "check_inputs", False)
-        if on_nonfinite is None and not check_inputs:
-            return None
-        zero = ops.zeros((), "float32")
-        maxima = [
-            ops.max(ops.where(ops.isfinite(x), ops.abs(x), ops.zeros_like(x)))
-            for x in (source, target)
-        ]
-        nonfinite = [
-            zero if on_nonfinite is None else _not_finite(x)
-            for x in (source, target)
-        ]
-        outside = [
-            ops.cast(m > 1.0 + INPUT_RANGE_TOLERANCE, "float32")
-            if check_inputs else zero
-            for m in maxima
-        ]
-        return {
-            "bad": ops.stack(nonfinite + outside),
-            "source_max": maxima[0],
-            "target_max": maxima[1],
-            # tf.identity reads now (a Keras variable converts to itself).
-            "state": [tf.identity(v.value) for v in self._forward_state()],
-        }
-
-    def _forward_state(self):
-        seen, out = set(), []
-        for v in (self.generator.non_trainable_variables
-                  + self.discriminator.non_trainable_variables):
-            if id(v) not in seen:
-                seen.add(id(v))
-                out.append(v)
-        return out
-
-    def _restore_forward_state(self, values):
-        for v, value in zip(self._forward_state(), values):
-            v.assign(value)
-
-    def _apply_guarded(self, values, g_grads, d_grads, checks):
-        """Applies the updates, or (with the guard on) only if all is finite.
-
-        Adds `_bad` (the 8 flags of `_GUARD_FLAGS`, agreed by all replicas)
-        and `_applied` (1.0 or 0.0) to `values`. A step is not applied
-        when a flag is set or an earlier step of this `fit()` stopped
-        training (with `steps_per_execution > 1` the rest of the execution
-        then changes nothing).
-        """
-        if checks is None:
-            self._apply_updates(g_grads, d_grads)
-            return
-        zero = ops.zeros((), "float32")
-        if self.on_nonfinite is None:
-            found = [zero] * 4
-        else:
-            found = [
-                _not_finite(values["g_loss"]),
-                zero if d_grads is None else _not_finite(values["d_loss"]),
-                _not_finite(_global_norm(g_grads)),
-                zero if d_grads is None else _not_finite(_global_norm(d_grads)),
-            ]
-        bad = ops.concatenate([ops.stack(found), checks["bad"]])
-        strategy = tf.distribute.get_strategy()
-        if strategy.num_replicas_in_sync > 1:
-            # A NaN on one replica reaches all through the gradient
-            # all-reduce: every replica must skip the same steps.
-            context = tf.distribute.get_replica_context()
-            bad = ops.minimum(
-                context.all_reduce(tf.distribute.ReduceOp.SUM, bad), 1.0
-            )
-        ok = ops.logical_and(
-            ops.all(ops.equal(bad, 0.0)),
-            ops.equal(self._step_guard.mask, 0.0),
-        )
-        self._run_if(ok, self._apply_updates, (g_grads, d_grads))
-        self._run_if(
-            ops.logical_not(ok), self._restore_forward_state, (checks["state"],)
-        )
-        values["_bad"] = bad
-        values["_applied"] = ops.cast(ok, "float32")
-
-    @staticmethod
-    def _run_if(condition, fn, args):
-        """Runs `fn(*args)` (which may update variables) if `condition`.
-
-        `condition` must be the same on all replicas.
-        """
-
-        def run():
-            fn(*args)
-            return tf.constant(True)
-
-        def skip():
-            return tf.constant(False)
-
-        if tf.distribute.has_strategy() and (
-            not tf.__internal__.distribute.strategy_supports_no_merge_call()
-        ):
-            # apply_gradients synchronizes replicas with merge_call, which
-            # a tf.cond in replica context cannot contain: take the
-            # decision in cross-replica context (as keras's
-            # LossScaleOptimizer does), passing each replica its own `args`.
-            def cross_replica(distribution, condition, *args):
-                first = distribution.experimental_local_results(condition)[0]
-
-                def run_all():
-                    distribution.extended.call_for_each_replica(fn, args=args)
-                    return tf.constant(True)
-
-                return tf.cond(first, run_all, skip)
-
-            tf.distribute.get_replica_context().merge_call(
-                cross_replica, args=(condition, *args)
-            )
-        else:
-            tf.cond(condition, run, skip)
-
-    def _record_step(self, values, checks):
-        """Counts the step if applied; records the first one that stops."""
-        guard = self._step_guard
-        step = tf.identity(self.step_counter.value)  # before this step
-        bad = values["_bad"]
-        halted = ops.greater(guard.mask, 0.0)
-        stopping = bad if self.on_nonfinite == "stop" else bad[_SKIPPABLE:]
-        stops = ops.logical_and(
-            ops.any(ops.greater(stopping, 0.0)), ops.logical_not(halted)
-        )
-        bits = 2.0 ** ops.arange(len(_GUARD_FLAGS), dtype="float32")
-        guard.mask.assign(ops.where(stops, ops.sum(bad * bits), guard.mask))
-        guard.step.assign(ops.where(stops, step, guard.step))
-        found = ops.stack([
-            ops.cast(values["g_loss"], "float32"),
-            ops.cast(values["d_loss"], "float32"),
-            checks["source_max"],
-            checks["target_max"],
-        ])
-        guard.values.assign(ops.where(stops, found, guard.values))
-        if self.on_nonfinite == "skip":
-            skipped = ops.logical_and(
-                ops.any(ops.greater(bad[:_SKIPPABLE], 0.0)),
-                ops.logical_not(
-                    ops.logical_or(
-                        halted, ops.any(ops.greater(bad[_SKIPPABLE:], 0.0))
-                    )
-                ),
-            )
-            values["_skipped"] = ops.cast(skipped, "float32")
-        self.step_counter.assign_add(ops.cast(values["_applied"], "int64"))
-
-    def make_train_function(self, force=False):
-        if self.train_function is not None and not force:
-            return self.train_function
-        super().make_train_function(force=True)
-        step_function = self.train_function
-        if self.__dict__.get("_step_guard") is None or (
-            self.on_nonfinite is None and not self.check_inputs
-        ):
-            return step_function
-
-        def train_function(iterator):
-            logs = step_function(iterator)
-            self._raise_if_stopped()
-            return logs
-
-        # Raising here, before the callbacks see the step, keeps
-        # ModelCheckpoint & co. from writing anything after a bad step.
-        self.train_function = train_function
-        return train_function
-
-    def _raise_if_stopped(self):
-        """Raises the error of a step the guard stopped (and resets it)."""
-        guard = self._step_guard
-        mask = int(round(float(ops.convert_to_numpy(guard.mask))))
-        if not mask:
-            return
-        step = int(ops.convert_to_numpy(guard.step))
-        values = ops.convert_to_numpy(guard.values)
-        guard.reset_state()
-        raise _step_guard_error(mask, step, values)
+        return _compat.reducible_logs(logs)
 
     def test_step(self, data):
         source, target = self._unpack(data)
@@ -1554,12 +1293,8 @@ def _check_weight(**kwargs):
     check_number(name, value, low=0)
 
 
-def _current_lr(optimizer):
-    lr = optimizer.learning_rate
-    try:
-        return float(ops.convert_to_numpy(lr))
-    except (TypeError, ValueError):
-        return None
+# Old private name of `training.current_learning_rate`.
+_current_lr = current_learning_rate
 
 
 def export_generator(

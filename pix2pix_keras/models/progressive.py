@@ -27,6 +27,7 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
@@ -165,7 +166,7 @@ def _fade_from_smaller(x, images, fade, width, *, stage, name):
 
 def _fade_layer(model):
     fades = [
-        layer for layer in model._flatten_layers(include_self=False)
+        layer for layer in flatten_layers(model, include_self=False)
         if isinstance(layer, Fade)
     ]
     return fades[0] if fades else None
@@ -573,7 +574,7 @@ def set_alpha(model, alpha):
     """
     alpha = check_number("alpha", alpha, low=0.0, high=1.0)
     fades = [
-        layer for layer in model._flatten_layers(include_self=True)
+        layer for layer in flatten_layers(model, include_self=True)
         if isinstance(layer, Fade)
     ]
     if not fades:
