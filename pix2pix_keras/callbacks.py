@@ -17,6 +17,9 @@ from pix2pix_keras._compat import BackupAndRestoreBase
 from pix2pix_keras._compat import forget_initial_epoch
 from pix2pix_keras._compat import iterator_dataset
 from pix2pix_keras._compat import learning_rate_schedule
+from pix2pix_keras.models.training import current_learning_rate
+from pix2pix_keras.models.training import unwrap_train_function
+from pix2pix_keras.models.training import wrap_train_function
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_number as _check_number
@@ -68,14 +71,14 @@ class _EpochRateSchedule(keras.callbacks.Callback):
         base = getattr(self.model, "base_learning_rates", {})
         for key, opt in _optimizers(self.model).items():
             if base.get(key) is None:
-                base[key] = float(keras.ops.convert_to_numpy(opt.learning_rate))
+                base[key] = current_learning_rate(opt)
             opt.learning_rate.assign(self.learning_rate(base[key], epoch))
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
         for key, opt in _optimizers(self.model).items():
-            logs[f"{key}_lr"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
+            logs[f"{key}_lr"] = current_learning_rate(opt)
 
 
 class LearningRateHalving(_EpochRateSchedule):
@@ -1071,15 +1074,12 @@ class BackupAndRestore(BackupAndRestoreBase):
             self._position += per_call
             return logs
 
-        train_function._backup_wrapped = step_function
-        self.model.train_function = train_function
+        wrap_train_function(self.model, lambda step: train_function, "backup")
 
     def _unwrap(self):
         model = getattr(self, "model", None)
-        function = getattr(model, "train_function", None)
-        while hasattr(function, "_backup_wrapped"):
-            function = function._backup_wrapped
-            model.train_function = function
+        if model is not None:
+            unwrap_train_function(model, "backup")
 
     def _track_iterator(self, iterator):
         try:

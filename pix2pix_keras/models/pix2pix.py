@@ -1,63 +1,31 @@
 """The Pix2Pix model: a generator, a conditional discriminator, two optimizers."""
 
-import inspect
-import json
-import os
-import shutil
-import tempfile
-import zipfile
-
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from pix2pix_keras import _compat
-from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras import losses as losses_lib
 from pix2pix_keras import metrics as metrics_lib
+from pix2pix_keras.models.checks import ChecksMixin
+from pix2pix_keras.models.checks import _check_weight  # noqa: F401
+from pix2pix_keras.models.checks import default_optimizer  # noqa: F401
 from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.discriminator import feature_matching_loss
 from pix2pix_keras.models.generator import UNetGenerator
-from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.generator import _image_size
-from pix2pix_keras.models.generator import set_inference_dropout
-from pix2pix_keras.models.blocks import set_inference_statistics
-from pix2pix_keras.models.resnet import ResnetGenerator
-from pix2pix_keras.models.training import INPUT_RANGE_TOLERANCE
-from pix2pix_keras.models.training import ON_NONFINITE
-from pix2pix_keras.models.training import NonFiniteError
+from pix2pix_keras.models.inference import InferenceOptionsMixin
+from pix2pix_keras.models.saving import PRESETS  # noqa: F401
+from pix2pix_keras.models.saving import SavingMixin
+from pix2pix_keras.models.saving import _check_configs
+from pix2pix_keras.models.saving import _write_directory  # noqa: F401
+from pix2pix_keras.models.saving import export_generator  # noqa: F401
+from pix2pix_keras.models.training import INPUT_RANGE_TOLERANCE  # noqa: F401
+from pix2pix_keras.models.training import ON_NONFINITE  # noqa: F401
+from pix2pix_keras.models.training import NonFiniteError  # noqa: F401
 from pix2pix_keras.models.training import StepGuardMixin
 from pix2pix_keras.models.training import current_learning_rate
 from pix2pix_keras.models.training import replica_scaled
-from pix2pix_keras.utils import atomic_path
-from pix2pix_keras.utils import check_config_keys
-from pix2pix_keras.utils import check_int
-from pix2pix_keras.utils import check_keras_file
-from pix2pix_keras.utils import check_number
-from pix2pix_keras.utils import config_differences
-
-# Architecture-only presets (new, untrained networks). Their former names
-# "unet_256" / "unet_128" read like weights (and are the reference's
-# `--netG` names); they still work, with a DeprecationWarning.
-PRESETS = {
-    "untrained_unet_256": dict(image_size=(256, 256)),
-    "untrained_unet_128": dict(image_size=(128, 128)),
-}
-_DEPRECATED_PRESETS = {
-    "unet_256": "untrained_unet_256",
-    "unet_128": "untrained_unet_128",
-}
-
-_RNG_PREFIX = "rng_"
-
-
-def default_optimizer():
-    """Adam(2e-4, beta_1=0.5, beta_2=0.999), the paper's optimizer."""
-    return keras.optimizers.Adam(
-        learning_rate=2e-4, beta_1=0.5, beta_2=0.999
-    )
-
 
 def _ensure_built(model, shape, arg_name):
     if model.built:
@@ -71,7 +39,10 @@ def _ensure_built(model, shape, arg_name):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
+class Pix2Pix(
+    StepGuardMixin, ChecksMixin, SavingMixin, InferenceOptionsMixin,
+    _compat.SkipSymbolicBuild, keras.Model,
+):
     """Pix2Pix: paired image-to-image translation with a conditional GAN.
 
     Owns a `generator` G (default `UNetGenerator`) and a conditional
@@ -215,77 +186,6 @@ class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
         # create, and unbuilt models skip optimizer state on load.
         self.built = True
 
-    @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """A pretrained model, or a new model of a named configuration.
-
-        Pretrained (`pix2pix_keras.pretrained.list_pretrained()`): the
-        PyTorch reference's published generators `"facades_label2photo"`,
-        `"sat2map"`, `"map2sat"`, `"edges2shoes"` and `"day2night"`,
-        downloaded, converted and cached on first use
-        (`pix2pix_keras.load_pretrained`), with a new discriminator.
-
-        Untrained: `"untrained_unet_256"` (the paper's 256×256 network) and
-        `"untrained_unet_128"`; their former names `"unet_256"` and
-        `"unet_128"` still work but are deprecated.
-
-        Args:
-            preset: str. A pretrained or an untrained preset name.
-            **kwargs: For a pretrained preset, `load_pretrained` arguments
-                (`inference_statistics`, `inference_dropout`,
-                `directory`, `origin`, `file_hash`); for an untrained one,
-                overrides of its `Pix2Pix` arguments.
-
-        Returns:
-            A `Pix2Pix` instance (not compiled).
-
-        Raises:
-            ValueError: unknown `preset` (the message lists the names).
-
-        Example:
-
-        ```python
-        model = Pix2Pix.from_preset("facades_label2photo")
-        photos = model.predict(labels)  # (n, 256, 256, 3) in [-1, 1]
-        ```
-        """
-        from pix2pix_keras import pretrained
-
-        if preset in pretrained.PRETRAINED:
-            return pretrained.load_pretrained(preset, **kwargs)
-        if preset in _DEPRECATED_PRESETS:
-            import warnings
-
-            new = _DEPRECATED_PRESETS[preset]
-            warnings.warn(
-                f"Pix2Pix.from_preset({preset!r}) is deprecated: it builds "
-                f"an untrained network; use {new!r} (or a pretrained name: "
-                f"{', '.join(pretrained.PRETRAINED)}).",
-                DeprecationWarning, stacklevel=2,
-            )
-            preset = new
-        if preset not in PRESETS:
-            raise ValueError(
-                f"Unknown `preset`: {preset!r}. Pretrained: "
-                f"{', '.join(pretrained.PRETRAINED)}; untrained: "
-                f"{', '.join(PRESETS)}."
-            )
-        return cls(**{**PRESETS[preset], **kwargs})
-
-    def _check_networks(self):
-        g_in = self.generator.inputs[0].shape if self.generator.inputs else None
-        g_out = self.generator.outputs[0].shape if self.generator.outputs else None
-        d_in = self.discriminator.inputs
-        if g_in is None or g_out is None or not d_in or len(d_in) != 2:
-            return
-        if d_in[0].shape[-1] != g_in[-1] or d_in[1].shape[-1] != g_out[-1]:
-            raise ValueError(
-                "The discriminator's inputs must be [source, image] with "
-                f"{g_in[-1]} and {g_out[-1]} channels to match the generator "
-                f"{tuple(g_in)} -> {tuple(g_out)}. Received discriminator "
-                f"inputs {[tuple(t.shape) for t in d_in]}."
-            )
-
     # ------------------------------------------------------------------
     # compile
 
@@ -416,119 +316,6 @@ class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
             "d": (d_optimizer, self.discriminator),
         })
 
-    def _check_losses(self, gan_loss, lambda_l1, reconstruction,
-                      perceptual_weight, perceptual_loss,
-                      feature_matching_weight):
-        """Validates the loss settings; returns the perceptual loss to use
-        (a new `VGGPerceptualLoss` for a weight > 0 without one)."""
-        losses_lib.get_gan_loss(gan_loss)
-        _check_weight(lambda_l1=lambda_l1)
-        _check_weight(perceptual_weight=perceptual_weight)
-        _check_weight(feature_matching_weight=feature_matching_weight)
-        losses_lib.get_reconstruction_loss(reconstruction)
-        if perceptual_loss is not None and not callable(perceptual_loss):
-            raise ValueError(
-                "`perceptual_loss` must be a callable (target, generated) -> "
-                f"scalar such as VGGPerceptualLoss. Received: {perceptual_loss!r}"
-            )
-        if perceptual_loss is not None and perceptual_weight == 0:
-            raise ValueError(
-                "`perceptual_loss` is given but `perceptual_weight` is 0: set "
-                "a weight > 0 to use it."
-            )
-        if feature_matching_weight > 0 and not callable(
-            getattr(self.discriminator, "features", None)
-        ):
-            raise ValueError(
-                "`feature_matching_weight` > 0 needs a discriminator with a "
-                "`features([source, image], training)` method (as "
-                "PatchDiscriminator, PixelDiscriminator and "
-                "MultiScaleDiscriminator have). Received discriminator "
-                f"{type(self.discriminator).__name__} {self.discriminator.name!r}."
-            )
-        if perceptual_weight > 0 and perceptual_loss is None:
-            perceptual_loss = losses_lib.VGGPerceptualLoss()
-        return perceptual_loss
-
-    @staticmethod
-    def _check_keras_args(kwargs):
-        """Rejects Keras compile arguments Pix2Pix sets itself or does not
-        know."""
-        for arg in ("loss", "metrics", "loss_weights", "weighted_metrics"):
-            if kwargs.get(arg) is not None:
-                raise ValueError(
-                    f"Pix2Pix.compile() does not take `{arg}`: the losses are "
-                    "set by `gan_loss` and `lambda_l1`, and the metrics are "
-                    f"built in. Received: {arg}={kwargs[arg]!r}"
-                )
-        if kwargs.get("optimizer") is not None:
-            raise ValueError(
-                "Pix2Pix.compile() takes `g_optimizer` and `d_optimizer`, not "
-                f"`optimizer`. Received: optimizer={kwargs['optimizer']!r}"
-            )
-        keras_args = set(inspect.signature(keras.Model.compile).parameters)
-        unknown = sorted(set(kwargs) - keras_args)
-        if unknown:
-            own = list(inspect.signature(Pix2Pix.compile).parameters)[1:-1]
-            passed = sorted(keras_args - {
-                "self", "optimizer", "loss", "metrics", "loss_weights",
-                "weighted_metrics"})
-            raise ValueError(
-                f"Pix2Pix.compile() got unknown argument(s) {unknown}. It "
-                f"takes {own} and the arguments of keras.Model.compile: "
-                f"{passed}."
-            )
-
-    def _check_optimizers(self, **optimizers):
-        """The optimizers (`None`: the default Adam), each a different
-        instance; returned in the order given."""
-        resolved = {
-            name: self._get_optimizer(opt, name)
-            for name, opt in optimizers.items()
-        }
-        names = list(resolved)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                if resolved[a] is resolved[b]:
-                    raise ValueError(
-                        f"`{a}` and `{b}` must be two different optimizer "
-                        "instances (each keeps its own moments and is built "
-                        "for its own network's variables). Received the same "
-                        f"{type(resolved[a]).__name__} {resolved[a].name!r} "
-                        "for both."
-                    )
-        return list(resolved.values())
-
-    def _check_step_options(self, d_every, jit_optimizer, on_nonfinite,
-                            check_inputs):
-        check_int(d_every=d_every)
-        # The model's own strategy (set when it was built in a scope), so
-        # compiling outside the scope is caught too.
-        strategy = self.distribute_strategy
-        if d_every > 1 and strategy.num_replicas_in_sync > 1:
-            raise ValueError(
-                f"`d_every`={d_every} is not supported under a multi-replica "
-                f"strategy ({type(strategy).__name__}); use d_every=1."
-            )
-        if not (
-            isinstance(jit_optimizer, bool)
-            or (isinstance(jit_optimizer, str) and jit_optimizer == "auto")
-        ):
-            raise ValueError(
-                "`jit_optimizer` must be True, False or 'auto'. Received: "
-                f"jit_optimizer={jit_optimizer!r}"
-            )
-        if on_nonfinite not in ON_NONFINITE:
-            raise ValueError(
-                "`on_nonfinite` must be 'stop', 'skip' or None. Received: "
-                f"on_nonfinite={on_nonfinite!r}"
-            )
-        if not isinstance(check_inputs, bool):
-            raise ValueError(
-                "`check_inputs` must be a bool. Received: "
-                f"check_inputs={check_inputs!r}"
-            )
-
     def _use_xla_updates(self, jit_optimizer):
         """Whether the optimizer updates run through XLA."""
         if jit_optimizer != "auto":
@@ -569,19 +356,6 @@ class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
             if not optimizer.built:
                 optimizer.build(network.trainable_variables)
             self.base_learning_rates[key] = current_learning_rate(optimizer)
-
-    @staticmethod
-    def _get_optimizer(optimizer, arg_name):
-        if optimizer is None:
-            return default_optimizer()
-        try:
-            optimizer = keras.optimizers.get(optimizer)
-        except (ValueError, TypeError) as e:
-            raise ValueError(
-                f"`{arg_name}` must be a keras optimizer or its name. "
-                f"Received: {arg_name}={optimizer!r} ({e})"
-            ) from None
-        return optimizer
 
     def get_compile_config(self):
         if self.g_optimizer is None:
@@ -632,168 +406,6 @@ class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
         # Static checks (shape and dtype are known when the step is traced).
         self._check_source_spec(inputs, "The source batch")
         return self.generator(inputs, training=training)
-
-    def _size_factor(self):
-        """What height and width must be divisible by, or None if unknown."""
-        if isinstance(self.generator, UNetGenerator):
-            return 2 ** self.generator.depth
-        if isinstance(self.generator, ResnetGenerator):
-            return 2 ** self.generator.n_downsampling
-        return None
-
-    def _check_source_spec(self, x, what, channels=None):
-        """Raises a clear error for a source batch of the wrong rank,
-        channel count, dtype or size (statically known properties only)."""
-        if isinstance(x, dict) and len(x) == 1:
-            (x,) = x.values()  # {"image": x}, the generator's input name
-        if isinstance(x, (list, tuple, dict)):
-            raise ValueError(
-                f"{what} must be one (batch, height, width, channels) "
-                f"tensor. Received a {type(x).__name__} of {len(x)} "
-                "element(s)."
-            )
-        if channels is None and self.generator.inputs:
-            channels = self.generator.inputs[0].shape[-1]
-        shape = tuple(x.shape)
-        if len(shape) != 4:
-            hint = (
-                " For one image, add a batch axis (x[None])."
-                if len(shape) == 3 else ""
-            )
-            raise ValueError(
-                f"{what} must be 4-D (batch, height, width, {channels}) "
-                f"with values in [-1, 1]. Received shape {shape}.{hint}"
-            )
-        if None not in (channels, shape[-1]) and shape[-1] != channels:
-            raise ValueError(
-                f"{what} must have {channels} channel(s) (the generator's "
-                f"input). Received shape {shape}."
-            )
-        dtype = keras.backend.standardize_dtype(x.dtype)
-        if not dtype.startswith(("float", "bfloat")):
-            raise TypeError(
-                f"{what} has dtype {dtype}; Pix2Pix takes float images in "
-                "[-1, 1]. Convert 8-bit images with x.astype('float32') / "
-                "127.5 - 1 (pk.load_paired_dataset does this)."
-            )
-        factor = self._size_factor()
-        if factor and any(s is not None and s % factor for s in shape[1:3]):
-            raise ValueError(
-                f"{what} has height and width {shape[1:3]}, but this "
-                f"{type(self.generator).__name__} needs multiples of "
-                f"{factor}. Received shape {shape}."
-            )
-
-    @property
-    def inference_dropout(self):
-        """bool: whether the generator's dropout stays on at inference.
-
-        `False` (default): `predict()`, `model(x)`, `evaluate()` and the
-        export are deterministic. `True`: the generator's `NoiseDropout`
-        layers keep dropping at inference, the paper's noise, so repeated
-        calls give different translations. The setting lives in the
-        generator's config, so `save()` / `load_model` and `export()` keep
-        it.
-        """
-        return any(
-            layer.at_inference
-            for layer in flatten_layers(self.generator, include_self=True)
-            if isinstance(layer, NoiseDropout)
-        )
-
-    @inference_dropout.setter
-    def inference_dropout(self, value):
-        if value is True and not any(
-            isinstance(layer, NoiseDropout)
-            for layer in flatten_layers(self.generator, include_self=True)
-        ):
-            raise ValueError(
-                "`inference_dropout=True` needs dropout in the generator, but "
-                f"{self.generator.name!r} has no NoiseDropout layer "
-                "(pix2pix_keras.models.blocks.NoiseDropout)."
-            )
-        if hasattr(type(self.generator), "inference_dropout"):
-            self.generator.inference_dropout = value
-        else:
-            set_inference_dropout(self.generator, value)
-        # Cached step functions were traced with the old setting.
-        self.predict_function = None
-        self.test_function = None
-
-    @property
-    def inference_statistics(self):
-        """str: what the generator's batch norm normalizes with at
-        inference.
-
-        `"image"` (the package's generators' default): each image's own
-        mean and variance, which is what training at batch size 1 used, so
-        `predict()`, `evaluate()` and the export compute the trained
-        function and an image's output does not depend on its batch.
-        `"moving"`: the moving averages (Keras' default; often better for
-        models trained with larger batches). Saved with the generator's
-        config. See `docs/inference.md`.
-        """
-        return getattr(self.generator, "inference_statistics", "moving")
-
-    @inference_statistics.setter
-    def inference_statistics(self, value):
-        if hasattr(type(self.generator), "inference_statistics"):
-            self.generator.inference_statistics = value
-        else:
-            set_inference_statistics(self.generator, value)
-        self.predict_function = None
-        self.test_function = None
-
-    def _unpack(self, data):
-        if isinstance(data, (tuple, list)) and len(data) == 3 and data[2] is None:
-            data = data[:2]  # train_on_batch / test_on_batch pass (x, y, None)
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
-            n = len(data) if isinstance(data, (tuple, list)) else 1
-            raise ValueError(
-                "Pix2Pix expects batches of (source, target) pairs; received "
-                f"a structure of {n} element(s)"
-                + (" (sample weights are not supported)." if n == 3 else ".")
-            )
-        source, target = data
-        s, t = tuple(source.shape), tuple(target.shape)
-        if len(s) != 4 or len(t) != 4:
-            raise ValueError(
-                "Pix2Pix expects 4-D (batch, height, width, channels) source "
-                f"and target batches. Received shapes {s} and {t}."
-            )
-        if s[1:3] != t[1:3] or (None not in (s[0], t[0]) and s[0] != t[0]):
-            raise ValueError(
-                "Source and target batches must have the same batch size, "
-                f"height and width. Received source {s} and target {t}."
-            )
-        want_in = self.generator.inputs[0].shape[-1] if self.generator.inputs else None
-        want_out = (
-            self.generator.outputs[0].shape[-1] if self.generator.outputs else None
-        )
-        if (None not in (want_in, s[-1]) and s[-1] != want_in) or (
-            None not in (want_out, t[-1]) and t[-1] != want_out
-        ):
-            raise ValueError(
-                f"The generator maps {want_in} to {want_out} channels, but "
-                f"the batches have source {s} and target {t}."
-            )
-        self._check_source_spec(source, "The source batch", want_in)
-        self._check_source_spec(target, "The target batch", want_out)
-        if None in (s[0], t[0]) and not self.jit_compile:
-            # Known only when the step runs (XLA drops this assert; the
-            # discriminator's concatenation fails instead).
-            # Under control dependencies, so the assert runs before any op
-            # that uses the batches (else the concatenation may fail first).
-            check = tf.debugging.assert_equal(
-                tf.shape(source)[0],
-                tf.shape(target)[0],
-                message="Source and target batches must have the same "
-                "batch size (source, target)",
-            )
-            with tf.control_dependencies([check]):
-                source = tf.identity(source)
-                target = tf.identity(target)
-        return ops.cast(source, "float32"), ops.cast(target, "float32")
 
     def networks(self):
         """The networks a training step runs: `[generator, discriminator]`."""
@@ -853,7 +465,8 @@ class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
         """G's loss and its parts, from D's view of the generated pair.
 
         Args:
-            source, target: the batch.
+            source: the source batch.
+            target: the target batch.
             fake: `G(source)`.
             fake_view: `(logits, features)` of D on `[source, fake]`:
                 a list of logits (one per scale) and D's features, or
@@ -1016,353 +629,6 @@ class Pix2Pix(StepGuardMixin, _compat.SkipSymbolicBuild, keras.Model):
         )
         return cls(generator=generator, discriminator=discriminator, **config)
 
-    def _rng_states(self):
-        """Seed-generator states (dropout masks), not part of `weights`."""
-        weight_ids = {id(w) for w in self.weights}
-        return [v for v in self.variables if id(v) not in weight_ids]
-
-    def save_own_variables(self, store):
-        # The RNG states are saved too, so a resumed run draws the same
-        # dropout masks as an uninterrupted one.
-        super().save_own_variables(store)
-        for i, v in enumerate(self._rng_states()):
-            store[f"{_RNG_PREFIX}{i}"] = v
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        rng_keys = [k for k in keys if k.startswith(_RNG_PREFIX)]
-        super().load_own_variables(
-            {k: store[k] for k in keys if not k.startswith(_RNG_PREFIX)}
-        )
-        states = self._rng_states()
-        if rng_keys and len(rng_keys) != len(states):
-            raise ValueError(
-                f"The saved model has {len(rng_keys)} random-generator states "
-                f"but this model has {len(states)}: the file comes from a "
-                "different architecture."
-            )
-        for i, v in enumerate(states if rng_keys else []):
-            v.assign(store[f"{_RNG_PREFIX}{i}"])
-
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Saves the model atomically (temporary file, fsync, rename).
-
-        Same arguments as `keras.Model.save`; an interrupted save never
-        leaves a partial file under `filepath`.
-        """
-        path = os.fspath(filepath)
-        if not path.endswith(".keras"):
-            return super().save(filepath, overwrite=overwrite, **kwargs)
-        if not overwrite and os.path.exists(path):
-            raise FileExistsError(f"{path} exists and overwrite=False.")
-        with atomic_path(path, suffix=".keras") as tmp:
-            super().save(tmp, overwrite=True, **kwargs)
-
-    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
-        """Saves the weights atomically (temporary file, fsync, rename).
-
-        Same arguments as `keras.Model.save_weights`. A single
-        `.weights.h5` file is never left half-written, also when Keras's
-        `ModelCheckpoint(save_weights_only=True)` or `BackupAndRestore`
-        writes it; sharded weights (`max_shard_size`) are several files and
-        are written as Keras does.
-        """
-        path = os.fspath(filepath)
-        if (
-            max_shard_size is not None
-            or not path.endswith(".weights.h5")
-            or "://" in path
-        ):
-            return super().save_weights(
-                filepath, overwrite=overwrite, max_shard_size=max_shard_size
-            )
-        if not overwrite and os.path.exists(path):
-            raise FileExistsError(f"{path} exists and overwrite=False.")
-        with atomic_path(path, suffix=".weights.h5") as tmp:
-            super().save_weights(tmp, overwrite=True)
-
-    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """Loads weights (and optimizer states) saved by `save_weights` or
-        `save`, with clear errors.
-
-        Same arguments as `keras.Model.load_weights`. A `.keras` file is
-        checked first (`pix2pix_keras.utils.check_keras_file`); weights that
-        do not fit this model raise a `ValueError` naming the file and,
-        for a `.keras` file, the configuration entries that differ. As in
-        Keras, the weights that did fit may have been loaded by then.
-
-        Raises:
-            FileNotFoundError: no file at `filepath`.
-            ValueError: a truncated or damaged `.keras` file, or weights of
-                another architecture.
-        """
-        path = os.fspath(filepath)
-        if path.endswith(".keras"):
-            check_keras_file(path)
-        elif not os.path.exists(path) and "://" not in path:
-            raise FileNotFoundError(f"No weights file at {path}.")
-        try:
-            return super().load_weights(
-                filepath, skip_mismatch=skip_mismatch, **kwargs
-            )
-        except ValueError as e:
-            raise ValueError(self._mismatch_message(path, e)) from e
-
-    def _mismatch_message(self, path, error):
-        # Keras's first line and its example error, without the list of
-        # objects or variable values that can run to pages.
-        text = str(error).split("List of objects that could not be loaded")[0]
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        first = " ".join(line[:300] for line in lines[:3])
-        found = ""
-        if path.endswith(".keras"):
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    saved = json.loads(archive.read("config.json"))
-            except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-                saved = None
-            if isinstance(saved, dict):
-                if saved.get("class_name") != type(self).__name__:
-                    found = (
-                        f" The file holds a {saved.get('class_name')}, not a "
-                        f"{type(self).__name__}."
-                    )
-                else:
-                    own = json.loads(json.dumps(self.get_config(),
-                                                default=str))
-                    diffs = config_differences(saved.get("config", {}), own)
-                    if diffs:
-                        shown = "; ".join(
-                            f"{key}: {a!r} in the file, {b!r} here"
-                            for key, a, b in diffs[:6]
-                        )
-                        more = (
-                            f" (and {len(diffs) - 6} more)"
-                            if len(diffs) > 6 else ""
-                        )
-                        found = (
-                            " It was saved from another architecture: "
-                            f"{shown}{more}."
-                        )
-        return (
-            f"The weights in {path} do not fit this {type(self).__name__}."
-            f"{found} Build the model with the saved configuration, or "
-            "load the whole model with Pix2Pix.load(path). Keras: "
-            f"{first}"
-        )
-
-    @classmethod
-    def load(cls, filepath, custom_objects=None, compile=True, safe_mode=True):
-        """Loads a model saved with `save()`, checking the file first.
-
-        `keras.saving.load_model` with clear errors that name the file: a
-        missing, truncated or damaged file (Keras reports a truncated one
-        as "File not found" and a damaged one as `zipfile.BadZipFile`), a
-        SavedModel export, or a file holding another kind of model.
-
-        Args:
-            filepath: str or path. A `.keras` file.
-            custom_objects: dict or `None`. As for `load_model`.
-            compile: bool. Restore the optimizers and compile settings.
-                Defaults to `True`.
-            safe_mode: bool. Refuse Python lambdas in the file (as
-                `load_model`). Defaults to `True`.
-
-        Returns:
-            The `Pix2Pix` (or subclass) instance.
-
-        Raises:
-            FileNotFoundError: no file at `filepath`.
-            ValueError: a damaged or truncated file, a SavedModel, or a
-                lambda layer with `safe_mode=True`.
-            TypeError: the file holds another kind of model.
-        """
-        path = os.fspath(filepath)
-        if os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise ValueError(
-                f"{path} is a SavedModel export (the generator, for "
-                "serving), not a .keras file: load it with "
-                "tf.saved_model.load(path) or keras.layers.TFSMLayer(path, "
-                "call_endpoint='serve')."
-            )
-        check_keras_file(path)
-        model = keras.saving.load_model(
-            path,
-            custom_objects=custom_objects,
-            compile=compile,
-            safe_mode=safe_mode,
-        )
-        if not isinstance(model, cls):
-            raise TypeError(
-                f"{path} holds a {type(model).__name__}, not a {cls.__name__}."
-            )
-        return model
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None,
-                callbacks=None):
-        """Translates source images (`keras.Model.predict` plus input checks).
-
-        Arrays and tensors must be float `(batch, height, width,
-        in_channels)` batches in [-1, 1] (with `check_inputs`, the default,
-        their values are checked too: NaN / Inf or values outside [-1, 1]
-        raise a `ValueError`); datasets are checked by their element spec.
-
-        Raises:
-            ValueError: wrong rank, channel count or size; values outside
-                [-1, 1] or non-finite.
-            TypeError: an integer or boolean dtype.
-        """
-        self._check_predict_input(x)
-        return super().predict(
-            x, batch_size=batch_size, verbose=verbose, steps=steps,
-            callbacks=callbacks,
-        )
-
-    def _check_predict_input(self, x):
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            if isinstance(spec, (tuple, list)) and spec:
-                spec = spec[0]
-            if isinstance(spec, tf.TensorSpec):
-                self._check_source_spec(
-                    spec, "predict(x): the dataset's source batch"
-                )
-            return
-        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
-            return  # generators, PyDataset, ...: checked by call()
-        self._check_source_spec(x, "predict(x)")
-        if not getattr(self, "check_inputs", True):
-            return
-        array = np.asarray(x)
-        low, high = np.min(array), np.max(array)
-        if not (np.isfinite(low) and np.isfinite(high)):
-            bad = ~np.isfinite(array).reshape(len(array), -1).all(axis=1)
-            images = np.flatnonzero(bad)
-            raise ValueError(
-                f"predict(x): {len(images)} image(s) contain NaN or Inf "
-                f"(indices {images[:10].tolist()}"
-                f"{'...' if len(images) > 10 else ''})."
-            )
-        if max(-low, high) > 1.0 + INPUT_RANGE_TOLERANCE:
-            raise ValueError(
-                f"predict(x) has values in [{low:.4g}, {high:.4g}]; Pix2Pix "
-                "expects float images in [-1, 1] (8-bit images: x / 127.5 - "
-                "1). compile(check_inputs=False) turns this check off."
-            )
-
-    def export(
-        self, filepath, format="tf_saved_model", verbose=False, **kwargs
-    ):
-        """Exports the generator for serving (see `export_generator`)."""
-        return export_generator(
-            self.generator, filepath, format=format, verbose=verbose, **kwargs
-        )
-
-
-def _check_configs(cls, config, custom_objects=None):
-    """Unknown keys in a Pix2Pix config or its networks' configs.
-
-    Keras functional models silently drop unknown keyword arguments, so a
-    misspelt or foreign key in a saved network config would be lost
-    without a word. Only this package's classes are checked (a user's
-    subclass may take `**kwargs` of its own).
-    """
-    if cls.__module__.startswith("pix2pix_keras."):
-        check_config_keys(cls, config)
-    for key in ("generator", "discriminator"):
-        sub = config.get(key)
-        if not isinstance(sub, dict) or not isinstance(sub.get("config"), dict):
-            continue
-        name = sub.get("registered_name") or sub.get("class_name")
-        try:
-            klass = keras.saving.get_registered_object(
-                name, custom_objects=custom_objects
-            )
-        except (TypeError, ValueError):
-            klass = None
-        if isinstance(klass, type) and klass.__module__.startswith(
-            "pix2pix_keras."
-        ):
-            check_config_keys(
-                klass, sub["config"], what=f"{key} ({klass.__name__})"
-            )
-
-
-def _check_weight(**kwargs):
-    ((name, value),) = kwargs.items()
-    check_number(name, value, low=0)
-
-
 # Old private name of `training.current_learning_rate`.
 _current_lr = current_learning_rate
 
-
-def export_generator(
-    generator, filepath, format="tf_saved_model", verbose=False,
-    input_signature=None, **kwargs
-):
-    """Exports a generator as a TensorFlow SavedModel with a serving signature.
-
-    The signature takes a float32 `(batch, height, width, channels)` tensor
-    named `image` in [-1, 1] with free batch, height and width (each must
-    still be divisible by `2**depth` for a U-Net); the endpoints are `serve`
-    and `serving_default`. The directory is written beside `filepath` and
-    renamed into place, so an interrupted export leaves no partial model.
-
-    Args:
-        generator: `keras.Model`. The generator to export.
-        filepath: str or path. Target directory.
-        format: str. Keras export format. Defaults to `"tf_saved_model"`.
-        verbose: bool. Print the endpoint summary. Defaults to `False`.
-        input_signature: list of one `tf.TensorSpec`, or `None` for the
-            shape-free signature above. Defaults to `None`.
-        **kwargs: passed to `keras.Model.export`.
-
-    Returns:
-        str. The export directory.
-
-    Example:
-
-    ```python
-    export_generator(model.generator, "exported")
-    served = tf.saved_model.load("exported")
-    y = served.serve(x)  # == model.predict(x)
-    ```
-    """
-    path = os.path.abspath(os.fspath(filepath))
-    if input_signature is None:
-        channels = generator.inputs[0].shape[-1]
-        input_signature = [
-            tf.TensorSpec((None, None, None, channels), tf.float32, name="image")
-        ]
-    _write_directory(
-        path,
-        lambda tmp: generator.export(
-            tmp,
-            format=format,
-            verbose=verbose,
-            input_signature=input_signature,
-            **kwargs,
-        ),
-    )
-    return path
-
-
-def _write_directory(path, write):
-    """Calls `write(tmp)` for a directory beside `path`, then renames it
-    into place: an interrupted export leaves no partial directory."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    try:
-        shutil.rmtree(tmp)
-        write(tmp)
-        old = None
-        if os.path.exists(path):
-            old = tmp + ".old"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
