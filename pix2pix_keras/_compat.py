@@ -24,7 +24,7 @@ def set_untracked(obj, name, value):
     `keras.Layer.__setattr__` tracks layers, variables, lists and dicts (and
     saves them, and counts their weights); a `tf.function` or a helper
     model stored on a layer would be tracked too. `object.__setattr__`
-    skips that hook. Keras 3.0-3.15.
+    skips that hook (checked: keras 3.15.1).
     """
     object.__setattr__(obj, name, value)
 
@@ -42,8 +42,8 @@ def flatten_layers(layer, include_self=True):
     """All layers nested in `layer` (depth first), itself first if asked.
 
     Keras has no public recursive walk (`Model.layers` lists one level);
-    `Layer._flatten_layers` is what `Layer.weights` itself uses. Keras
-    3.0-3.15. Without it, the walk falls back to the public `layers`
+    `Layer._flatten_layers` is what `Layer.weights` itself uses (checked:
+    keras 3.15.1). Without it, the walk falls back to the public `layers`
     attribute of nested models.
     """
     walk = getattr(layer, "_flatten_layers", None)
@@ -69,7 +69,8 @@ class SkipSymbolicBuild:
     by tracing one batch. A Pix2Pix model is built already, so there is
     nothing to do; under `MultiWorkerMirroredStrategy` Keras 3.15 would
     also pass the `(source, target)` batch to `strategy.reduce`, which that
-    strategy cannot reduce. Overrides a private hook of keras 3.4-3.15.
+    strategy cannot reduce. Overrides a private hook (checked: keras
+    3.15.1).
     """
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -81,7 +82,7 @@ def scope_strategy(model):
 
     `Model.distribute_strategy` falls back to the current default
     strategy; this is only the one Keras recorded at creation
-    (`Trainer._distribute_strategy`, keras 3.0-3.15).
+    (`Trainer._distribute_strategy`; checked: keras 3.15.1).
     """
     return getattr(model, "_distribute_strategy", None)
 
@@ -91,7 +92,7 @@ def forget_initial_epoch(model):
 
     Keras's BackupAndRestore sets `model._initial_epoch` when it restores
     a backup and never clears it, so a later `fit()` of the same model
-    would start at that epoch too. Keras 3.0-3.15.
+    would start at that epoch too (checked: keras 3.15.1).
     """
     model._initial_epoch = None
 
@@ -99,7 +100,8 @@ def forget_initial_epoch(model):
 def learning_rate_schedule(optimizer):
     """The object behind `optimizer.learning_rate`: a variable or a
     `LearningRateSchedule` (`learning_rate` evaluates a schedule; the
-    schedule itself is `Optimizer._learning_rate`, keras 3.0-3.15)."""
+    schedule itself is `Optimizer._learning_rate`; checked: keras
+    3.15.1)."""
     return getattr(optimizer, "_learning_rate", optimizer.learning_rate)
 
 
@@ -107,8 +109,8 @@ def iterator_dataset(iterator):
     """The `tf.data.Dataset` a tf.data iterator iterates, or `None`.
 
     `OwnedIterator` has no public link to its dataset; `_dataset` is set by
-    its constructor (tensorflow 2.13-2.21). Keras's distributed iterators
-    have no such attribute (then `None`).
+    its constructor (checked: tensorflow 2.21.0). Keras's distributed
+    iterators have no such attribute (then `None`).
     """
     return getattr(iterator, "_dataset", None)
 
@@ -122,7 +124,7 @@ def in_multi_worker_mode(strategy=None):
 
     `MultiWorkerMirroredStrategy` with a one-worker cluster is not
     multi-worker; `StrategyExtended._in_multi_worker_mode` is the only way
-    to tell (tensorflow 2.4-2.21).
+    to tell (checked: tensorflow 2.21.0).
     """
     strategy = strategy or tf.distribute.get_strategy()
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -156,7 +158,7 @@ def run_if(condition, fn, args):
     replica runs `fn` with its own `args`. Whether a strategy needs the
     merge call is only exposed as
     `tf.__internal__.distribute.strategy_supports_no_merge_call`
-    (tensorflow 2.6-2.21).
+    (checked: tensorflow 2.21.0).
     """
 
     def run():
@@ -195,7 +197,7 @@ class BackupAndRestoreBase(keras.callbacks.BackupAndRestore):
 
     The package's `BackupAndRestore` writes the backup itself (atomically)
     and resumes mid-epoch, so it needs the state Keras keeps in private
-    attributes (keras 3.0-3.15): the backup paths, the epoch and batch
+    attributes (checked: keras 3.15.1): the backup paths, the epoch and batch
     counters, and the hook that writes a backup (`_save_model`), which
     calls `save_backup()` here.
     """
