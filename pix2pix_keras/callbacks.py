@@ -13,6 +13,13 @@ import weakref
 import keras
 import numpy as np
 
+from pix2pix_keras._compat import BackupAndRestoreBase
+from pix2pix_keras._compat import forget_initial_epoch
+from pix2pix_keras._compat import iterator_dataset
+from pix2pix_keras._compat import learning_rate_schedule
+from pix2pix_keras.models.training import current_learning_rate
+from pix2pix_keras.models.training import unwrap_train_function
+from pix2pix_keras.models.training import wrap_train_function
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_number as _check_number
@@ -57,21 +64,21 @@ class _EpochRateSchedule(keras.callbacks.Callback):
                 raise ValueError(
                     f"{type(self).__name__} needs a float learning rate on "
                     f"the {key}_optimizer, not a schedule "
-                    f"({type(opt._learning_rate).__name__})."
+                    f"({type(learning_rate_schedule(opt)).__name__})."
                 )
 
     def on_epoch_begin(self, epoch, logs=None):
         base = getattr(self.model, "base_learning_rates", {})
         for key, opt in _optimizers(self.model).items():
             if base.get(key) is None:
-                base[key] = float(keras.ops.convert_to_numpy(opt.learning_rate))
+                base[key] = current_learning_rate(opt)
             opt.learning_rate.assign(self.learning_rate(base[key], epoch))
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
         for key, opt in _optimizers(self.model).items():
-            logs[f"{key}_lr"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
+            logs[f"{key}_lr"] = current_learning_rate(opt)
 
 
 class LearningRateHalving(_EpochRateSchedule):
@@ -889,7 +896,7 @@ class Diagnostics(keras.callbacks.Callback):
 _INFINITE, _UNKNOWN = -1, -2
 
 
-class BackupAndRestore(keras.callbacks.BackupAndRestore):
+class BackupAndRestore(BackupAndRestoreBase):
     """`keras.callbacks.BackupAndRestore` with atomic writes and an exact
     resume, also from the middle of an epoch.
 
@@ -973,15 +980,15 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._resume = {}
         super().on_train_begin(logs)
         meta = {}
-        if self._local() and os.path.exists(self._training_metadata_path):
-            with open(self._training_metadata_path) as f:
+        if self._local() and os.path.exists(self.metadata_path):
+            with open(self.metadata_path) as f:
                 meta = json.load(f)
         epoch = int(meta.get("epoch", 0))
         done = int(meta.get("steps_done", 0))
         # Keras's save counter, as at the backup.
-        self._current_epoch = epoch
-        self._last_batch_seen = int(meta.get("batch", 0)) if done else 0
-        self._batches_seen_since_last_saving = 0
+        self.current_epoch = epoch
+        self.last_batch_seen = int(meta.get("batch", 0)) if done else 0
+        self.reset_save_counter()
         self._resume = {
             "epoch": epoch,
             "skip_calls": done // max(int(self.model.steps_per_execution), 1),
@@ -993,7 +1000,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._wrap()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._current_epoch = epoch
+        self.current_epoch = epoch
         self._epoch_done = False
         self._epoch_start = None
         if epoch == self._resume.get("epoch") and self._resume.get("metrics"):
@@ -1015,12 +1022,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._iterator = None
         # Keras leaves the resumed epoch on the model: a later fit() of the
         # same model would start there.
-        self.model._initial_epoch = None
+        forget_initial_epoch(self.model)
         super().on_train_end(logs)
 
     def _skipping(self, batch):
         return (
-            self._current_epoch == self._resume.get("epoch")
+            self.current_epoch == self._resume.get("epoch")
             and batch < self._resume.get("done", 0)
         )
 
@@ -1067,15 +1074,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             self._position += per_call
             return logs
 
-        train_function._backup_wrapped = step_function
-        self.model.train_function = train_function
+        wrap_train_function(self.model, lambda step: train_function, "backup")
 
     def _unwrap(self):
         model = getattr(self, "model", None)
-        function = getattr(model, "train_function", None)
-        while hasattr(function, "_backup_wrapped"):
-            function = function._backup_wrapped
-            model.train_function = function
+        if model is not None:
+            unwrap_train_function(model, "backup")
 
     def _track_iterator(self, iterator):
         try:
@@ -1091,7 +1095,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         kept. Without the cardinality: as observed this epoch.
         """
         iterator = self._iterator() if self._iterator else None
-        dataset = getattr(iterator, "_dataset", None)
+        dataset = iterator_dataset(iterator)
         try:
             size = int(dataset.cardinality())
         except (AttributeError, TypeError, ValueError):
@@ -1104,15 +1108,15 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _metadata(self):
         steps = (self.params or {}).get("steps") or None
-        done = self._last_batch_seen + 1
+        done = self.last_batch_seen + 1
         if self._epoch_done or (steps is not None and done >= steps):
             # A whole epoch: resume at the start of the next one.
-            epoch = self._current_epoch + (0 if self._epoch_done else 1)
+            epoch = self.current_epoch + (0 if self._epoch_done else 1)
             meta = {"epoch": epoch, "batch": 0}
             skip = self._position if self._next_epoch_continues() else 0
         else:
-            meta = {"epoch": self._current_epoch,
-                    "batch": self._last_batch_seen,
+            meta = {"epoch": self.current_epoch,
+                    "batch": self.last_batch_seen,
                     "steps_done": done}
             skip = self._epoch_start or 0
             meta["metrics"] = self._metric_values()
@@ -1120,20 +1124,20 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             meta["data_skip"] = skip
         return meta
 
-    def _save_model(self):
+    def save_backup(self):
         if not self._local():
-            return super()._save_model()
+            return super().save_backup()
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint:
             for path, suffix in (
-                (self._weights_path, ".weights.h5"),
-                (self._training_metadata_path, ".json"),
+                (self.weights_path, ".weights.h5"),
+                (self.metadata_path, ".json"),
             ):
                 if os.path.exists(path):
                     with atomic_path(f"{path}.bkp", suffix=suffix) as tmp:
                         shutil.copyfile(path, tmp)
-        with atomic_path(self._weights_path, suffix=".weights.h5") as tmp:
+        with atomic_path(self.weights_path, suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp, overwrite=True)
-        with atomic_path(self._training_metadata_path, suffix=".json") as tmp:
+        with atomic_path(self.metadata_path, suffix=".json") as tmp:
             with open(tmp, "w") as f:
                 json.dump(self._metadata(), f)

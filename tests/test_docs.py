@@ -87,7 +87,7 @@ def _architectures(ns, tmp_path):
         "g_vgg"]
 
 
-@check("subclassing.md", 4)
+@check("subclassing.md", 7)
 def _subclassing(ns, tmp_path):
     # The example saves the model and reloads it as the subclass, with the
     # optimizers restored (2 steps before the save, 2 after).
@@ -95,6 +95,14 @@ def _subclassing(ns, tmp_path):
     assert type(restored.generator).__name__ == "ResidualUNet"
     assert int(restored.g_optimizer.iterations) == 4
     assert ns["extra"] == 24640
+    # The step subclasses: an extra logged loss term, and a replaced D
+    # update that d_every still skips; both reload as their class.
+    assert "g_edge" in ns["edge_history"].history
+    assert type(ns["edge_restored"]).__name__ == "EdgePix2Pix"
+    clipped = ns["clipped_restored"]
+    assert type(clipped).__name__ == "ClippedDPix2Pix"
+    assert int(clipped.d_optimizer.iterations) == 2
+    assert int(clipped.step_counter) == 4
 
 
 @check("training_tips.md", 7)

@@ -14,7 +14,6 @@ paths at once (https://arxiv.org/abs/1711.11586, junyanz/BicycleGAN
 At inference `z ~ N(0, I)` picks one of many plausible outputs.
 """
 
-import math
 import os
 
 import keras
@@ -23,19 +22,19 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
-from pix2pix_keras.models.blocks import _ConfigMixin
-from pix2pix_keras.models.blocks import _apply_norm
-from pix2pix_keras.models.blocks import conv_initializer
-from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
+from pix2pix_keras.models.encoder import LatentEncoder
+from pix2pix_keras.models.encoder import apply_encoder_block  # noqa: F401
+from pix2pix_keras.models.encoder import default_encoder_blocks  # noqa: F401
+from pix2pix_keras.models.encoder import kl_divergence
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.pix2pix import Pix2Pix
 from pix2pix_keras.models.pix2pix import _check_configs
 from pix2pix_keras.models.pix2pix import _check_weight
-from pix2pix_keras.models.pix2pix import _current_lr
 from pix2pix_keras.models.pix2pix import _ensure_built
 from pix2pix_keras.models.pix2pix import _write_directory
+from pix2pix_keras.models.training import replica_scaled
 from pix2pix_keras.utils import check_int
 
 # Pix2Pix.compile() options that the BicycleGAN step does not implement.
@@ -46,180 +45,6 @@ _PIX2PIX_ONLY = (
     "perceptual_loss",
     "feature_matching_weight",
 )
-
-
-def kl_divergence(mu, log_var):
-    """KL divergence of N(μ, σ²) from N(0, I), per sample.
-
-    `-½ Σ_d (1 + log σ²_d − μ_d² − σ²_d)`, summed over the latent
-    dimensions as in the reference (`loss_kl`), which sums over its
-    one-image half batch; `BicycleGAN` averages this over the batch.
-
-    Args:
-        mu: float tensor `(batch, latent_dim)`.
-        log_var: float tensor `(batch, latent_dim)`, `log σ²`.
-
-    Returns:
-        Float32 tensor of shape `(batch,)`, >= 0.
-
-    Example:
-    >>> mu = ops.convert_to_tensor([[1.0, 0.0]])
-    >>> log_var = ops.convert_to_tensor([[0.0, 0.0]])
-    >>> float(kl_divergence(mu, log_var)[0])
-    0.5
-    """
-    mu = ops.cast(mu, "float32")
-    log_var = ops.cast(log_var, "float32")
-    return -0.5 * ops.sum(
-        1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1
-    )
-
-
-def default_encoder_blocks(image_size):
-    """`n_blocks` of `LatentEncoder` that leaves an 8-pixel side, as the
-    reference's `resnet_256` (5 blocks) and `resnet_128` (4); at least 1."""
-    h, w = _image_size(image_size)
-    return max(1, int(math.floor(math.log2(min(h, w)))) - 3)
-
-
-def apply_encoder_block(x, filters, *, norm="instance", name):
-    """Residual down block of the BicycleGAN encoder (`BasicBlock`).
-
-    Main path: norm → LeakyReLU(0.2) → conv 3×3 (same width) → norm →
-    LeakyReLU → conv 3×3 to `filters` → 2×2 average pool. Shortcut: 2×2
-    average pool → conv 1×1 to `filters`. The two are added.
-
-    Args:
-        x: symbolic tensor `(batch, h, w, c)`.
-        filters: int. Output channels.
-        norm: str. `"batch"`, `"instance"` or `"none"`. Defaults to
-            `"instance"`.
-        name: str. Prefix of the layer names.
-
-    Returns:
-        Symbolic tensor `(batch, h // 2, w // 2, filters)`.
-    """
-    channels = x.shape[-1]
-    init = conv_initializer()
-    shortcut = layers.AveragePooling2D(2, name=f"{name}_short_pool")(x)
-    shortcut = layers.Conv2D(
-        filters, 1, kernel_initializer=init, name=f"{name}_short_conv"
-    )(shortcut)
-    y = x
-    for i, width in enumerate((channels, filters)):
-        y = _apply_norm(y, norm, f"{name}_norm{i}")
-        y = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act{i}")(y)
-        y = layers.Conv2D(
-            width,
-            3,
-            padding="same",
-            kernel_initializer=init,
-            name=f"{name}_conv{i}",
-        )(y)
-    y = layers.AveragePooling2D(2, name=f"{name}_pool")(y)
-    return layers.Add(name=f"{name}_add")([y, shortcut])
-
-
-@keras.saving.register_keras_serializable(package="pix2pix_keras")
-class LatentEncoder(_ConfigMixin, keras.Model):
-    """ResNet encoder of BicycleGAN: an image to `μ` and `log σ²`.
-
-    The reference's `E_ResNet` (junyanz/BicycleGAN `models/networks.py`):
-    a 4×4 stride-2 convolution to `filters`, `n_blocks - 1` residual down
-    blocks (`apply_encoder_block`) widening to `filters·min(max_multiplier,
-    i + 1)`, LeakyReLU(0.2), average pooling and two dense heads for `μ`
-    and `log σ²`. The reference pools an 8×8 map with a fixed 8×8 window;
-    a global average pool gives the same numbers there and accepts any
-    image size. Zhu et al. 2017, https://arxiv.org/abs/1711.11586.
-
-    Args:
-        image_size: int or `(height, width)`. Input size; each side must
-            be at least `2**n_blocks`. Defaults to `(256, 256)`.
-        in_channels: int. Channels of the encoded images (the targets).
-            Defaults to `3`.
-        latent_dim: int. Size of `z`. Defaults to `8`.
-        filters: int. Filters of the first convolution. Defaults to `64`.
-        n_blocks: int >= 1 or `None`. Number of stride-2 stages (the first
-            convolution counts as one); `None` leaves an 8-pixel side (5 at
-            256, 4 at 128, as `resnet_256` / `resnet_128`). Defaults to
-            `None`.
-        max_multiplier: int. Cap on the width multiplier. Defaults to `4`.
-        norm: str. `"instance"` (reference default), `"batch"` or
-            `"none"`. Defaults to `"instance"`.
-        name: str. Model name. Defaults to `"encoder"`.
-
-    Example:
-    >>> e = LatentEncoder(image_size=32, filters=8, latent_dim=8)
-    >>> mu, log_var = e(keras.ops.zeros((2, 32, 32, 3)))
-    >>> tuple(mu.shape), tuple(log_var.shape)
-    ((2, 8), (2, 8))
-    """
-
-    _config_keys = ("image_size", "in_channels", "latent_dim", "filters",
-                    "n_blocks", "max_multiplier", "norm")
-
-    def __init__(
-        self,
-        image_size=(256, 256),
-        in_channels=3,
-        latent_dim=8,
-        filters=64,
-        n_blocks=None,
-        max_multiplier=4,
-        norm="instance",
-        name="encoder",
-        **kwargs,
-    ):
-        h, w = _image_size(image_size)
-        if n_blocks is None:
-            n_blocks = default_encoder_blocks((h, w))
-        check_int(
-            in_channels=in_channels,
-            latent_dim=latent_dim,
-            filters=filters,
-            n_blocks=n_blocks,
-            max_multiplier=max_multiplier,
-        )
-        validate_norm(norm)
-        if min(h, w) < 2**n_blocks:
-            raise ValueError(
-                f"`image_size` {(h, w)} is too small for n_blocks={n_blocks}: "
-                f"each side must be at least 2**n_blocks = {2**n_blocks}."
-            )
-        init = conv_initializer()
-        inputs = keras.Input((h, w, in_channels), name="image")
-        x = layers.Conv2D(
-            filters,
-            4,
-            strides=2,
-            padding="same",
-            kernel_initializer=init,
-            name=f"{name}_conv",
-        )(inputs)
-        for i in range(1, n_blocks):
-            x = apply_encoder_block(
-                x,
-                filters * min(max_multiplier, i + 1),
-                norm=norm,
-                name=f"{name}_block{i}",
-            )
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act")(x)
-        x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
-        heads = [
-            layers.Dense(
-                latent_dim,
-                kernel_initializer=init,
-                dtype="float32",
-                name=f"{name}_{head}",
-            )(x)
-            for head in ("mu", "log_var")
-        ]
-        super().__init__(inputs=inputs, outputs=heads, name=name, **kwargs)
-        self._record_config(
-            image_size=(h, w), in_channels=in_channels, latent_dim=latent_dim,
-            filters=filters, n_blocks=n_blocks, max_multiplier=max_multiplier,
-            norm=norm,
-        )
 
 
 def _default_generator(image_size, in_channels, out_channels, latent_dim):
@@ -575,30 +400,18 @@ class BicycleGAN(Pix2Pix):
                 "`split_batch` must be True or False. Received: "
                 f"split_batch={split_batch!r}"
             )
-        optimizers = {
-            "g_optimizer": self._get_optimizer(g_optimizer, "g_optimizer"),
-            "d_optimizer": self._get_optimizer(d_optimizer, "d_optimizer"),
-            "e_optimizer": self._get_optimizer(e_optimizer, "e_optimizer"),
-        }
-        if self.discriminator2 is None:
-            if d2_optimizer is not None:
-                raise ValueError(
-                    "`d2_optimizer` must be None with a shared "
-                    "discriminator (shared_discriminator=True)."
-                )
-        else:
-            optimizers["d2_optimizer"] = self._get_optimizer(
-                d2_optimizer, "d2_optimizer"
+        if self.discriminator2 is None and d2_optimizer is not None:
+            raise ValueError(
+                "`d2_optimizer` must be None with a shared "
+                "discriminator (shared_discriminator=True)."
             )
-        names = list(optimizers)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                if optimizers[a] is optimizers[b]:
-                    raise ValueError(
-                        f"`{a}` and `{b}` must be different optimizer "
-                        "instances (each keeps its own moments and is built "
-                        "for its own network's variables)."
-                    )
+        names = ["g_optimizer", "d_optimizer", "e_optimizer", "d2_optimizer"]
+        given = [g_optimizer, d_optimizer, e_optimizer, d2_optimizer]
+        if self.discriminator2 is None:
+            names, given = names[:3], given[:3]
+        optimizers = dict(zip(
+            names, self._check_optimizers(**dict(zip(names, given)))
+        ))
         super().compile(
             g_optimizer=optimizers["g_optimizer"],
             d_optimizer=optimizers["d_optimizer"],
@@ -616,13 +429,10 @@ class BicycleGAN(Pix2Pix):
         self.split_batch = split_batch
         # Built now, as Pix2Pix builds G's and D's, so that load_model and
         # BackupAndRestore restore their moments.
-        if not self.e_optimizer.built:
-            self.e_optimizer.build(self.encoder.trainable_variables)
-        self.base_learning_rates["e"] = _current_lr(self.e_optimizer)
+        extra = {"e": (self.e_optimizer, self.encoder)}
         if self.d2_optimizer is not None:
-            if not self.d2_optimizer.built:
-                self.d2_optimizer.build(self.discriminator2.trainable_variables)
-            self.base_learning_rates["d2"] = _current_lr(self.d2_optimizer)
+            extra["d2"] = (self.d2_optimizer, self.discriminator2)
+        self._build_optimizers(extra)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -859,74 +669,44 @@ class BicycleGAN(Pix2Pix):
         )
         return fake_encoded, y, values
 
-    def _d_variables(self):
-        d_vars = list(self.discriminator.trainable_variables)
+    def networks(self):
+        nets = [self.generator, self.discriminator, self.encoder]
         if self.discriminator2 is not None:
-            d_vars += self.discriminator2.trainable_variables
-        return d_vars
+            nets.append(self.discriminator2)
+        return nets
 
     def train_step(self, data):
         source, target = self._unpack(data)
-        checks = self._check_batch(source, target)
-        # Keras all-reduces gradients with SUM across replicas.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        g_vars = self.generator.trainable_variables
-        e_vars = self.encoder.trainable_variables
-        d_vars = self._d_variables()
+        checks = self._check_batch(source, target)  # step guard, or None
+        d_nets = [self.discriminator, self.discriminator2]
+        d_opts = [self.d_optimizer, self.d2_optimizer]
+        if self.discriminator2 is None:  # shared: one D for both paths
+            d_nets, d_opts = d_nets[:1], d_opts[:1]
         # Three tapes: G's loss has the z_l1 term, E's has not (the
         # reference's backward_G_alone), and D's and D2's losses share no
         # variables, so their sum gives each its own gradient.
         with tf.GradientTape() as g_tape, tf.GradientTape() as e_tape, \
                 tf.GradientTape() as d_tape:
             _, _, values = self._bicycle_forward(source, target, True)
-            g_scaled = values["g_loss"] / replicas
-            e_scaled = values["_ge_loss"] / replicas
-            d_scaled = (values["d_loss"] + values["d2_loss"]) / replicas
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        e_grads = e_tape.gradient(e_scaled, e_vars)
-        d_grads = d_tape.gradient(d_scaled, d_vars)
-        # Pix2Pix's guard and updates take a G side (G then E) and a D side
-        # (D then D2); _apply_updates_now splits them again.
-        self._apply_guarded(values, list(g_grads) + list(e_grads),
-                            list(d_grads), checks)
-        if checks is None:
-            self.step_counter.assign_add(1)
-        else:
-            self._record_step(values, checks)
+            g_loss = replica_scaled(values["g_loss"])
+            e_loss = replica_scaled(values["_ge_loss"])
+            d_loss = replica_scaled(values["d_loss"] + values["d2_loss"])
+        g_vars = self.generator.trainable_variables
+        e_vars = self.encoder.trainable_variables
+        d_vars = [n.trainable_variables for n in d_nets]
+        d_grads = d_tape.gradient(d_loss, [v for vs in d_vars for v in vs])
+        d_updates = []
+        for opt, variables in zip(d_opts, d_vars):
+            d_updates.append((opt, d_grads[:len(variables)], variables))
+            d_grads = d_grads[len(variables):]
+        updates = {
+            "g": [(self.g_optimizer, g_tape.gradient(g_loss, g_vars), g_vars),
+                  (self.e_optimizer, e_tape.gradient(e_loss, e_vars), e_vars)],
+            "d": d_updates,
+        }
+        self.apply_updates(updates, values, checks)
+        self._end_step(values, checks)
         return self._track(values)
-
-    def _apply_updates_now(self, g_grads, d_grads):
-        n_g = len(self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(
-            zip(g_grads[:n_g], self.generator.trainable_variables)
-        )
-        self.e_optimizer.apply_gradients(
-            zip(g_grads[n_g:], self.encoder.trainable_variables)
-        )
-        if d_grads is None:
-            return
-        n_d = len(self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(
-            zip(d_grads[:n_d], self.discriminator.trainable_variables)
-        )
-        if self.discriminator2 is not None:
-            self.d2_optimizer.apply_gradients(
-                zip(d_grads[n_d:], self.discriminator2.trainable_variables)
-            )
-
-    def _forward_state(self):
-        # Batch-norm statistics the forward pass changes, restored when the
-        # step guard does not apply a step.
-        nets = [self.generator, self.discriminator, self.encoder]
-        if self.discriminator2 is not None:
-            nets.append(self.discriminator2)
-        seen, out = set(), []
-        for net in nets:
-            for v in net.non_trainable_variables:
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    out.append(v)
-        return out
 
     def test_step(self, data):
         # The whole batch, z = μ(y) for the cVAE path (deterministic

@@ -10,6 +10,7 @@ import contextlib
 import keras
 from keras import layers, ops
 
+from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.utils import check_config_keys
 
 NORMS = ("batch", "instance", "none")
@@ -170,6 +171,22 @@ class BatchNormalization(layers.BatchNormalization):
         return config
 
 
+def set_layer_option(model, layer_class, attribute, value):
+    """Sets `attribute = value` on every `layer_class` layer of `model`
+    (nested ones and `model` itself included) and drops its cached
+    `predict()` function, which was traced with the old setting.
+
+    The one loop behind `set_inference_statistics` and
+    `set_inference_dropout`. Returns `value`.
+    """
+    for layer in flatten_layers(model, include_self=True):
+        if isinstance(layer, layer_class):
+            setattr(layer, attribute, value)
+    if getattr(model, "predict_function", None) is not None:
+        model.predict_function = None
+    return value
+
+
 def set_inference_statistics(model, value):
     """Sets `inference_statistics` on every package `BatchNormalization`
     layer of `model` (nested ones included).
@@ -182,12 +199,9 @@ def set_inference_statistics(model, value):
         str. `value`.
     """
     validate_inference_statistics(value)
-    for layer in model._flatten_layers(include_self=True):
-        if isinstance(layer, BatchNormalization):
-            layer.inference_statistics = value
-    if getattr(model, "predict_function", None) is not None:
-        model.predict_function = None  # traced with the old setting
-    return value
+    return set_layer_option(
+        model, BatchNormalization, "inference_statistics", value
+    )
 
 
 def _apply_norm(x, norm, name):

@@ -13,6 +13,8 @@ import keras
 from keras import layers
 from keras import ops
 
+from pix2pix_keras._compat import get_untracked
+from pix2pix_keras._compat import set_untracked
 from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import conv_initializer
@@ -65,8 +67,7 @@ class _Hidden:
 
 
 def _hide(obj, attr, value):
-    # object.__setattr__ bypasses Keras's attribute tracking.
-    object.__setattr__(obj, attr, _Hidden(value))
+    set_untracked(obj, attr, _Hidden(value))
 
 
 def _check_args(norm, spectral_norm=False, **ints):
@@ -161,7 +162,7 @@ def _single_scale_features(model, inputs, training):
     (same weights), built on first use and hidden from Keras, so
     `model.weights` and the `.keras` file are unchanged.
     """
-    holder = model.__dict__.get("_feature_model")
+    holder = get_untracked(model, "_feature_model")
     if holder is None:
         feature_model = keras.Model(
             inputs=model.inputs,

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import layers
 
+from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import LatentNoise
 from pix2pix_keras.models.blocks import NoiseDropout
@@ -14,10 +15,12 @@ from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
-from pix2pix_keras.models.blocks import set_inference_statistics
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
+from pix2pix_keras.models.inference import InferenceDropoutMixin
+from pix2pix_keras.models.inference import InferenceStatisticsMixin
+from pix2pix_keras.models.inference import set_inference_dropout  # noqa: F401
 from pix2pix_keras.utils import check_int
 
 
@@ -62,81 +65,9 @@ def _resolve_depth(depth, image_size):
 
 def _set_bn_momentum(model, momentum):
     """Sets the momentum of every `BatchNormalization` layer of `model`."""
-    for layer in model._flatten_layers(include_self=False):
+    for layer in flatten_layers(model, include_self=False):
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = float(momentum)
-
-
-def set_inference_dropout(model, enabled):
-    """Turns inference-time dropout on or off in every `NoiseDropout` layer.
-
-    Args:
-        model: `keras.Model` or layer. Its `NoiseDropout` layers, nested
-            ones included, are switched.
-        enabled: bool. Drop units also when `training=False`.
-
-    Returns:
-        bool. `enabled`.
-
-    Raises:
-        ValueError: if `enabled` is not a bool.
-    """
-    if not isinstance(enabled, bool):
-        raise ValueError(
-            "`inference_dropout` must be True or False. Received: "
-            f"inference_dropout={enabled!r}"
-        )
-    for layer in model._flatten_layers(include_self=True):
-        if isinstance(layer, NoiseDropout):
-            layer.at_inference = enabled
-    if getattr(model, "predict_function", None) is not None:
-        model.predict_function = None  # traced with the old setting
-    return enabled
-
-
-class InferenceDropoutMixin:
-    """The `inference_dropout` property of the package's generators."""
-
-    @property
-    def inference_dropout(self):
-        """bool: whether dropout stays on at inference (see the class doc).
-
-        Setting it updates every `NoiseDropout` layer of the model (also
-        inside nested layers) and drops the cached `predict()` function.
-        """
-        return self._inference_dropout
-
-    @inference_dropout.setter
-    def inference_dropout(self, value):
-        self._inference_dropout = set_inference_dropout(self, value)
-
-
-class InferenceStatisticsMixin:
-    """The `inference_statistics` property of the package's generators."""
-
-    @property
-    def inference_statistics(self):
-        """str: what batch norm normalizes with at inference.
-
-        `"image"`: each image's own mean and variance (what training at
-        batch size 1 saw, so `predict()` computes the trained function);
-        `"moving"`: the moving averages (Keras' default). Setting it
-        updates every `pix2pix_keras.BatchNormalization` layer and drops
-        the cached `predict()` function. See `docs/inference.md`.
-        """
-        return self._inference_statistics
-
-    @inference_statistics.setter
-    def inference_statistics(self, value):
-        self._inference_statistics = set_inference_statistics(self, value)
-
-    @classmethod
-    def from_config(cls, config):
-        # Models saved before the option existed normalized with the moving
-        # statistics at inference; they keep doing so.
-        if isinstance(config, dict) and "inference_statistics" not in config:
-            config = {**config, "inference_statistics": "moving"}
-        return super().from_config(config)
 
 
 LATENT_INJECTIONS = ("input", "all")

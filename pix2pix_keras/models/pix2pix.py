@@ -1,55 +1,31 @@
 """The Pix2Pix model: a generator, a conditional discriminator, two optimizers."""
 
-import inspect
-import json
-import os
-import shutil
-import tempfile
-import zipfile
-
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from pix2pix_keras import _compat
 from pix2pix_keras import losses as losses_lib
 from pix2pix_keras import metrics as metrics_lib
+from pix2pix_keras.models.checks import ChecksMixin
+from pix2pix_keras.models.checks import _check_weight  # noqa: F401
+from pix2pix_keras.models.checks import default_optimizer  # noqa: F401
 from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.discriminator import feature_matching_loss
 from pix2pix_keras.models.generator import UNetGenerator
-from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.generator import _image_size
-from pix2pix_keras.models.generator import set_inference_dropout
-from pix2pix_keras.models.blocks import set_inference_statistics
-from pix2pix_keras.models.resnet import ResnetGenerator
-from pix2pix_keras.utils import atomic_path
-from pix2pix_keras.utils import check_config_keys
-from pix2pix_keras.utils import check_int
-from pix2pix_keras.utils import check_keras_file
-from pix2pix_keras.utils import check_number
-from pix2pix_keras.utils import config_differences
-
-# Architecture-only presets (new, untrained networks). Their former names
-# "unet_256" / "unet_128" read like weights (and are the reference's
-# `--netG` names); they still work, with a DeprecationWarning.
-PRESETS = {
-    "untrained_unet_256": dict(image_size=(256, 256)),
-    "untrained_unet_128": dict(image_size=(128, 128)),
-}
-_DEPRECATED_PRESETS = {
-    "unet_256": "untrained_unet_256",
-    "unet_128": "untrained_unet_128",
-}
-
-_RNG_PREFIX = "rng_"
-
-
-def default_optimizer():
-    """Adam(2e-4, beta_1=0.5, beta_2=0.999), the paper's optimizer."""
-    return keras.optimizers.Adam(
-        learning_rate=2e-4, beta_1=0.5, beta_2=0.999
-    )
-
+from pix2pix_keras.models.inference import InferenceOptionsMixin
+from pix2pix_keras.models.saving import PRESETS  # noqa: F401
+from pix2pix_keras.models.saving import SavingMixin
+from pix2pix_keras.models.saving import _check_configs
+from pix2pix_keras.models.saving import _write_directory  # noqa: F401
+from pix2pix_keras.models.saving import export_generator  # noqa: F401
+from pix2pix_keras.models.training import INPUT_RANGE_TOLERANCE  # noqa: F401
+from pix2pix_keras.models.training import ON_NONFINITE  # noqa: F401
+from pix2pix_keras.models.training import NonFiniteError  # noqa: F401
+from pix2pix_keras.models.training import StepGuardMixin
+from pix2pix_keras.models.training import current_learning_rate
+from pix2pix_keras.models.training import replica_scaled
 
 def _ensure_built(model, shape, arg_name):
     if model.built:
@@ -62,124 +38,11 @@ def _ensure_built(model, shape, arg_name):
     model.build(shape)
 
 
-# Step guard (compile(on_nonfinite=..., check_inputs=...)): what each entry
-# of the per-step flag vector means. Entries 0-5 are non-finite values
-# (skipped with on_nonfinite="skip"); 6-7 are finite inputs outside
-# [-1, 1] (always stop training).
-_GUARD_FLAGS = (
-    "g_loss", "d_loss", "g_gradient", "d_gradient",
-    "source_nonfinite", "target_nonfinite", "source_range", "target_range",
-)
-_SKIPPABLE = 6
-ON_NONFINITE = ("stop", "skip", None)
-# Inputs may exceed [-1, 1] by this much (float rounding of x / 127.5 - 1).
-INPUT_RANGE_TOLERANCE = 1e-3
-
-
-class NonFiniteError(FloatingPointError):
-    """Raised by `fit()` when a step has a NaN or Inf loss, gradient or input.
-
-    The step's updates were not applied. Attributes: `step` (the value of
-    `model.step_counter`, which the stop left unchanged) and `flags`
-    (names from `g_loss`, `d_loss`, `g_gradient`, `d_gradient`,
-    `source_nonfinite`, `target_nonfinite`).
-    """
-
-    def __init__(self, message, step=None, flags=()):
-        super().__init__(message)
-        self.step = step
-        self.flags = tuple(flags)
-
-
-class _StepGuard(keras.metrics.Metric):
-    """The first step that stopped training, recorded inside the graph.
-
-    Kept out of `Pix2Pix.metrics` and out of saved files. `mask` has bit i
-    set for `_GUARD_FLAGS[i]`; `step` is `step_counter` at that step;
-    `values` holds its g_loss, d_loss and the largest finite |x| of the
-    source and target batches. Zero `mask`: nothing happened.
-    """
-
-    def __init__(self, name="step_guard"):
-        super().__init__(name=name)
-        self.mask = self.add_variable(
-            (), "zeros", "float32", aggregation="only_first_replica",
-            name="mask")
-        self.step = self.add_variable(
-            (), "zeros", "int64", aggregation="only_first_replica",
-            name="step")
-        self.values = self.add_variable(
-            (4,), "zeros", "float32", aggregation="only_first_replica",
-            name="values")
-
-    def update_state(self, *args, **kwargs):
-        raise NotImplementedError("Written by Pix2Pix.train_step only.")
-
-    def result(self):
-        return self.mask
-
-
-def _global_norm(grads):
-    squares = [
-        ops.sum(ops.square(ops.cast(g, "float32")))
-        for g in grads if g is not None
-    ]
-    if not squares:
-        return ops.zeros((), "float32")
-    return ops.sqrt(sum(squares))
-
-
-def _not_finite(x):
-    return 1.0 - ops.cast(ops.all(ops.isfinite(x)), "float32")
-
-
-def _step_guard_error(mask, step, values):
-    """The exception `fit()` raises for a step the guard stopped."""
-    bad = [name for i, name in enumerate(_GUARD_FLAGS) if int(mask) >> i & 1]
-    g_loss, d_loss, source_max, target_max = (float(v) for v in values)
-    said = {
-        "source_nonfinite": "the source batch contains NaN or Inf",
-        "target_nonfinite": "the target batch contains NaN or Inf",
-        "source_range": "the source batch has values up to "
-        f"|x| = {source_max:.4g}",
-        "target_range": "the target batch has values up to "
-        f"|x| = {target_max:.4g}",
-        "g_loss": f"g_loss = {g_loss}",
-        "d_loss": f"d_loss = {d_loss}",
-        "g_gradient": "the gradient of g_loss (generator) is NaN or Inf",
-        "d_gradient": "the gradient of d_loss (discriminator) is NaN or Inf",
-    }
-    order = [name for name in _GUARD_FLAGS[4:] + _GUARD_FLAGS[:4]
-             if name in bad]
-    found = "; ".join(said[name] for name in order)
-    kept = (
-        "The step was not applied: the weights and both optimizers are as "
-        f"before it (model.step_counter is still {step}), so no checkpoint "
-        "holds it."
-    )
-    if any(name.endswith("_range") for name in bad):
-        return ValueError(
-            f"Bad input batch at training step {step} (model.step_counter): "
-            f"{found}. Pix2Pix expects float images in [-1, 1] (8-bit "
-            f"images: x / 127.5 - 1). {kept} compile(check_inputs=False) "
-            "turns this check off."
-        )
-    hint = (
-        "Check the data of this batch; lower the learning rate or clip the "
-        "gradients (`global_clipnorm` on both optimizers); or "
-        "compile(on_nonfinite=\"skip\") to skip such steps (counted in "
-        "`skipped_steps`)."
-    )
-    return NonFiniteError(
-        f"Non-finite values at training step {step} (model.step_counter): "
-        f"{found}. Training stopped. {kept} {hint}",
-        step=step,
-        flags=bad,
-    )
-
-
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class Pix2Pix(keras.Model):
+class Pix2Pix(
+    StepGuardMixin, ChecksMixin, SavingMixin, InferenceOptionsMixin,
+    _compat.SkipSymbolicBuild, keras.Model,
+):
     """Pix2Pix: paired image-to-image translation with a conditional GAN.
 
     Owns a `generator` G (default `UNetGenerator`) and a conditional
@@ -317,82 +180,11 @@ class Pix2Pix(keras.Model):
         self.perceptual_weight = 0.0
         self.feature_matching_weight = 0.0
         self.jit_optimizer = "auto"
-        object.__setattr__(self, "perceptual_loss", None)
+        _compat.set_untracked(self, "perceptual_loss", None)
         self.base_learning_rates = {}
         # Both networks are built; the wrapper has no weights of its own to
         # create, and unbuilt models skip optimizer state on load.
         self.built = True
-
-    @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """A pretrained model, or a new model of a named configuration.
-
-        Pretrained (`pix2pix_keras.pretrained.list_pretrained()`): the
-        PyTorch reference's published generators `"facades_label2photo"`,
-        `"sat2map"`, `"map2sat"`, `"edges2shoes"` and `"day2night"`,
-        downloaded, converted and cached on first use
-        (`pix2pix_keras.load_pretrained`), with a new discriminator.
-
-        Untrained: `"untrained_unet_256"` (the paper's 256×256 network) and
-        `"untrained_unet_128"`; their former names `"unet_256"` and
-        `"unet_128"` still work but are deprecated.
-
-        Args:
-            preset: str. A pretrained or an untrained preset name.
-            **kwargs: For a pretrained preset, `load_pretrained` arguments
-                (`inference_statistics`, `inference_dropout`,
-                `directory`, `origin`, `file_hash`); for an untrained one,
-                overrides of its `Pix2Pix` arguments.
-
-        Returns:
-            A `Pix2Pix` instance (not compiled).
-
-        Raises:
-            ValueError: unknown `preset` (the message lists the names).
-
-        Example:
-
-        ```python
-        model = Pix2Pix.from_preset("facades_label2photo")
-        photos = model.predict(labels)  # (n, 256, 256, 3) in [-1, 1]
-        ```
-        """
-        from pix2pix_keras import pretrained
-
-        if preset in pretrained.PRETRAINED:
-            return pretrained.load_pretrained(preset, **kwargs)
-        if preset in _DEPRECATED_PRESETS:
-            import warnings
-
-            new = _DEPRECATED_PRESETS[preset]
-            warnings.warn(
-                f"Pix2Pix.from_preset({preset!r}) is deprecated: it builds "
-                f"an untrained network; use {new!r} (or a pretrained name: "
-                f"{', '.join(pretrained.PRETRAINED)}).",
-                DeprecationWarning, stacklevel=2,
-            )
-            preset = new
-        if preset not in PRESETS:
-            raise ValueError(
-                f"Unknown `preset`: {preset!r}. Pretrained: "
-                f"{', '.join(pretrained.PRETRAINED)}; untrained: "
-                f"{', '.join(PRESETS)}."
-            )
-        return cls(**{**PRESETS[preset], **kwargs})
-
-    def _check_networks(self):
-        g_in = self.generator.inputs[0].shape if self.generator.inputs else None
-        g_out = self.generator.outputs[0].shape if self.generator.outputs else None
-        d_in = self.discriminator.inputs
-        if g_in is None or g_out is None or not d_in or len(d_in) != 2:
-            return
-        if d_in[0].shape[-1] != g_in[-1] or d_in[1].shape[-1] != g_out[-1]:
-            raise ValueError(
-                "The discriminator's inputs must be [source, image] with "
-                f"{g_in[-1]} and {g_out[-1]} channels to match the generator "
-                f"{tuple(g_in)} -> {tuple(g_out)}. Received discriminator "
-                f"inputs {[tuple(t.shape) for t in d_in]}."
-            )
 
     # ------------------------------------------------------------------
     # compile
@@ -488,113 +280,18 @@ class Pix2Pix(keras.Model):
                 unknown `on_nonfinite` or an argument `keras.Model.compile`
                 does not take.
         """
-        losses_lib.get_gan_loss(gan_loss)
-        _check_weight(lambda_l1=lambda_l1)
-        _check_weight(perceptual_weight=perceptual_weight)
-        _check_weight(feature_matching_weight=feature_matching_weight)
-        reconstruction_fn = losses_lib.get_reconstruction_loss(reconstruction)
-        check_int(d_every=d_every)
-        if perceptual_loss is not None and not callable(perceptual_loss):
-            raise ValueError(
-                "`perceptual_loss` must be a callable (target, generated) -> "
-                f"scalar such as VGGPerceptualLoss. Received: {perceptual_loss!r}"
-            )
-        if perceptual_loss is not None and perceptual_weight == 0:
-            raise ValueError(
-                "`perceptual_loss` is given but `perceptual_weight` is 0: set "
-                "a weight > 0 to use it."
-            )
-        if perceptual_weight > 0 and perceptual_loss is None:
-            perceptual_loss = losses_lib.VGGPerceptualLoss()
-        if feature_matching_weight > 0 and not callable(
-            getattr(self.discriminator, "features", None)
-        ):
-            raise ValueError(
-                "`feature_matching_weight` > 0 needs a discriminator with a "
-                "`features([source, image], training)` method (as "
-                "PatchDiscriminator, PixelDiscriminator and "
-                "MultiScaleDiscriminator have). Received discriminator "
-                f"{type(self.discriminator).__name__} {self.discriminator.name!r}."
-            )
-        for arg in ("loss", "metrics", "loss_weights", "weighted_metrics"):
-            if kwargs.get(arg) is not None:
-                raise ValueError(
-                    f"Pix2Pix.compile() does not take `{arg}`: the losses are "
-                    "set by `gan_loss` and `lambda_l1`, and the metrics are "
-                    f"built in. Received: {arg}={kwargs[arg]!r}"
-                )
-        if kwargs.get("optimizer") is not None:
-            raise ValueError(
-                "Pix2Pix.compile() takes `g_optimizer` and `d_optimizer`, not "
-                f"`optimizer`. Received: optimizer={kwargs['optimizer']!r}"
-            )
-        g_optimizer = self._get_optimizer(g_optimizer, "g_optimizer")
-        d_optimizer = self._get_optimizer(d_optimizer, "d_optimizer")
-        if g_optimizer is d_optimizer:
-            raise ValueError(
-                "`g_optimizer` and `d_optimizer` must be two different "
-                "optimizer instances (each keeps its own moments). Received "
-                f"the same {type(g_optimizer).__name__} "
-                f"{g_optimizer.name!r} for both."
-            )
-        # The model's own strategy (set when it was built in a scope), so
-        # compiling outside the scope is caught too.
-        strategy = self.distribute_strategy
-        if d_every > 1 and strategy.num_replicas_in_sync > 1:
-            raise ValueError(
-                f"`d_every`={d_every} is not supported under a multi-replica "
-                f"strategy ({type(strategy).__name__}); use d_every=1."
-            )
-        if not (
-            isinstance(jit_optimizer, bool)
-            or (isinstance(jit_optimizer, str) and jit_optimizer == "auto")
-        ):
-            raise ValueError(
-                "`jit_optimizer` must be True, False or 'auto'. Received: "
-                f"jit_optimizer={jit_optimizer!r}"
-            )
-        if on_nonfinite not in ON_NONFINITE:
-            raise ValueError(
-                "`on_nonfinite` must be 'stop', 'skip' or None. Received: "
-                f"on_nonfinite={on_nonfinite!r}"
-            )
-        if not isinstance(check_inputs, bool):
-            raise ValueError(
-                "`check_inputs` must be a bool. Received: "
-                f"check_inputs={check_inputs!r}"
-            )
-        keras_args = set(inspect.signature(keras.Model.compile).parameters)
-        unknown = sorted(set(kwargs) - keras_args)
-        if unknown:
-            own = list(inspect.signature(Pix2Pix.compile).parameters)[1:-1]
-            passed = sorted(keras_args - {
-                "self", "optimizer", "loss", "metrics", "loss_weights",
-                "weighted_metrics"})
-            raise ValueError(
-                f"Pix2Pix.compile() got unknown argument(s) {unknown}. It "
-                f"takes {own} and the arguments of keras.Model.compile: "
-                f"{passed}."
-            )
+        perceptual_loss = self._check_losses(
+            gan_loss, lambda_l1, reconstruction, perceptual_weight,
+            perceptual_loss, feature_matching_weight,
+        )
+        self._check_keras_args(kwargs)
+        g_optimizer, d_optimizer = self._check_optimizers(
+            g_optimizer=g_optimizer, d_optimizer=d_optimizer
+        )
+        self._check_step_options(d_every, jit_optimizer, on_nonfinite,
+                                 check_inputs)
         kwargs["optimizer"] = None  # no stray default RMSprop
         super().compile(**kwargs)
-        self.jit_optimizer = jit_optimizer
-        use_xla = jit_optimizer
-        if jit_optimizer == "auto":
-            use_xla = (
-                not self.jit_compile
-                and not self.run_eagerly
-                and strategy.num_replicas_in_sync == 1
-                # Not under any strategy: its gradient all-reduce cannot run
-                # inside the XLA function.
-                and not tf.distribute.has_strategy()
-                and getattr(self, "_distribute_strategy", None) is None
-            )
-        # Not tracked by Keras/TF (a tf.function attribute would be).
-        self.__dict__["_xla_updates"] = (
-            tf.function(self._apply_updates_now, jit_compile=True)
-            if use_xla
-            else None
-        )
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.gan_loss = gan_loss
@@ -606,50 +303,59 @@ class Pix2Pix(keras.Model):
         self.feature_matching_weight = float(feature_matching_weight)
         # Kept out of Keras tracking: the VGG weights are not the model's
         # and are not saved with it (the compile config rebuilds the loss).
-        object.__setattr__(self, "perceptual_loss", perceptual_loss)
-        self._reconstruction_loss = reconstruction_fn
+        _compat.set_untracked(self, "perceptual_loss", perceptual_loss)
         self._g_gan_loss, self._d_gan_loss = losses_lib.get_gan_loss(gan_loss)
+        self.jit_optimizer = jit_optimizer
         self.on_nonfinite = on_nonfinite
         self.check_inputs = check_inputs
-        # Out of Keras tracking (not saved, not a listed metric); in the
-        # model's strategy, as the step writes it on every replica.
-        with self.distribute_strategy.scope():
-            object.__setattr__(self, "_step_guard", _StepGuard())
+        self._setup_guard(self._use_xla_updates(jit_optimizer))
+        self._set_trackers()
+        self.base_learning_rates = {}
+        self._build_optimizers({
+            "g": (g_optimizer, self.generator),
+            "d": (d_optimizer, self.discriminator),
+        })
+
+    def _use_xla_updates(self, jit_optimizer):
+        """Whether the optimizer updates run through XLA."""
+        if jit_optimizer != "auto":
+            return jit_optimizer
+        return (
+            not self.jit_compile
+            and not self.run_eagerly
+            and self.distribute_strategy.num_replicas_in_sync == 1
+            # Not under any strategy: its gradient all-reduce cannot run
+            # inside the XLA function.
+            and not tf.distribute.has_strategy()
+            and _compat.scope_strategy(self) is None
+        )
+
+    def _set_trackers(self):
+        """The loss trackers of the optional loss parts in use."""
         for key in ("g_l2", "g_vgg", "g_fm", "skipped_steps"):
             self.trackers.pop(key, None)
-        if reconstruction == "l2":
+        if self.reconstruction == "l2":
             self.trackers["g_l2"] = keras.metrics.Mean(name="g_l2")
         if self.perceptual_weight > 0:
             self.trackers["g_vgg"] = keras.metrics.Mean(name="g_vgg")
         if self.feature_matching_weight > 0:
             self.trackers["g_fm"] = keras.metrics.Mean(name="g_fm")
-        if on_nonfinite == "skip":
+        if self.on_nonfinite == "skip":
             self.trackers["skipped_steps"] = keras.metrics.Sum(
                 name="skipped_steps"
             )
-        # Built now, so that load_model and BackupAndRestore find the slots
-        # to restore the moments into (unbuilt optimizers skip them).
-        if not g_optimizer.built:
-            g_optimizer.build(self.generator.trainable_variables)
-        if not d_optimizer.built:
-            d_optimizer.build(self.discriminator.trainable_variables)
-        self.base_learning_rates = {
-            "g": _current_lr(g_optimizer),
-            "d": _current_lr(d_optimizer),
-        }
 
-    @staticmethod
-    def _get_optimizer(optimizer, arg_name):
-        if optimizer is None:
-            return default_optimizer()
-        try:
-            optimizer = keras.optimizers.get(optimizer)
-        except (ValueError, TypeError) as e:
-            raise ValueError(
-                f"`{arg_name}` must be a keras optimizer or its name. "
-                f"Received: {arg_name}={optimizer!r} ({e})"
-            ) from None
-        return optimizer
+    def _build_optimizers(self, optimizers):
+        """Builds `{key: (optimizer, network)}` for the network's variables
+        and records their learning rates in `base_learning_rates`.
+
+        Built now, so that load_model and BackupAndRestore find the slots
+        to restore the moments into (unbuilt optimizers skip them).
+        """
+        for key, (optimizer, network) in optimizers.items():
+            if not optimizer.built:
+                optimizer.build(network.trainable_variables)
+            self.base_learning_rates[key] = current_learning_rate(optimizer)
 
     def get_compile_config(self):
         if self.g_optimizer is None:
@@ -701,192 +407,80 @@ class Pix2Pix(keras.Model):
         self._check_source_spec(inputs, "The source batch")
         return self.generator(inputs, training=training)
 
-    def _size_factor(self):
-        """What height and width must be divisible by, or None if unknown."""
-        if isinstance(self.generator, UNetGenerator):
-            return 2 ** self.generator.depth
-        if isinstance(self.generator, ResnetGenerator):
-            return 2 ** self.generator.n_downsampling
-        return None
+    def networks(self):
+        """The networks a training step runs: `[generator, discriminator]`."""
+        return [self.generator, self.discriminator]
 
-    def _check_source_spec(self, x, what, channels=None):
-        """Raises a clear error for a source batch of the wrong rank,
-        channel count, dtype or size (statically known properties only)."""
-        if isinstance(x, dict) and len(x) == 1:
-            (x,) = x.values()  # {"image": x}, the generator's input name
-        if isinstance(x, (list, tuple, dict)):
-            raise ValueError(
-                f"{what} must be one (batch, height, width, channels) "
-                f"tensor. Received a {type(x).__name__} of {len(x)} "
-                "element(s)."
-            )
-        if channels is None and self.generator.inputs:
-            channels = self.generator.inputs[0].shape[-1]
-        shape = tuple(x.shape)
-        if len(shape) != 4:
-            hint = (
-                " For one image, add a batch axis (x[None])."
-                if len(shape) == 3 else ""
-            )
-            raise ValueError(
-                f"{what} must be 4-D (batch, height, width, {channels}) "
-                f"with values in [-1, 1]. Received shape {shape}.{hint}"
-            )
-        if None not in (channels, shape[-1]) and shape[-1] != channels:
-            raise ValueError(
-                f"{what} must have {channels} channel(s) (the generator's "
-                f"input). Received shape {shape}."
-            )
-        dtype = keras.backend.standardize_dtype(x.dtype)
-        if not dtype.startswith(("float", "bfloat")):
-            raise TypeError(
-                f"{what} has dtype {dtype}; Pix2Pix takes float images in "
-                "[-1, 1]. Convert 8-bit images with x.astype('float32') / "
-                "127.5 - 1 (pk.load_paired_dataset does this)."
-            )
-        factor = self._size_factor()
-        if factor and any(s is not None and s % factor for s in shape[1:3]):
-            raise ValueError(
-                f"{what} has height and width {shape[1:3]}, but this "
-                f"{type(self.generator).__name__} needs multiples of "
-                f"{factor}. Received shape {shape}."
-            )
+    def train_step(self, data):
+        """One training step: unpack, forward, losses, gradients, updates.
 
-    @property
-    def inference_dropout(self):
-        """bool: whether the generator's dropout stays on at inference.
-
-        `False` (default): `predict()`, `model(x)`, `evaluate()` and the
-        export are deterministic. `True`: the generator's `NoiseDropout`
-        layers keep dropping at inference, the paper's noise, so repeated
-        calls give different translations. The setting lives in the
-        generator's config, so `save()` / `load_model` and `export()` keep
-        it.
+        The generator G minimises `generator_loss()`, the discriminator D
+        `discriminator_loss()`; `generator_updates()` and
+        `discriminator_updates()` turn them into `(optimizer, gradients,
+        variables)` updates. Override one of these four methods to change
+        a part of the step (see `docs/subclassing.md`).
         """
-        return any(
-            layer.at_inference
-            for layer in self.generator._flatten_layers(include_self=True)
-            if isinstance(layer, NoiseDropout)
+        source, target = self._unpack(data)
+        checks = self._check_batch(source, target)  # step guard, or None
+        values = self._on_d_steps(
+            lambda update_d: self.gan_step(source, target, update_d, checks)
         )
+        self._end_step(values, checks)
+        return self._track(values)
 
-    @inference_dropout.setter
-    def inference_dropout(self, value):
-        if value is True and not any(
-            isinstance(layer, NoiseDropout)
-            for layer in self.generator._flatten_layers(include_self=True)
-        ):
-            raise ValueError(
-                "`inference_dropout=True` needs dropout in the generator, but "
-                f"{self.generator.name!r} has no NoiseDropout layer "
-                "(pix2pix_keras.models.blocks.NoiseDropout)."
-            )
-        if hasattr(type(self.generator), "inference_dropout"):
-            self.generator.inference_dropout = value
-        else:
-            set_inference_dropout(self.generator, value)
-        # Cached step functions were traced with the old setting.
-        self.predict_function = None
-        self.test_function = None
+    def gan_step(self, source, target, update_d=True, checks=None):
+        """Forward, losses, gradients and updates; returns the step's values.
 
-    @property
-    def inference_statistics(self):
-        """str: what the generator's batch norm normalizes with at
-        inference.
-
-        `"image"` (the package's generators' default): each image's own
-        mean and variance, which is what training at batch size 1 used, so
-        `predict()`, `evaluate()` and the export compute the trained
-        function and an image's output does not depend on its batch.
-        `"moving"`: the moving averages (Keras' default; often better for
-        models trained with larger batches). Saved with the generator's
-        config. See `docs/inference.md`.
+        With `update_d=False` (a step that `d_every` skips) D judges the
+        generated pair for G's loss, but neither its loss on real pairs nor
+        its update is computed.
         """
-        return getattr(self.generator, "inference_statistics", "moving")
-
-    @inference_statistics.setter
-    def inference_statistics(self, value):
-        if hasattr(type(self.generator), "inference_statistics"):
-            self.generator.inference_statistics = value
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = self.generator(source, training=True)
+            real_view = (
+                self._discriminate(source, target, True) if update_d else None
+            )
+            fake_view = self._discriminate(source, fake, True)
+            values = self.generator_loss(
+                source, target, fake, fake_view, real_view
+            )
+            if update_d:
+                values.update(self.discriminator_loss(real_view, fake_view))
+            g_loss = replica_scaled(values["g_loss"])
+            d_loss = replica_scaled(values["d_loss"]) if update_d else None
+        updates = {"g": self.generator_updates(g_tape, g_loss)}
+        if update_d:
+            updates["d"] = self.discriminator_updates(d_tape, d_loss)
+        self.apply_updates(updates, values, checks)
+        if update_d:
+            values["d_updated"] = tf.constant(1.0)
         else:
-            set_inference_statistics(self.generator, value)
-        self.predict_function = None
-        self.test_function = None
+            # Shaped as a full step's values; `d_updated = 0` keeps them
+            # out of the D trackers.
+            zero = ops.zeros((), "float32")
+            values.update(d_loss=zero, d_real=zero, d_updated=zero)
+        return values
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Both networks are built in __init__, so Keras's symbolic build has
-        # nothing to do. Under MultiWorkerMirroredStrategy it would also
-        # fail (Keras 3.15 passes the (source, target) batch to
-        # strategy.reduce, which that strategy cannot reduce).
-        return
+    def generator_loss(self, source, target, fake, fake_view, real_view=None):
+        """G's loss and its parts, from D's view of the generated pair.
 
-    def _unpack(self, data):
-        if isinstance(data, (tuple, list)) and len(data) == 3 and data[2] is None:
-            data = data[:2]  # train_on_batch / test_on_batch pass (x, y, None)
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
-            n = len(data) if isinstance(data, (tuple, list)) else 1
-            raise ValueError(
-                "Pix2Pix expects batches of (source, target) pairs; received "
-                f"a structure of {n} element(s)"
-                + (" (sample weights are not supported)." if n == 3 else ".")
-            )
-        source, target = data
-        s, t = tuple(source.shape), tuple(target.shape)
-        if len(s) != 4 or len(t) != 4:
-            raise ValueError(
-                "Pix2Pix expects 4-D (batch, height, width, channels) source "
-                f"and target batches. Received shapes {s} and {t}."
-            )
-        if s[1:3] != t[1:3] or (None not in (s[0], t[0]) and s[0] != t[0]):
-            raise ValueError(
-                "Source and target batches must have the same batch size, "
-                f"height and width. Received source {s} and target {t}."
-            )
-        want_in = self.generator.inputs[0].shape[-1] if self.generator.inputs else None
-        want_out = (
-            self.generator.outputs[0].shape[-1] if self.generator.outputs else None
-        )
-        if (None not in (want_in, s[-1]) and s[-1] != want_in) or (
-            None not in (want_out, t[-1]) and t[-1] != want_out
-        ):
-            raise ValueError(
-                f"The generator maps {want_in} to {want_out} channels, but "
-                f"the batches have source {s} and target {t}."
-            )
-        self._check_source_spec(source, "The source batch", want_in)
-        self._check_source_spec(target, "The target batch", want_out)
-        if None in (s[0], t[0]) and not self.jit_compile:
-            # Known only when the step runs (XLA drops this assert; the
-            # discriminator's concatenation fails instead).
-            # Under control dependencies, so the assert runs before any op
-            # that uses the batches (else the concatenation may fail first).
-            check = tf.debugging.assert_equal(
-                tf.shape(source)[0],
-                tf.shape(target)[0],
-                message="Source and target batches must have the same "
-                "batch size (source, target)",
-            )
-            with tf.control_dependencies([check]):
-                source = tf.identity(source)
-                target = tf.identity(target)
-        return ops.cast(source, "float32"), ops.cast(target, "float32")
+        Args:
+            source: the source batch.
+            target: the target batch.
+            fake: `G(source)`.
+            fake_view: `(logits, features)` of D on `[source, fake]`:
+                a list of logits (one per scale) and D's features, or
+                `None` without feature matching.
+            real_view: the same on `[source, target]`, or `None` on a step
+                that does not update D.
 
-    def _discriminate(self, source, image, training):
-        """D's logits as a list (one per scale), and its features or None."""
-        if self.feature_matching_weight > 0:
-            features = self.discriminator.features(
-                [source, image], training=training
-            )
-            return [f[-1] for f in features], features
-        logits = self.discriminator([source, image], training=training)
-        if not isinstance(logits, (list, tuple)):
-            logits = [logits]
-        return list(logits), None
-
-    def _generator_losses(self, target, fake, fake_logits, fake_features,
-                          source, real_features=None):
-        """G's loss parts (and `d_fake`) from D's view of the fake pair."""
-        n = len(fake_logits)
-        g_gan = sum(self._g_gan_loss(t) for t in fake_logits) / n
+        Returns:
+            dict with `g_loss` (what G minimises), `g_gan`, `g_l1`,
+            `d_fake` and the optional parts (`g_l2`, `g_vgg`, `g_fm`).
+            Every key that has a tracker in `self.trackers` is logged.
+        """
+        fake_logits, fake_features = fake_view
+        g_gan = sum(self._g_gan_loss(t) for t in fake_logits) / len(fake_logits)
         g_l1 = losses_lib.l1_loss(target, fake)
         values = dict(g_gan=g_gan, g_l1=g_l1)
         if self.reconstruction == "l2":
@@ -898,14 +492,61 @@ class Pix2Pix(keras.Model):
                                        "float32")
             g_loss = g_loss + self.perceptual_weight * values["g_vgg"]
         if self.feature_matching_weight > 0:
-            if real_features is None:  # a G-only step: D sees y just now
-                _, real_features = self._discriminate(source, target, True)
-            values["g_fm"] = feature_matching_loss(real_features,
+            if real_view is None:  # a G-only step: D sees y just now
+                real_view = self._discriminate(source, target, True)
+            values["g_fm"] = feature_matching_loss(real_view[1],
                                                    fake_features)
             g_loss = g_loss + self.feature_matching_weight * values["g_fm"]
         values["g_loss"] = g_loss
         values["d_fake"] = self._d_output(fake_logits)
         return values
+
+    def discriminator_loss(self, real_view, fake_view):
+        """D's loss (`d_loss`) and its mean output on real pairs
+        (`d_real`), from its `(logits, features)` views of both pairs."""
+        real_logits, fake_logits = real_view[0], fake_view[0]
+        d_loss = sum(
+            self._d_gan_loss(r, f) for r, f in zip(real_logits, fake_logits)
+        ) / len(real_logits)
+        return dict(d_loss=d_loss, d_real=self._d_output(real_logits))
+
+    def generator_updates(self, tape, g_loss):
+        """G's updates: a list of `(optimizer, gradients, variables)`."""
+        variables = self.generator.trainable_variables
+        return [(self.g_optimizer, tape.gradient(g_loss, variables), variables)]
+
+    def discriminator_updates(self, tape, d_loss):
+        """D's updates: a list of `(optimizer, gradients, variables)`."""
+        variables = self.discriminator.trainable_variables
+        return [(self.d_optimizer, tape.gradient(d_loss, variables), variables)]
+
+    def _on_d_steps(self, step):
+        """`step(update_d)`, with `update_d=True` on every `d_every`-th step.
+
+        No AutoGraph in Keras train steps: a Python `if` on a tensor fails,
+        so with `d_every > 1` the choice is an explicit `tf.cond`, and each
+        branch runs only its own compute.
+        """
+        if self.d_every == 1:
+            return step(True)
+        return tf.cond(
+            tf.equal(self.step_counter % self.d_every, 0),
+            lambda: step(True),
+            lambda: step(False),
+        )
+
+    def _discriminate(self, source, image, training):
+        """D's view of a pair: its logits as a list (one per scale), and
+        its features (or None without feature matching)."""
+        if self.feature_matching_weight > 0:
+            features = self.discriminator.features(
+                [source, image], training=training
+            )
+            return [f[-1] for f in features], features
+        logits = self.discriminator([source, image], training=training)
+        if not isinstance(logits, (list, tuple)):
+            logits = [logits]
+        return list(logits), None
 
     def _d_output(self, logits):
         return sum(
@@ -915,19 +556,11 @@ class Pix2Pix(keras.Model):
     def _forward(self, source, target, training):
         """Runs G and D; returns `(fake, values)` with every loss part."""
         fake = self.generator(source, training=training)
-        real_logits, real_features = self._discriminate(
-            source, target, training
-        )
-        fake_logits, fake_features = self._discriminate(source, fake, training)
-        values = self._generator_losses(
-            target, fake, fake_logits, fake_features, source,
-            real_features=real_features,
-        )
-        n = len(real_logits)
-        values["d_loss"] = sum(
-            self._d_gan_loss(r, f) for r, f in zip(real_logits, fake_logits)
-        ) / n
-        values["d_real"] = self._d_output(real_logits)
+        real_view = self._discriminate(source, target, training)
+        fake_view = self._discriminate(source, fake, training)
+        values = self.generator_loss(source, target, fake, fake_view,
+                                     real_view)
+        values.update(self.discriminator_loss(real_view, fake_view))
         return fake, values
 
     def _track(self, values):
@@ -955,288 +588,7 @@ class Pix2Pix(keras.Model):
             key: tracker.result() for key, tracker in self.trackers.items()
             if key != "skipped_steps" or "_skipped" in values
         }
-        strategy = tf.distribute.get_strategy()
-        if isinstance(
-            strategy, tf.distribute.MultiWorkerMirroredStrategy
-        ) and strategy.extended._in_multi_worker_mode():
-            # Keras (3.15) averages step logs across workers with
-            # strategy.reduce("MEAN", v, axis=0), which rejects scalars
-            # (tensorflow/tensorflow#72388): give each one a batch axis.
-            logs = {key: ops.reshape(v, (1,)) for key, v in logs.items()}
-        return logs
-
-    def _train_both(self, source, target, checks=None):
-        """One step that updates G and D: the full forward and backward."""
-        # Keras all-reduces gradients with SUM across replicas.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            _, values = self._forward(source, target, training=True)
-            g_scaled = values["g_loss"] / replicas
-            d_scaled = values["d_loss"] / replicas
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        d_grads = d_tape.gradient(d_scaled, d_vars)
-        self._apply_guarded(values, g_grads, d_grads, checks)
-        values["d_updated"] = tf.constant(1.0)
-        return values
-
-    def _train_generator(self, source, target, checks=None):
-        """A step that updates G only (skipped by `d_every`).
-
-        D still judges the generated pair (G's GAN loss needs it), but
-        neither its loss on real pairs nor its weight gradients are
-        computed, and its optimizer does not move.
-        """
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        g_vars = self.generator.trainable_variables
-        with tf.GradientTape() as g_tape:
-            fake = self.generator(source, training=True)
-            fake_logits, fake_features = self._discriminate(
-                source, fake, True
-            )
-            values = self._generator_losses(
-                target, fake, fake_logits, fake_features, source
-            )
-            g_scaled = values["g_loss"] / replicas
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        self._apply_guarded(values, g_grads, None, checks)
-        # Placeholders with the shapes of a full step; `d_updated = 0`
-        # keeps them out of the D trackers.
-        zero = ops.zeros((), "float32")
-        values.update(d_loss=zero, d_real=zero, d_updated=zero)
-        return values
-
-    def _apply_updates(self, g_grads, d_grads):
-        """Applies G's gradients and, unless `d_grads` is None, D's.
-
-        Through one XLA-compiled function when `jit_optimizer` is on.
-        """
-        xla = self.__dict__.get("_xla_updates")
-        if xla is not None:
-            return xla(g_grads, d_grads)
-        return self._apply_updates_now(g_grads, d_grads)
-
-    def _apply_updates_now(self, g_grads, d_grads):
-        self.g_optimizer.apply_gradients(
-            zip(g_grads, self.generator.trainable_variables)
-        )
-        if d_grads is not None:
-            self.d_optimizer.apply_gradients(
-                zip(d_grads, self.discriminator.trainable_variables)
-            )
-
-    def train_step(self, data):
-        source, target = self._unpack(data)
-        checks = self._check_batch(source, target)
-        if self.d_every == 1:
-            values = self._train_both(source, target, checks)
-        else:
-            # No AutoGraph in Keras train steps: a Python `if` on a tensor
-            # fails, so the choice is an explicit tf.cond, and each branch
-            # runs only its own compute.
-            values = tf.cond(
-                tf.equal(self.step_counter % self.d_every, 0),
-                lambda: self._train_both(source, target, checks),
-                lambda: self._train_generator(source, target, checks),
-            )
-        if checks is None:
-            self.step_counter.assign_add(1)
-        else:
-            self._record_step(values, checks)
-        return self._track(values)
-
-    # -- step guard: compile(on_nonfinite=..., check_inputs=...) ---------
-
-    def _check_batch(self, source, target):
-        """Flags for non-finite and out-of-range inputs, or None (no guard).
-
-        Returns a dict: `bad`, a float vector (source non-finite, target
-        non-finite, source out of range, target out of range) of 0/1, the
-        largest finite |x| of each batch, and `state`: the values of the
-        networks' non-trainable variables before the step (batch-norm
-        statistics and dropout RNG states change in the forward pass; a
-        step that is not applied puts them back).
-        """
-        on_nonfinite = getattr(self, "on_nonfinite", None)
-        check_inputs = getattr(self, "check_inputs", False)
-        if on_nonfinite is None and not check_inputs:
-            return None
-        zero = ops.zeros((), "float32")
-        maxima = [
-            ops.max(ops.where(ops.isfinite(x), ops.abs(x), ops.zeros_like(x)))
-            for x in (source, target)
-        ]
-        nonfinite = [
-            zero if on_nonfinite is None else _not_finite(x)
-            for x in (source, target)
-        ]
-        outside = [
-            ops.cast(m > 1.0 + INPUT_RANGE_TOLERANCE, "float32")
-            if check_inputs else zero
-            for m in maxima
-        ]
-        return {
-            "bad": ops.stack(nonfinite + outside),
-            "source_max": maxima[0],
-            "target_max": maxima[1],
-            # tf.identity reads now (a Keras variable converts to itself).
-            "state": [tf.identity(v.value) for v in self._forward_state()],
-        }
-
-    def _forward_state(self):
-        seen, out = set(), []
-        for v in (self.generator.non_trainable_variables
-                  + self.discriminator.non_trainable_variables):
-            if id(v) not in seen:
-                seen.add(id(v))
-                out.append(v)
-        return out
-
-    def _restore_forward_state(self, values):
-        for v, value in zip(self._forward_state(), values):
-            v.assign(value)
-
-    def _apply_guarded(self, values, g_grads, d_grads, checks):
-        """Applies the updates, or (with the guard on) only if all is finite.
-
-        Adds `_bad` (the 8 flags of `_GUARD_FLAGS`, agreed by all replicas)
-        and `_applied` (1.0 or 0.0) to `values`. A step is not applied
-        when a flag is set or an earlier step of this `fit()` stopped
-        training (with `steps_per_execution > 1` the rest of the execution
-        then changes nothing).
-        """
-        if checks is None:
-            self._apply_updates(g_grads, d_grads)
-            return
-        zero = ops.zeros((), "float32")
-        if self.on_nonfinite is None:
-            found = [zero] * 4
-        else:
-            found = [
-                _not_finite(values["g_loss"]),
-                zero if d_grads is None else _not_finite(values["d_loss"]),
-                _not_finite(_global_norm(g_grads)),
-                zero if d_grads is None else _not_finite(_global_norm(d_grads)),
-            ]
-        bad = ops.concatenate([ops.stack(found), checks["bad"]])
-        strategy = tf.distribute.get_strategy()
-        if strategy.num_replicas_in_sync > 1:
-            # A NaN on one replica reaches all through the gradient
-            # all-reduce: every replica must skip the same steps.
-            context = tf.distribute.get_replica_context()
-            bad = ops.minimum(
-                context.all_reduce(tf.distribute.ReduceOp.SUM, bad), 1.0
-            )
-        ok = ops.logical_and(
-            ops.all(ops.equal(bad, 0.0)),
-            ops.equal(self._step_guard.mask, 0.0),
-        )
-        self._run_if(ok, self._apply_updates, (g_grads, d_grads))
-        self._run_if(
-            ops.logical_not(ok), self._restore_forward_state, (checks["state"],)
-        )
-        values["_bad"] = bad
-        values["_applied"] = ops.cast(ok, "float32")
-
-    @staticmethod
-    def _run_if(condition, fn, args):
-        """Runs `fn(*args)` (which may update variables) if `condition`.
-
-        `condition` must be the same on all replicas.
-        """
-
-        def run():
-            fn(*args)
-            return tf.constant(True)
-
-        def skip():
-            return tf.constant(False)
-
-        if tf.distribute.has_strategy() and (
-            not tf.__internal__.distribute.strategy_supports_no_merge_call()
-        ):
-            # apply_gradients synchronizes replicas with merge_call, which
-            # a tf.cond in replica context cannot contain: take the
-            # decision in cross-replica context (as keras's
-            # LossScaleOptimizer does), passing each replica its own `args`.
-            def cross_replica(distribution, condition, *args):
-                first = distribution.experimental_local_results(condition)[0]
-
-                def run_all():
-                    distribution.extended.call_for_each_replica(fn, args=args)
-                    return tf.constant(True)
-
-                return tf.cond(first, run_all, skip)
-
-            tf.distribute.get_replica_context().merge_call(
-                cross_replica, args=(condition, *args)
-            )
-        else:
-            tf.cond(condition, run, skip)
-
-    def _record_step(self, values, checks):
-        """Counts the step if applied; records the first one that stops."""
-        guard = self._step_guard
-        step = tf.identity(self.step_counter.value)  # before this step
-        bad = values["_bad"]
-        halted = ops.greater(guard.mask, 0.0)
-        stopping = bad if self.on_nonfinite == "stop" else bad[_SKIPPABLE:]
-        stops = ops.logical_and(
-            ops.any(ops.greater(stopping, 0.0)), ops.logical_not(halted)
-        )
-        bits = 2.0 ** ops.arange(len(_GUARD_FLAGS), dtype="float32")
-        guard.mask.assign(ops.where(stops, ops.sum(bad * bits), guard.mask))
-        guard.step.assign(ops.where(stops, step, guard.step))
-        found = ops.stack([
-            ops.cast(values["g_loss"], "float32"),
-            ops.cast(values["d_loss"], "float32"),
-            checks["source_max"],
-            checks["target_max"],
-        ])
-        guard.values.assign(ops.where(stops, found, guard.values))
-        if self.on_nonfinite == "skip":
-            skipped = ops.logical_and(
-                ops.any(ops.greater(bad[:_SKIPPABLE], 0.0)),
-                ops.logical_not(
-                    ops.logical_or(
-                        halted, ops.any(ops.greater(bad[_SKIPPABLE:], 0.0))
-                    )
-                ),
-            )
-            values["_skipped"] = ops.cast(skipped, "float32")
-        self.step_counter.assign_add(ops.cast(values["_applied"], "int64"))
-
-    def make_train_function(self, force=False):
-        if self.train_function is not None and not force:
-            return self.train_function
-        super().make_train_function(force=True)
-        step_function = self.train_function
-        if self.__dict__.get("_step_guard") is None or (
-            self.on_nonfinite is None and not self.check_inputs
-        ):
-            return step_function
-
-        def train_function(iterator):
-            logs = step_function(iterator)
-            self._raise_if_stopped()
-            return logs
-
-        # Raising here, before the callbacks see the step, keeps
-        # ModelCheckpoint & co. from writing anything after a bad step.
-        self.train_function = train_function
-        return train_function
-
-    def _raise_if_stopped(self):
-        """Raises the error of a step the guard stopped (and resets it)."""
-        guard = self._step_guard
-        mask = int(round(float(ops.convert_to_numpy(guard.mask))))
-        if not mask:
-            return
-        step = int(ops.convert_to_numpy(guard.step))
-        values = ops.convert_to_numpy(guard.values)
-        guard.reset_state()
-        raise _step_guard_error(mask, step, values)
+        return _compat.reducible_logs(logs)
 
     def test_step(self, data):
         source, target = self._unpack(data)
@@ -1277,357 +629,6 @@ class Pix2Pix(keras.Model):
         )
         return cls(generator=generator, discriminator=discriminator, **config)
 
-    def _rng_states(self):
-        """Seed-generator states (dropout masks), not part of `weights`."""
-        weight_ids = {id(w) for w in self.weights}
-        return [v for v in self.variables if id(v) not in weight_ids]
+# Old private name of `training.current_learning_rate`.
+_current_lr = current_learning_rate
 
-    def save_own_variables(self, store):
-        # The RNG states are saved too, so a resumed run draws the same
-        # dropout masks as an uninterrupted one.
-        super().save_own_variables(store)
-        for i, v in enumerate(self._rng_states()):
-            store[f"{_RNG_PREFIX}{i}"] = v
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        rng_keys = [k for k in keys if k.startswith(_RNG_PREFIX)]
-        super().load_own_variables(
-            {k: store[k] for k in keys if not k.startswith(_RNG_PREFIX)}
-        )
-        states = self._rng_states()
-        if rng_keys and len(rng_keys) != len(states):
-            raise ValueError(
-                f"The saved model has {len(rng_keys)} random-generator states "
-                f"but this model has {len(states)}: the file comes from a "
-                "different architecture."
-            )
-        for i, v in enumerate(states if rng_keys else []):
-            v.assign(store[f"{_RNG_PREFIX}{i}"])
-
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Saves the model atomically (temporary file, fsync, rename).
-
-        Same arguments as `keras.Model.save`; an interrupted save never
-        leaves a partial file under `filepath`.
-        """
-        path = os.fspath(filepath)
-        if not path.endswith(".keras"):
-            return super().save(filepath, overwrite=overwrite, **kwargs)
-        if not overwrite and os.path.exists(path):
-            raise FileExistsError(f"{path} exists and overwrite=False.")
-        with atomic_path(path, suffix=".keras") as tmp:
-            super().save(tmp, overwrite=True, **kwargs)
-
-    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
-        """Saves the weights atomically (temporary file, fsync, rename).
-
-        Same arguments as `keras.Model.save_weights`. A single
-        `.weights.h5` file is never left half-written, also when Keras's
-        `ModelCheckpoint(save_weights_only=True)` or `BackupAndRestore`
-        writes it; sharded weights (`max_shard_size`) are several files and
-        are written as Keras does.
-        """
-        path = os.fspath(filepath)
-        if (
-            max_shard_size is not None
-            or not path.endswith(".weights.h5")
-            or "://" in path
-        ):
-            return super().save_weights(
-                filepath, overwrite=overwrite, max_shard_size=max_shard_size
-            )
-        if not overwrite and os.path.exists(path):
-            raise FileExistsError(f"{path} exists and overwrite=False.")
-        with atomic_path(path, suffix=".weights.h5") as tmp:
-            super().save_weights(tmp, overwrite=True)
-
-    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """Loads weights (and optimizer states) saved by `save_weights` or
-        `save`, with clear errors.
-
-        Same arguments as `keras.Model.load_weights`. A `.keras` file is
-        checked first (`pix2pix_keras.utils.check_keras_file`); weights that
-        do not fit this model raise a `ValueError` naming the file and,
-        for a `.keras` file, the configuration entries that differ. As in
-        Keras, the weights that did fit may have been loaded by then.
-
-        Raises:
-            FileNotFoundError: no file at `filepath`.
-            ValueError: a truncated or damaged `.keras` file, or weights of
-                another architecture.
-        """
-        path = os.fspath(filepath)
-        if path.endswith(".keras"):
-            check_keras_file(path)
-        elif not os.path.exists(path) and "://" not in path:
-            raise FileNotFoundError(f"No weights file at {path}.")
-        try:
-            return super().load_weights(
-                filepath, skip_mismatch=skip_mismatch, **kwargs
-            )
-        except ValueError as e:
-            raise ValueError(self._mismatch_message(path, e)) from e
-
-    def _mismatch_message(self, path, error):
-        # Keras's first line and its example error, without the list of
-        # objects or variable values that can run to pages.
-        text = str(error).split("List of objects that could not be loaded")[0]
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        first = " ".join(line[:300] for line in lines[:3])
-        found = ""
-        if path.endswith(".keras"):
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    saved = json.loads(archive.read("config.json"))
-            except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-                saved = None
-            if isinstance(saved, dict):
-                if saved.get("class_name") != type(self).__name__:
-                    found = (
-                        f" The file holds a {saved.get('class_name')}, not a "
-                        f"{type(self).__name__}."
-                    )
-                else:
-                    own = json.loads(json.dumps(self.get_config(),
-                                                default=str))
-                    diffs = config_differences(saved.get("config", {}), own)
-                    if diffs:
-                        shown = "; ".join(
-                            f"{key}: {a!r} in the file, {b!r} here"
-                            for key, a, b in diffs[:6]
-                        )
-                        more = (
-                            f" (and {len(diffs) - 6} more)"
-                            if len(diffs) > 6 else ""
-                        )
-                        found = (
-                            " It was saved from another architecture: "
-                            f"{shown}{more}."
-                        )
-        return (
-            f"The weights in {path} do not fit this {type(self).__name__}."
-            f"{found} Build the model with the saved configuration, or "
-            "load the whole model with Pix2Pix.load(path). Keras: "
-            f"{first}"
-        )
-
-    @classmethod
-    def load(cls, filepath, custom_objects=None, compile=True, safe_mode=True):
-        """Loads a model saved with `save()`, checking the file first.
-
-        `keras.saving.load_model` with clear errors that name the file: a
-        missing, truncated or damaged file (Keras reports a truncated one
-        as "File not found" and a damaged one as `zipfile.BadZipFile`), a
-        SavedModel export, or a file holding another kind of model.
-
-        Args:
-            filepath: str or path. A `.keras` file.
-            custom_objects: dict or `None`. As for `load_model`.
-            compile: bool. Restore the optimizers and compile settings.
-                Defaults to `True`.
-            safe_mode: bool. Refuse Python lambdas in the file (as
-                `load_model`). Defaults to `True`.
-
-        Returns:
-            The `Pix2Pix` (or subclass) instance.
-
-        Raises:
-            FileNotFoundError: no file at `filepath`.
-            ValueError: a damaged or truncated file, a SavedModel, or a
-                lambda layer with `safe_mode=True`.
-            TypeError: the file holds another kind of model.
-        """
-        path = os.fspath(filepath)
-        if os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise ValueError(
-                f"{path} is a SavedModel export (the generator, for "
-                "serving), not a .keras file: load it with "
-                "tf.saved_model.load(path) or keras.layers.TFSMLayer(path, "
-                "call_endpoint='serve')."
-            )
-        check_keras_file(path)
-        model = keras.saving.load_model(
-            path,
-            custom_objects=custom_objects,
-            compile=compile,
-            safe_mode=safe_mode,
-        )
-        if not isinstance(model, cls):
-            raise TypeError(
-                f"{path} holds a {type(model).__name__}, not a {cls.__name__}."
-            )
-        return model
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None,
-                callbacks=None):
-        """Translates source images (`keras.Model.predict` plus input checks).
-
-        Arrays and tensors must be float `(batch, height, width,
-        in_channels)` batches in [-1, 1] (with `check_inputs`, the default,
-        their values are checked too: NaN / Inf or values outside [-1, 1]
-        raise a `ValueError`); datasets are checked by their element spec.
-
-        Raises:
-            ValueError: wrong rank, channel count or size; values outside
-                [-1, 1] or non-finite.
-            TypeError: an integer or boolean dtype.
-        """
-        self._check_predict_input(x)
-        return super().predict(
-            x, batch_size=batch_size, verbose=verbose, steps=steps,
-            callbacks=callbacks,
-        )
-
-    def _check_predict_input(self, x):
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            if isinstance(spec, (tuple, list)) and spec:
-                spec = spec[0]
-            if isinstance(spec, tf.TensorSpec):
-                self._check_source_spec(
-                    spec, "predict(x): the dataset's source batch"
-                )
-            return
-        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
-            return  # generators, PyDataset, ...: checked by call()
-        self._check_source_spec(x, "predict(x)")
-        if not getattr(self, "check_inputs", True):
-            return
-        array = np.asarray(x)
-        low, high = np.min(array), np.max(array)
-        if not (np.isfinite(low) and np.isfinite(high)):
-            bad = ~np.isfinite(array).reshape(len(array), -1).all(axis=1)
-            images = np.flatnonzero(bad)
-            raise ValueError(
-                f"predict(x): {len(images)} image(s) contain NaN or Inf "
-                f"(indices {images[:10].tolist()}"
-                f"{'...' if len(images) > 10 else ''})."
-            )
-        if max(-low, high) > 1.0 + INPUT_RANGE_TOLERANCE:
-            raise ValueError(
-                f"predict(x) has values in [{low:.4g}, {high:.4g}]; Pix2Pix "
-                "expects float images in [-1, 1] (8-bit images: x / 127.5 - "
-                "1). compile(check_inputs=False) turns this check off."
-            )
-
-    def export(
-        self, filepath, format="tf_saved_model", verbose=False, **kwargs
-    ):
-        """Exports the generator for serving (see `export_generator`)."""
-        return export_generator(
-            self.generator, filepath, format=format, verbose=verbose, **kwargs
-        )
-
-
-def _check_configs(cls, config, custom_objects=None):
-    """Unknown keys in a Pix2Pix config or its networks' configs.
-
-    Keras functional models silently drop unknown keyword arguments, so a
-    misspelt or foreign key in a saved network config would be lost
-    without a word. Only this package's classes are checked (a user's
-    subclass may take `**kwargs` of its own).
-    """
-    if cls.__module__.startswith("pix2pix_keras."):
-        check_config_keys(cls, config)
-    for key in ("generator", "discriminator"):
-        sub = config.get(key)
-        if not isinstance(sub, dict) or not isinstance(sub.get("config"), dict):
-            continue
-        name = sub.get("registered_name") or sub.get("class_name")
-        try:
-            klass = keras.saving.get_registered_object(
-                name, custom_objects=custom_objects
-            )
-        except (TypeError, ValueError):
-            klass = None
-        if isinstance(klass, type) and klass.__module__.startswith(
-            "pix2pix_keras."
-        ):
-            check_config_keys(
-                klass, sub["config"], what=f"{key} ({klass.__name__})"
-            )
-
-
-def _check_weight(**kwargs):
-    ((name, value),) = kwargs.items()
-    check_number(name, value, low=0)
-
-
-def _current_lr(optimizer):
-    lr = optimizer.learning_rate
-    try:
-        return float(ops.convert_to_numpy(lr))
-    except (TypeError, ValueError):
-        return None
-
-
-def export_generator(
-    generator, filepath, format="tf_saved_model", verbose=False,
-    input_signature=None, **kwargs
-):
-    """Exports a generator as a TensorFlow SavedModel with a serving signature.
-
-    The signature takes a float32 `(batch, height, width, channels)` tensor
-    named `image` in [-1, 1] with free batch, height and width (each must
-    still be divisible by `2**depth` for a U-Net); the endpoints are `serve`
-    and `serving_default`. The directory is written beside `filepath` and
-    renamed into place, so an interrupted export leaves no partial model.
-
-    Args:
-        generator: `keras.Model`. The generator to export.
-        filepath: str or path. Target directory.
-        format: str. Keras export format. Defaults to `"tf_saved_model"`.
-        verbose: bool. Print the endpoint summary. Defaults to `False`.
-        input_signature: list of one `tf.TensorSpec`, or `None` for the
-            shape-free signature above. Defaults to `None`.
-        **kwargs: passed to `keras.Model.export`.
-
-    Returns:
-        str. The export directory.
-
-    Example:
-
-    ```python
-    export_generator(model.generator, "exported")
-    served = tf.saved_model.load("exported")
-    y = served.serve(x)  # == model.predict(x)
-    ```
-    """
-    path = os.path.abspath(os.fspath(filepath))
-    if input_signature is None:
-        channels = generator.inputs[0].shape[-1]
-        input_signature = [
-            tf.TensorSpec((None, None, None, channels), tf.float32, name="image")
-        ]
-    _write_directory(
-        path,
-        lambda tmp: generator.export(
-            tmp,
-            format=format,
-            verbose=verbose,
-            input_signature=input_signature,
-            **kwargs,
-        ),
-    )
-    return path
-
-
-def _write_directory(path, write):
-    """Calls `write(tmp)` for a directory beside `path`, then renames it
-    into place: an interrupted export leaves no partial directory."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    try:
-        shutil.rmtree(tmp)
-        write(tmp)
-        old = None
-        if os.path.exists(path):
-            old = tmp + ".old"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
