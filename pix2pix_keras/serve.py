@@ -108,10 +108,11 @@ class Translator:
                                   "float32"))
             self.out_channels = int(probe.shape[-1])
         else:
-            from pix2pix_keras import cli
+            from pix2pix_keras.runs import load_model
+            from pix2pix_keras.runs import model_size
 
-            model, _ = cli._load_model(path)
-            h, w, c_in, c_out = cli._model_size(model)
+            model, _ = load_model(path)
+            h, w, c_in, c_out = model_size(model)
             if image_size is not None and image_size != h:
                 raise ValueError(
                     f"--image-size is for SavedModels; {path} is "
