@@ -2,7 +2,7 @@
 
 Times `python -m pix2pix_keras ARGS` for `--help`, `--version`, `train
 --help`, `datasets list` and `presets`, each in fresh subprocesses (median
-of `--runs`), from process start to exit, and records whether anything
+of `--runs`), from process start to exit (wall and CPU time), and records whether anything
 reached stderr and whether TensorFlow was imported. The target: every one
 under 1 s with an empty stderr.
 
@@ -22,6 +22,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -74,12 +75,17 @@ def time_command(argv, source, runs):
     probe = tempfile.NamedTemporaryFile(suffix=".txt", delete=False)
     probe.close()
     env["CLI_STARTUP_PROBE"] = probe.name
+    cpu_times = []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-c", PROBE, *argv], capture_output=True,
             text=True, env=env, cwd=source)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_times.append(after.ru_utime + after.ru_stime
+                         - before.ru_utime - before.ru_stime)
         with open(probe.name) as f:
             tf_imported |= f.read().strip() == "tf=1"
         codes.add(proc.returncode)
@@ -90,6 +96,9 @@ def time_command(argv, source, runs):
         "min_s": min(times),
         "max_s": max(times),
         "times_s": times,
+        # User + system CPU time of the process: less sensitive than the
+        # wall time to other programs on a busy machine.
+        "median_cpu_s": statistics.median(cpu_times),
         "exit_codes": sorted(codes),
         "stderr_lines": len(stderr.splitlines()),
         "stderr_first_line": stderr.splitlines()[0] if stderr else "",
@@ -119,7 +128,8 @@ def main(argv=None):
         name = "pix2pix " + " ".join(command)
         print(f"{args.label}: {name} ...", file=sys.stderr, flush=True)
         results[name] = time_command(command, source, args.runs)
-        print(f"  median {results[name]['median_s']:.2f} s, stderr "
+        print(f"  median {results[name]['median_s']:.2f} s (CPU "
+              f"{results[name]['median_cpu_s']:.2f} s), stderr "
               f"{results[name]['stderr_lines']} line(s)", file=sys.stderr)
     try:
         load = os.getloadavg()

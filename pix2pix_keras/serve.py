@@ -35,6 +35,8 @@ import numpy as np
 from PIL import Image
 from PIL import UnidentifiedImageError
 
+from pix2pix_keras.utils import read_palette_lines
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 FORMATS = ("JPEG", "PNG", "BMP")
 MAX_UPLOAD = 32 * 2**20
@@ -54,15 +56,8 @@ def facades_palette():
 
 def read_palette_file(path):
     """Reads `id name r g b` lines into a list of `(name, "#rrggbb")`."""
-    colours = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 5 or line.lstrip().startswith("#"):
-                continue
-            r, g, b = (int(v) for v in parts[-3:])
-            name = " ".join(parts[1:-3])
-            colours.append((name, f"#{r:02x}{g:02x}{b:02x}"))
+    colours = [(name, f"#{r:02x}{g:02x}{b:02x}")
+               for _, name, (r, g, b) in read_palette_lines(path)]
     if not colours:
         raise ValueError(f"{path}: no `id name r g b` lines")
     return colours

@@ -27,6 +27,9 @@ DEFAULT_HALVING_EVERY = 10
 #: A schedule that drives the rate below this fraction of the base rate
 #: before the last tenth of the run gets a warning.
 MIN_RATE_FRACTION = 1e-3
+#: `--mixed-precision` values and the Keras dtype policy of each.
+MIXED_PRECISION = ("none", "bf16")
+DTYPE_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16"}
 
 # ----------------------------------------------------------------------
 # The training configuration: every key, its default, type and range.
@@ -161,6 +164,14 @@ TRAIN_OPTIONS = (
            "int", low=0),
     Option("d_layers", 3, "PatchGAN layers (receptive field 16, 34, 70, "
            "142, 286 for 1..5)", "int", low=1, high=5),
+    Option("discriminator", "patch", "discriminator network: patch "
+           "(PatchGAN, d_layers layers), pixel (1x1 PixelGAN) or multiscale "
+           "(d_scales PatchGANs on 1, 1/2, 1/4 ... of the image)", "choice",
+           choices=("patch", "pixel", "multiscale")),
+    Option("d_scales", 3, "multiscale discriminator: number of scales",
+           "int", low=1),
+    Option("spectral_norm", False, "spectral normalization of the "
+           "discriminator's convolutions", "bool"),
     # optimisation
     Option("epochs", 200, "total epochs (also when resuming)", "int", low=1),
     Option("steps_per_epoch", None, "batches per epoch (null: one pass "
@@ -194,6 +205,10 @@ TRAIN_OPTIONS = (
            low=1),
     Option("jit_compile", False, "compile the training step with XLA",
            "bool"),
+    Option("mixed_precision", "none", "compute precision: none (float32) "
+           "or bf16 (Keras's mixed_bfloat16 policy: bfloat16 convolutions, "
+           "float32 weights, generator outputs, logits and losses)",
+           "choice", choices=MIXED_PRECISION),
     Option("seed", 0, "seed of the weights, shuffling and augmentation",
            "int", low=0),
     # outputs

@@ -97,7 +97,8 @@ def build_parser():
     }
     for option in TRAIN_OPTIONS:
         if option.name in ("generator", "filters", "norm", "dropout",
-                           "resnet_blocks", "d_layers"):
+                           "resnet_blocks", "d_layers", "discriminator",
+                           "d_scales", "spectral_norm"):
             group = groups["model"]
         elif option.name in ("output", "sample_every", "num_samples",
                              "checkpoint_every", "keep_checkpoints",

@@ -1,6 +1,7 @@
 """`pix2pix train`: a new run or `--resume`, the model and data of a
 config, the run folder's callbacks and its training curves."""
 
+import contextlib
 import csv
 import datetime
 import math
@@ -18,6 +19,7 @@ from pix2pix_keras.cli.common import EXIT_OK
 from pix2pix_keras.cli.common import PROG
 from pix2pix_keras.cli.common import UsageError
 from pix2pix_keras.cli.common import say
+from pix2pix_keras.cli.config import DTYPE_POLICIES
 from pix2pix_keras.cli.config import OPTIONS
 from pix2pix_keras.cli.config import RESUME_KEYS
 from pix2pix_keras.cli.config import TRAIN_OPTIONS
@@ -172,9 +174,18 @@ def _build_model(config):
                 image_size=size, filters=config["filters"],
                 n_blocks=config["resnet_blocks"], norm=config["norm"],
                 dropout=config["dropout"], **channels)
-        discriminator = pk.PatchDiscriminator(
-            image_size=size, filters=config["filters"],
-            n_layers=config["d_layers"], norm=config["norm"], **channels)
+        common = dict(image_size=size, filters=config["filters"],
+                      norm=config["norm"],
+                      spectral_norm=config["spectral_norm"], **channels)
+        if config["discriminator"] == "patch":
+            discriminator = pk.PatchDiscriminator(
+                n_layers=config["d_layers"], **common)
+        elif config["discriminator"] == "pixel":
+            discriminator = pk.PixelDiscriminator(**common)
+        else:
+            discriminator = pk.MultiScaleDiscriminator(
+                num_scales=config["d_scales"], n_layers=config["d_layers"],
+                **common)
         model = pk.Pix2Pix(generator=generator, discriminator=discriminator,
                            image_size=size, **channels)
         d_lr = config["d_lr"] if config["d_lr"] is not None else config["lr"]
@@ -345,6 +356,19 @@ def plot_training_curves(csv_path, png_path, columns=3):
     return titles
 
 
+@contextlib.contextmanager
+def dtype_policy(config):
+    """Sets Keras's global dtype policy of `mixed_precision` while the
+    model is built (or loaded) and trained; restores the previous one."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(
+        DTYPE_POLICIES[config["mixed_precision"]])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def cmd_train(args):
     overrides = {o.name: getattr(args, o.name) for o in TRAIN_OPTIONS
                  if hasattr(args, o.name)}
@@ -355,6 +379,11 @@ def cmd_train(args):
     _check_dirs(config)
     for warning in schedule_warnings(config):
         print(f"{PROG} train: warning: {warning}", file=sys.stderr, flush=True)
+    with dtype_policy(config):
+        return _train(args, config, state)
+
+
+def _train(args, config, state):
     run_dir = config["output"]
     args.run_dir = run_dir  # for the hint after an interruption
 
