@@ -44,7 +44,7 @@ install-browser: $(VENV)/.installed-browser
 
 ## Train briefly on the bundled CMP facades sample; writes runs/demo/.
 demo: $(VENV)/.installed
-	$(PY) -m pix2pix_keras.demo --output runs/demo
+	$(VENV)/bin/pix2pix demo --output runs/demo
 
 ## The whole test suite (unit tests, doctests, notebooks in fast mode).
 test: $(VENV)/.installed-dev $(VENV)/.installed-browser

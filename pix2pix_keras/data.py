@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
+from pix2pix_keras.utils import read_palette_lines
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 LAYOUTS = ("auto", "ab", "folders", "stems")
@@ -295,14 +296,7 @@ def read_palette(path):
     Returns:
         dict `{id: (r, g, b)}`.
     """
-    palette = {}
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if not parts or parts[0].startswith("#"):
-                continue
-            palette[int(parts[0])] = tuple(int(v) for v in parts[-3:])
-    return palette
+    return {id_: rgb for id_, _, rgb in read_palette_lines(path)}
 
 
 class LabelMaps:

@@ -15,9 +15,8 @@ import os
 import shutil
 import tempfile
 
-import keras
-
-from pix2pix_keras import data
+# Keras and `pix2pix_keras.data` (TensorFlow) are imported where they are
+# used: `pix2pix datasets list` reads the registry without them.
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/"
 
@@ -237,6 +236,8 @@ def download(name, *, directory=None, origin=None, file_hash=None):
     sorted(os.listdir(root))    # ['test', 'train', 'val']
     ```
     """
+    import keras
+
     info = _lookup(name)
     origin = origin or info.origin
     file_hash = file_hash or info.file_hash
@@ -348,6 +349,8 @@ def load(
     source, target = next(iter(ds["train"]))  # labels, photos: (1, 256, 256, 3)
     ```
     """
+    from pix2pix_keras import data
+
     info = _lookup(name)
     if direction is None:
         direction = info.direction

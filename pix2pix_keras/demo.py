@@ -38,15 +38,11 @@ FAST_SETTINGS = {"image_size": 64, "epochs": 1, "sample_every": 1,
 METRICS_FILE = "metrics.json"
 
 
-def build_parser(prog="pix2pix demo"):
-    p = argparse.ArgumentParser(
-        prog=prog,
-        description="Train Pix2Pix for a few minutes on the bundled CMP "
-        "facades sample (label map -> photo): a `pix2pix train` run folder "
-        "plus metrics.json. An earlier demo in the same folder is replaced.",
-    )
+def add_arguments(p):
+    """The demo's flags, on `p` (an `argparse` parser)."""
     p.add_argument("--output", default=os.path.join("runs", "demo"),
-                   help="run folder (default runs/demo)")
+                   help="run folder (default runs/demo); an earlier demo "
+                   "there is replaced")
     p.add_argument("--seed", type=int, default=DEMO_SETTINGS["seed"],
                    help="seed of the weights, shuffling and augmentation")
     p.add_argument("--fast", action="store_true",
@@ -55,6 +51,16 @@ def build_parser(prog="pix2pix demo"):
                    help="Keras progress output (default 2: a line per "
                    "epoch)")
     return p
+
+
+DESCRIPTION = ("Train Pix2Pix for a few minutes on the bundled CMP facades "
+               "sample (label map -> photo): a `pix2pix train` run folder "
+               "plus metrics.json.")
+
+
+def build_parser(prog="pix2pix demo"):
+    return add_arguments(argparse.ArgumentParser(prog=prog,
+                                                 description=DESCRIPTION))
 
 
 def train_argv(output, seed=0, fast=False):
@@ -124,6 +130,7 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
         dict: the contents of `metrics.json`.
     """
     from pix2pix_keras import cli
+    from pix2pix_keras import runs
 
     _clear_previous_demo(output)
     argv = train_argv(output, seed=seed, fast=fast)
@@ -138,9 +145,9 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
     import pix2pix_keras as pk
     from pix2pix_keras.utils import atomic_path
 
-    with open(os.path.join(output, cli.CONFIG_FILE)) as f:
+    with open(os.path.join(output, runs.CONFIG_FILE)) as f:
         config = json.load(f)
-    model = keras.saving.load_model(os.path.join(output, cli.MODEL_FILE))
+    model = keras.saving.load_model(os.path.join(output, runs.MODEL_FILE))
     val = pk.load_paired_dataset(
         pk.sample_data_dir("val"), training=False,
         direction=config["direction"], image_size=config["image_size"])
@@ -170,8 +177,8 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
     return metrics
 
 
-def main(argv=None, prog="pix2pix demo"):
-    args = build_parser(prog).parse_args(argv)
+def report(args):
+    """Runs the demo of parsed `args` and prints where its outputs are."""
     metrics = run(output=args.output, seed=args.seed, fast=args.fast,
                   verbose=args.verbose)
     val = metrics["val"]
@@ -187,6 +194,10 @@ def main(argv=None, prog="pix2pix demo"):
         f"  model:   {os.path.join(out, 'model.keras')}"
     )
     return 0
+
+
+def main(argv=None, prog="pix2pix demo"):
+    return report(build_parser(prog).parse_args(argv))
 
 
 if __name__ == "__main__":

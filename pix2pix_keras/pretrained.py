@@ -17,8 +17,6 @@ import json
 import os
 import tempfile
 
-import keras
-
 from pix2pix_keras import pytorch as pytorch_lib
 from pix2pix_keras.datasets import _cache_root
 
@@ -138,6 +136,8 @@ def download_checkpoint(name, *, directory=None, origin=None,
     info = _lookup(name)
     origin = origin or info.origin
     file_hash = file_hash or info.file_hash
+    import keras
+
     root = _cache_dir(directory)
     cached = os.path.join(root, CACHE_SUBDIR, f"{name}.pth")
     try:

@@ -35,6 +35,8 @@ import numpy as np
 from PIL import Image
 from PIL import UnidentifiedImageError
 
+from pix2pix_keras.utils import read_palette_lines
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 FORMATS = ("JPEG", "PNG", "BMP")
 MAX_UPLOAD = 32 * 2**20
@@ -54,15 +56,8 @@ def facades_palette():
 
 def read_palette_file(path):
     """Reads `id name r g b` lines into a list of `(name, "#rrggbb")`."""
-    colours = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 5 or line.lstrip().startswith("#"):
-                continue
-            r, g, b = (int(v) for v in parts[-3:])
-            name = " ".join(parts[1:-3])
-            colours.append((name, f"#{r:02x}{g:02x}{b:02x}"))
+    colours = [(name, f"#{r:02x}{g:02x}{b:02x}")
+               for _, name, (r, g, b) in read_palette_lines(path)]
     if not colours:
         raise ValueError(f"{path}: no `id name r g b` lines")
     return colours
@@ -108,10 +103,11 @@ class Translator:
                                   "float32"))
             self.out_channels = int(probe.shape[-1])
         else:
-            from pix2pix_keras import cli
+            from pix2pix_keras.runs import load_model
+            from pix2pix_keras.runs import model_size
 
-            model, _ = cli._load_model(path)
-            h, w, c_in, c_out = cli._model_size(model)
+            model, _ = load_model(path)
+            h, w, c_in, c_out = model_size(model)
             if image_size is not None and image_size != h:
                 raise ValueError(
                     f"--image-size is for SavedModels; {path} is "

@@ -377,3 +377,32 @@ def check_keras_file(path):
             f"{sorted(missing)}."
         )
     return path
+
+
+def read_palette_lines(path):
+    """Reads a palette file of `id name r g b` lines (the CMP `palette.txt`).
+
+    Blank lines, `#` comments and lines of fewer than five fields are
+    skipped; a name may contain spaces.
+
+    Returns:
+        list of `(id, name, (r, g, b))`, in file order.
+
+    Raises:
+        ValueError: a line whose id or colour is not an integer, naming the
+            file and line.
+    """
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            parts = line.split()
+            if len(parts) < 5 or parts[0].startswith("#"):
+                continue
+            try:
+                entries.append((int(parts[0]), " ".join(parts[1:-3]),
+                                tuple(int(v) for v in parts[-3:])))
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {number}: expected `id name r g b` with "
+                    f"integer id and colour, got {line.strip()!r}") from None
+    return entries

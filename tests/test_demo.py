@@ -11,7 +11,9 @@ from pix2pix_keras import demo
 
 def test_demo_is_a_train_run_with_metrics(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert demo.main(["--output", str(out), "--fast", "--verbose", "0"]) == 0
+    # `pix2pix demo`, through the command line's entry point.
+    assert cli.main(["demo", "--output", str(out), "--fast", "--verbose",
+                     "0"]) == 0
     printed = capsys.readouterr().out
     for name in ("samples_latest.png", "metrics.json", "model.keras",
                  "training_curves.png"):

@@ -50,7 +50,7 @@ def test_api_page_lists_the_public_api():
     """Every name that `pix2pix_keras/__init__.py` exports has its
     `::: pix2pix_keras.<name>` entry in docs/api.md."""
     with open(os.path.join(ROOT, "pix2pix_keras", "__init__.py")) as f:
-        names = re.findall(r"^from pix2pix_keras\.[\w.]+ import (\w+)$",
+        names = re.findall(r"^\s*from pix2pix_keras\.[\w.]+ import (\w+)$",
                            f.read(), flags=re.M)
     with open(os.path.join(ROOT, "docs", "api.md")) as f:
         documented = set(re.findall(r"^::: pix2pix_keras\.(\w+)$", f.read(),

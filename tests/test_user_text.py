@@ -173,7 +173,7 @@ def test_notebooks_speak_to_users():
 
 def test_docstrings_and_messages_speak_to_users():
     modules = package_modules()
-    assert os.path.join(ROOT, "pix2pix_keras", "cli.py") in modules
+    assert os.path.join(ROOT, "pix2pix_keras", "cli", "config.py") in modules
     strings = 0
     found = []
     for path in modules:

@@ -1,0 +1,543 @@
+"""The training configuration of `pix2pix train`: every key, its default,
+type and range, the config files, and the learning-rate schedule checks.
+
+A config is a dict of all the keys of `TRAIN_OPTIONS`; `read_config_file`
+reads a partial one (JSON or YAML), `check_config` validates a complete
+one (types, ranges and the rules between keys) and `schedule_warnings`
+says what a valid but doubtful learning-rate schedule will do.
+"""
+
+import difflib
+import json
+import math
+import os
+
+import pix2pix_keras as pk
+from pix2pix_keras.cli.common import UsageError
+
+
+
+#: The learning-rate schedules of `pix2pix train` (`--lr-policy`).
+LR_POLICIES = ("linear", "halving", "constant")
+#: The default `--lr-policy`: the PyTorch reference's default, `linear`
+#: (constant rates for the first half of the run, then linear to 0).
+DEFAULT_LR_POLICY = "linear"
+#: `--lr-halving-every` of the halving policy when not given.
+DEFAULT_HALVING_EVERY = 10
+#: A schedule that drives the rate below this fraction of the base rate
+#: before the last tenth of the run gets a warning.
+MIN_RATE_FRACTION = 1e-3
+#: `--mixed-precision` values (see `compute_policy`).
+MIXED_PRECISION = ("off", "auto", "bf16")
+
+# ----------------------------------------------------------------------
+# The training configuration: every key, its default, type and range.
+
+
+class Option:
+    """One configuration key of `pix2pix train` (and its `--flag`)."""
+
+    def __init__(self, name, default, help, kind, choices=None, low=None,
+                 high=None, low_open=False, high_open=False, nullable=False):
+        self.name = name
+        self.default = default
+        self.help = help
+        self.kind = kind  # int, float, bool, str, path, choice, size
+        self.choices = choices
+        self.low = low
+        self.high = high
+        self.low_open = low_open
+        self.high_open = high_open
+        self.nullable = nullable
+
+    @property
+    def flag(self):
+        return "--" + self.name.replace("_", "-")
+
+    def describe(self):
+        """The accepted values, as the error messages and docs say them."""
+        if self.kind == "choice":
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif self.kind == "size":
+            text = "an int >= 1 or a [height, width] pair of them"
+        elif self.kind == "bool":
+            text = "true or false"
+        elif self.kind in ("str", "path"):
+            text = "a non-empty string"
+        else:
+            kind = "an int" if self.kind == "int" else "a number"
+            bounds = []
+            if self.low is not None:
+                bounds.append(f"{'>' if self.low_open else '>='} {self.low}")
+            if self.high is not None:
+                bounds.append(f"{'<' if self.high_open else '<='} {self.high}")
+            text = kind + (" " + " and ".join(bounds) if bounds else "")
+        return text + (" or null" if self.nullable else "")
+
+    def check(self, value, where, yaml_source=False):
+        """Returns the value, normalised; raises `UsageError` naming it."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise self._error(value, where)
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise self._error(value, where)
+        if self.kind in ("str", "path"):
+            if isinstance(value, str) and value:
+                return value
+            raise self._error(value, where)
+        if self.kind == "choice":
+            if value in self.choices:
+                return value
+            raise self._error(value, where)
+        if self.kind == "size":
+            sizes = [value] if not isinstance(value, (list, tuple)) else value
+            if len(sizes) in (1, 2) and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                for v in sizes
+            ):
+                return sizes[0] if len(sizes) == 1 else [sizes[0], sizes[1]]
+            raise self._error(value, where)
+        if (yaml_source and self.kind == "float" and isinstance(value, str)):
+            # YAML 1.1 reads `2e-4` (no dot) as a string.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._error(value, where)
+        if self.kind == "int" and not isinstance(value, int):
+            raise self._error(value, where)
+        if not math.isfinite(value):
+            raise self._error(value, where)
+        if self.low is not None and (
+            value <= self.low if self.low_open else value < self.low
+        ):
+            raise self._error(value, where)
+        if self.high is not None and (
+            value >= self.high if self.high_open else value > self.high
+        ):
+            raise self._error(value, where)
+        return float(value) if self.kind == "float" else value
+
+    def _error(self, value, where):
+        return UsageError(
+            f"{where}: `{self.name}` must be {self.describe()}. "
+            f"Received: {self.name}={value!r}"
+        )
+
+
+TRAIN_OPTIONS = (
+    # data
+    Option("data", None, "training data folder (AB images, A/ + B/ "
+           "folders, or pairs sharing a stem)", "path", nullable=True),
+    Option("val", None, "validation data folder: validation losses, PSNR "
+           "and SSIM every epoch, and the sample grids", "path",
+           nullable=True),
+    Option("layout", "auto", "data layout", "choice",
+           choices=("auto", "ab", "folders", "stems")),
+    Option("direction", "AtoB", "which side is the input: AtoB or BtoA",
+           "choice", choices=("AtoB", "BtoA")),
+    Option("image_size", 256, "training resolution: SIZE or HEIGHT WIDTH",
+           "size"),
+    Option("load_size", None, "resize before the random crop (null: "
+           "image_size * 286 / 256)", "size", nullable=True),
+    Option("preprocess", "resize_and_crop", "preprocessing mode", "choice",
+           choices=("resize_and_crop", "crop", "scale_width", "none")),
+    Option("flip", True, "random horizontal flips in training", "bool"),
+    Option("in_channels", 3, "input image channels", "choice",
+           choices=(1, 3, 4)),
+    Option("out_channels", 3, "output image channels", "choice",
+           choices=(1, 3, 4)),
+    # model
+    Option("generator", "unet", "generator network", "choice",
+           choices=("unet", "resnet")),
+    Option("filters", 64, "base filters of both networks", "int", low=1),
+    Option("norm", "batch", "normalization of both networks", "choice",
+           choices=("batch", "instance", "none")),
+    Option("dropout", 0.5, "generator dropout rate", "float", low=0.0,
+           high=1.0, high_open=True),
+    Option("resnet_blocks", 9, "residual blocks of the resnet generator",
+           "int", low=0),
+    Option("d_layers", 3, "PatchGAN layers (receptive field 16, 34, 70, "
+           "142, 286 for 1..5)", "int", low=1, high=5),
+    Option("discriminator", "patch", "discriminator network: patch "
+           "(PatchGAN, d_layers layers), pixel (1x1 PixelGAN) or multiscale "
+           "(d_scales PatchGANs on 1, 1/2, 1/4 ... of the image)", "choice",
+           choices=("patch", "pixel", "multiscale")),
+    Option("d_scales", 3, "multiscale discriminator: number of scales",
+           "int", low=1),
+    Option("spectral_norm", False, "spectral normalization of the "
+           "discriminator's convolutions", "bool"),
+    # optimisation
+    Option("epochs", 200, "total epochs (also when resuming)", "int", low=1),
+    Option("steps_per_epoch", None, "batches per epoch (null: one pass "
+           "over the data)", "int", low=1, nullable=True),
+    Option("batch_size", 1, "batch size", "int", low=1),
+    Option("lr", 2e-4, "learning rate of the generator (and of the "
+           "discriminator unless d_lr is set)", "float", low=0.0,
+           low_open=True),
+    Option("d_lr", None, "learning rate of the discriminator (null: lr)",
+           "float", low=0.0, low_open=True, nullable=True),
+    Option("beta_1", 0.5, "Adam beta_1 of both optimizers", "float",
+           low=0.0, high=1.0, high_open=True),
+    Option("lr_policy", DEFAULT_LR_POLICY, "learning-rate schedule of all "
+           "optimizers: linear (constant for n_epochs, then linear to 0 over "
+           "n_epochs_decay, as the PyTorch reference), halving (halve every "
+           "lr_halving_every epochs) or constant", "choice",
+           choices=LR_POLICIES),
+    Option("n_epochs", None, "linear policy: epochs at the base rate "
+           "(null: the first half of the run, epochs - epochs // 2)", "int",
+           low=0, nullable=True),
+    Option("n_epochs_decay", None, "linear policy: epochs of linear decay "
+           "to 0 after n_epochs (null: the rest of the run)", "int", low=0,
+           nullable=True),
+    Option("lr_halving_every", None, "halving policy: halve the learning "
+           "rates every N epochs (null: 10). Given without lr_policy it "
+           "selects halving (0: constant)", "int", low=0, nullable=True),
+    Option("gan_loss", "lsgan", "GAN loss", "choice",
+           choices=("lsgan", "vanilla", "hinge")),
+    Option("lambda_l1", 100.0, "weight of the L1 loss", "float", low=0.0),
+    Option("d_every", 1, "update the discriminator every N steps", "int",
+           low=1),
+    Option("jit_compile", False, "compile the training step with XLA",
+           "bool"),
+    Option("mixed_precision", "off", "compute in bfloat16 with float32 "
+           "weights, generator outputs, logits and losses: bf16, auto (bf16 "
+           "on a GPU or on a CPU with AVX-512-bf16 or AMX) or off",
+           "choice", choices=MIXED_PRECISION),
+    Option("seed", 0, "seed of the weights, shuffling and augmentation",
+           "int", low=0),
+    # outputs
+    Option("output", None, "run folder (null: runs/<date>-<time>)", "path",
+           nullable=True),
+    Option("sample_every", 1, "write a sample grid (PNG and TensorBoard "
+           "image) every N epochs (0: never)", "int", low=0),
+    Option("num_samples", 4, "examples in a sample grid", "int", low=1),
+    Option("checkpoint_every", 1, "save a checkpoint every N epochs (and "
+           "after the last)", "int", low=1),
+    Option("keep_checkpoints", 1, "checkpoints kept in checkpoints/", "int",
+           low=1),
+    Option("tensorboard", True, "write TensorBoard logs to tensorboard/",
+           "bool"),
+)
+OPTIONS = {o.name: o for o in TRAIN_OPTIONS}
+#: Keys that `train --resume` may change; the others define the model,
+#: the optimizers or the data and stay as the run was started.
+RESUME_KEYS = ("epochs", "n_epochs", "n_epochs_decay", "data", "val",
+               "sample_every", "num_samples", "checkpoint_every",
+               "keep_checkpoints", "tensorboard")
+_PATH_KEYS = ("data", "val", "output")
+
+
+def default_config():
+    """The default training configuration (a fresh dict)."""
+    return {o.name: o.default for o in TRAIN_OPTIONS}
+
+
+def _unknown_keys_message(where, unknown):
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, list(OPTIONS), n=1)
+        if close:
+            hints.append(f"{key!r} (did you mean {close[0]!r}?)")
+        else:
+            hints.append(repr(key))
+    return (
+        f"{where}: unknown key(s) {', '.join(hints)}. Allowed keys: "
+        f"{', '.join(OPTIONS)}."
+    )
+
+
+def read_config_file(path):
+    """Reads a JSON or YAML config file; returns a validated partial dict.
+
+    Relative paths in it (`data`, `val`, `output`) are taken relative to
+    the file's folder.
+
+    Raises:
+        UsageError: missing or unreadable file, bad syntax, a top level
+            that is not a mapping, unknown keys or invalid values; the
+            message names the file and the key.
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".json", ".yaml", ".yml"):
+        raise UsageError(
+            f"{path}: a config file must end in .json, .yaml or .yml"
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read config file {path}: {e}") from None
+    is_yaml = ext != ".json"
+    if is_yaml:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise UsageError(f"{path}: invalid YAML: {e}") from None
+        if data is None:
+            data = {}
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UsageError(
+                f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: "
+                f"{e.msg}"
+            ) from None
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"{path}: the config must be a mapping of keys to values, not a "
+            f"{type(data).__name__}"
+        )
+    unknown = [k for k in data if k not in OPTIONS]
+    if unknown:
+        raise UsageError(_unknown_keys_message(path, unknown))
+    base = os.path.dirname(os.path.abspath(path))
+    config = {}
+    for key, value in data.items():
+        value = OPTIONS[key].check(value, path, yaml_source=is_yaml)
+        if key in _PATH_KEYS and value is not None:
+            value = os.path.normpath(os.path.join(base, value))
+        config[key] = value
+    return config
+
+
+def check_config(config, where="config"):
+    """Validates a complete config (types, ranges, cross-key rules).
+
+    Returns:
+        The config with normalised values.
+
+    Raises:
+        UsageError: naming the key.
+    """
+    unknown = [k for k in config if k not in OPTIONS]
+    if unknown:
+        raise UsageError(_unknown_keys_message(where, unknown))
+    missing = [k for k in OPTIONS if k not in config]
+    if missing:
+        raise UsageError(f"{where}: missing key(s) {missing}")
+    out = {k: OPTIONS[k].check(config[k], where) for k in OPTIONS}
+    size = _pair(out["image_size"])
+    if out["generator"] == "unet":
+        depth = int(math.floor(math.log2(min(size))))
+        if depth < 2 or size[0] % 2**depth or size[1] % 2**depth:
+            raise UsageError(
+                f"{where}: `image_size` {list(size)} does not suit the U-Net "
+                "generator: its sides must be divisible by 2**depth, where "
+                "depth = floor(log2(shorter side)) (e.g. 32, 64, 128, 256, "
+                "or 256 512)."
+            )
+    elif size[0] % 4 or size[1] % 4:
+        raise UsageError(
+            f"{where}: `image_size` {list(size)} must be divisible by 4 for "
+            "the resnet generator."
+        )
+    if out["load_size"] is not None and out["preprocess"] == "resize_and_crop":
+        load = _pair(out["load_size"])
+        if load[0] < size[0] or load[1] < size[1]:
+            raise UsageError(
+                f"{where}: `load_size` {list(load)} must be at least "
+                f"`image_size` {list(size)} to crop from it."
+            )
+    if out["preprocess"] == "none" and out["batch_size"] != 1:
+        raise UsageError(
+            f"{where}: preprocess='none' gives images of different sizes; "
+            "use `batch_size` 1."
+        )
+    return _check_schedule(out, where)
+
+
+#: The keys of each learning-rate policy.
+_POLICY_KEYS = {"linear": ("n_epochs", "n_epochs_decay"),
+                "halving": ("lr_halving_every",), "constant": ()}
+
+
+def _check_schedule(config, where):
+    """Checks the learning-rate keys against `lr_policy` and fills in the
+    policy's own keys (idempotent: resolved values are kept).
+
+    `linear` without `n_epochs` / `n_epochs_decay` splits the run in two:
+    `epochs - epochs // 2` constant epochs and `epochs // 2` of decay (100
+    and 100 for 200 epochs, the reference's defaults); one of them given,
+    the other takes the rest of the run. `halving` without
+    `lr_halving_every` halves every 10 epochs.
+    """
+    policy = config["lr_policy"]
+    for key in ("n_epochs", "n_epochs_decay", "lr_halving_every"):
+        if config[key] is not None and key not in _POLICY_KEYS[policy]:
+            owner = "halving" if key == "lr_halving_every" else "linear"
+            raise UsageError(
+                f"{where}: `{key}` ({OPTIONS[key].flag} {config[key]}) is a "
+                f"setting of lr_policy {owner!r}, but lr_policy is "
+                f"{policy!r}: drop it (or set it to null) or choose "
+                f"--lr-policy {owner}"
+            )
+    epochs = config["epochs"]
+    if policy == "linear":
+        n, decay = config["n_epochs"], config["n_epochs_decay"]
+        if n is None and decay is None:
+            n, decay = epochs - epochs // 2, epochs // 2
+        elif n is None:
+            n = max(epochs - decay, 0)
+        elif decay is None:
+            decay = max(epochs - n, 0)
+        config["n_epochs"], config["n_epochs_decay"] = n, decay
+    elif policy == "halving":
+        every = config["lr_halving_every"]
+        if every is None:
+            every = DEFAULT_HALVING_EVERY
+        if every < 1:
+            raise UsageError(
+                f"{where}: `lr_halving_every` must be >= 1 with lr_policy "
+                f"'halving' (for no decay use --lr-policy constant). "
+                f"Received: lr_halving_every={every!r}"
+            )
+        config["lr_halving_every"] = every
+    return config
+
+
+def _infer_lr_policy(config, given):
+    """`lr_halving_every` set without `lr_policy` selects halving (0:
+    constant), as it did before `lr_policy` existed: configs and runs of
+    earlier versions keep their schedule. `given`: the keys set by the
+    config file and the flags (or the saved run config)."""
+    every = config.get("lr_halving_every")
+    if "lr_policy" in given or "lr_halving_every" not in given or every is None:
+        return config
+    config["lr_policy"] = "halving" if every else "constant"
+    if not every:
+        config["lr_halving_every"] = None
+    return config
+
+
+def lr_schedule(config):
+    """The learning-rate callback of a checked config (`None`: constant)."""
+    if config["lr_policy"] == "linear":
+        return pk.LinearDecay(n_epochs=config["n_epochs"],
+                              n_epochs_decay=config["n_epochs_decay"])
+    if config["lr_policy"] == "halving":
+        return pk.LearningRateHalving(every=config["lr_halving_every"])
+    return None
+
+
+def schedule_warnings(config):
+    """Warnings about the learning-rate schedule of a checked config.
+
+    A `linear` decay that does not end with the run (cut off, or ending
+    early so that the last epochs train at rate 0), and any schedule whose
+    rate falls below `MIN_RATE_FRACTION` × the base rate before the last
+    tenth of the run (at the last epoch of its first 90 %). Each message
+    names the flags to change.
+
+    Returns:
+        list of str.
+    """
+    schedule = lr_schedule(config)
+    if schedule is None:
+        return []
+    epochs = config["epochs"]
+    warnings = []
+    ended_early = False
+    if config["lr_policy"] == "linear":
+        n, decay = config["n_epochs"], config["n_epochs_decay"]
+        flags = f"--n-epochs {n} + --n-epochs-decay {decay} = {n + decay}"
+        if n >= epochs:
+            if decay > 0:
+                warnings.append(
+                    f"--n-epochs {n} with --epochs {epochs}: the linear "
+                    "decay would start after the last epoch, so the rates "
+                    f"stay constant; lower --n-epochs below {epochs} (or use "
+                    "--lr-policy constant)")
+        elif n + decay > epochs:
+            warnings.append(
+                f"{flags} epochs is longer than the run (--epochs {epochs}): "
+                "the decay is cut off and the last epoch trains at "
+                f"{schedule.multiplier(epochs - 1):.3g} × the base rate "
+                f"instead of 1/{decay + 1}; set --n-epochs-decay "
+                f"{epochs - n} (or raise --epochs to {n + decay})")
+        elif n + decay < epochs:
+            ended_early = True
+            warnings.append(
+                f"{flags} epochs is shorter than the run (--epochs "
+                f"{epochs}): the rates are 0 from epoch {n + decay + 1} on, "
+                f"so the last {epochs - n - decay} epoch(s) learn nothing; "
+                f"set --n-epochs-decay {epochs - n}")
+    last = (9 * epochs + 9) // 10 - 1  # 0-based, the last of the first 90 %
+    fraction = schedule.multiplier(last)
+    if fraction < MIN_RATE_FRACTION and not ended_early:
+        said = (f"drives the rates to {fraction:.2g} × the base rate by epoch "
+                f"{last + 1} of {epochs}, below {MIN_RATE_FRACTION:g} × base "
+                "before the last tenth of the run, so its later epochs "
+                "learn almost nothing")
+        if config["lr_policy"] == "halving":
+            every = config["lr_halving_every"]
+            warnings.append(
+                f"--lr-halving-every {every} with --epochs {epochs} {said}: "
+                f"use --lr-policy linear, or --lr-halving-every "
+                f"{last // 10 + 1} or more")
+        else:
+            warnings.append(
+                f"--lr-policy linear with --n-epochs {config['n_epochs']} "
+                f"--n-epochs-decay {config['n_epochs_decay']} and --epochs "
+                f"{epochs} {said}: let the decay end with the run")
+    return warnings
+
+
+def _pair(size):
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def _load_size(config):
+    if config["load_size"] is not None:
+        return _pair(config["load_size"])
+    return pk.default_load_size(config["image_size"])
+
+
+
+def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
+    """Whether the CPU computes bfloat16 natively (AVX-512-bf16 or AMX).
+
+    Args:
+        cpuinfo: str. The file listing the CPU flags. Defaults to
+            `"/proc/cpuinfo"` (Linux); elsewhere the answer is `False`.
+
+    Returns:
+        bool.
+    """
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.partition(":")[2].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def compute_policy(mixed_precision):
+    """The Keras dtype policy of a `mixed_precision` configuration value.
+
+    Args:
+        mixed_precision: str. `"off"`, `"bf16"` or `"auto"` (bf16 on a GPU
+            or on a CPU with native bfloat16, see `cpu_has_bf16`).
+
+    Returns:
+        str. `"float32"` or `"mixed_bfloat16"`.
+    """
+    if mixed_precision == "auto":
+        import tensorflow as tf
+
+        native = bool(tf.config.list_physical_devices("GPU"))
+        mixed_precision = "bf16" if native or cpu_has_bf16() else "off"
+    return "mixed_bfloat16" if mixed_precision == "bf16" else "float32"
