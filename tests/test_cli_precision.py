@@ -52,7 +52,9 @@ def test_auto_follows_the_cpu_flags(tmp_path, monkeypatch, flags, expected):
     info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
     assert cli.cpu_has_bf16(str(info)) is expected
     assert cli.cpu_has_bf16(str(tmp_path / "missing")) is False
-    monkeypatch.setattr(cli, "cpu_has_bf16", lambda: expected)
+    from pix2pix_keras.cli import config as config_lib
+
+    monkeypatch.setattr(config_lib, "cpu_has_bf16", lambda: expected)
     assert cli.compute_policy("auto") == (
         "mixed_bfloat16" if expected else "float32")
     assert cli.compute_policy("bf16") == "mixed_bfloat16"
