@@ -263,6 +263,11 @@ def test_pytorch_reference_table_is_generated_from_the_result_file():
 
 def _load_benchmark(name):
     import importlib.util
+    import sys
+
+    benchmarks = os.path.join(ROOT, "benchmarks")
+    if benchmarks not in sys.path:  # their shared `_common` module
+        sys.path.insert(0, benchmarks)
 
     spec = importlib.util.spec_from_file_location(
         name, os.path.join(ROOT, "benchmarks", f"{name}.py"))
