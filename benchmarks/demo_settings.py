@@ -205,6 +205,7 @@ def main():
                    default=os.path.join(HERE, "results", "demo_settings.json"))
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
+    args.output = os.path.abspath(args.output)  # the workers run in HERE
     grid_dir = os.path.join(os.path.dirname(args.output), "demo_settings")
     if args.one:
         result = run_one(args.one, args.budget, args.eval_every, args.seed,
