@@ -16,7 +16,7 @@ After training, `predict` is scored on the val pairs (L1 on [-1, 1],
 PSNR, SSIM); the per-epoch validation curves come from each run's
 `metrics.csv`. Run folders go to `--work-dir` (outside the repository: the
 models are large); the JSON and each run's `training_curves.png` go to
-`results/`. Resumable: a policy whose run finished is not trained again, so
+`results/` (`lr_policies_runs/`). Resumable: a policy whose run finished is not trained again, so
 two processes can share the queue (a `.running` marker claims a policy).
 
 Usage:
@@ -41,7 +41,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DATA = os.path.join(REPO, "..", "shared", "data", "cmp_facade_base")
 RESULTS = os.path.join(HERE, "results")
-RUNS = os.path.join(RESULTS, "lr_policies_runs")
 POLICIES = ("linear", "halving", "constant")
 BEGIN, END = "<!-- lr_policies begin -->", "<!-- lr_policies end -->"
 
@@ -59,7 +58,7 @@ def policy_flags(policy, epochs):
     raise SystemExit(f"unknown policy {policy!r}; known: {POLICIES}")
 
 
-def train_one(policy, args):
+def train_one(policy, args, runs):
     """Trains and scores one policy; returns its result dict."""
     run_dir = os.path.join(args.work_dir, policy)
     if os.path.exists(run_dir):
@@ -74,6 +73,8 @@ def train_one(policy, args):
         "--no-tensorboard", "--output", run_dir, "--verbose", "2",
         *policy_flags(policy, args.epochs),
     ]
+    if args.steps_per_epoch:
+        argv += ["--steps-per-epoch", str(args.steps_per_epoch)]
     env = dict(os.environ)
     if args.threads:
         env["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
@@ -95,9 +96,8 @@ def train_one(policy, args):
         rows = list(csv.DictReader(f))
     curves = {key: [float(r[key]) for r in rows]
               for key in ("val_g_l1", "val_psnr", "val_ssim", "g_lr", "g_l1")}
-    os.makedirs(RUNS, exist_ok=True)
     shutil.copy(os.path.join(run_dir, "training_curves.png"),
-                os.path.join(RUNS, f"{policy}_curves.png"))
+                os.path.join(runs, f"{policy}_curves.png"))
     return {
         "policy": policy,
         "flags": policy_flags(policy, args.epochs),
@@ -147,6 +147,8 @@ def main():
         os.path.expanduser("~"), ".cache", "pix2pix_lr_policies"))
     p.add_argument("--output", default=os.path.join(RESULTS,
                                                     "lr_policies.json"))
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="for a smoke run only (default: one pass)")
     p.add_argument("--render", action="store_true",
                    help="print the docs table of --output and exit")
     args = p.parse_args()
@@ -162,21 +164,23 @@ def main():
     from _common import write_report
 
     load_start = os.getloadavg()
-    os.makedirs(RUNS, exist_ok=True)
+    args.output = os.path.abspath(args.output)
+    runs_dir = os.path.splitext(args.output)[0] + "_runs"
+    os.makedirs(runs_dir, exist_ok=True)
     for policy in args.policies.split(","):
-        done = os.path.join(RUNS, f"{policy}.json")
+        done = os.path.join(runs_dir, f"{policy}.json")
         claim = done + ".running"
         if os.path.exists(done) or os.path.exists(claim):
             continue
         open(claim, "w").close()
         try:
-            result = train_one(policy, args)
+            result = train_one(policy, args, runs_dir)
             write_report(result, done, echo=False)
         finally:
             os.remove(claim)
     runs = []
     for policy in args.policies.split(","):
-        path = os.path.join(RUNS, f"{policy}.json")
+        path = os.path.join(runs_dir, f"{policy}.json")
         if not os.path.exists(path):
             print(f"{policy}: not finished (another process runs it?)")
             return 0
