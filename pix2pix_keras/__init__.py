@@ -36,6 +36,7 @@ _NAMES = {
     "LearningRateHalving": "callbacks",
     "LinearDecay": "callbacks",
     "SampleGrid": "callbacks",
+    "FIDMonitor": "callbacks",
     "make_grid": "callbacks",
     "LabelMaps": "data",
     "default_load_size": "data",
@@ -101,6 +102,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
     from pix2pix_keras.callbacks import LearningRateHalving
     from pix2pix_keras.callbacks import LinearDecay
     from pix2pix_keras.callbacks import SampleGrid
+    from pix2pix_keras.callbacks import FIDMonitor
     from pix2pix_keras.callbacks import make_grid
     from pix2pix_keras.data import LabelMaps
     from pix2pix_keras.data import default_load_size

@@ -400,6 +400,125 @@ class SampleGrid(keras.callbacks.Callback):
         self.paths.append(path)
 
 
+class FIDMonitor(keras.callbacks.Callback):
+    """Logs the Fréchet distance of generated and real validation images.
+
+    Every `every` epochs (and after the last one) it translates the sources
+    of `data` with the generator in inference mode and adds
+    `val_<name>` to the epoch's logs: the FID between those images and the
+    targets of `data`, in the features of `extractor`. The targets'
+    statistics are computed once, at the start of training. On the epochs
+    in between the value is NaN, so `CSVLogger` keeps one column. Place it
+    before the callbacks that read the logs (`CSVLogger`,
+    `ModelCheckpoint`, `EarlyStopping`).
+
+    FID is biased upwards for small sets: values are comparable between
+    epochs and runs scored on the same images, not with FIDs of other
+    image sets.
+
+    Args:
+        data: a `tf.data.Dataset` of `(source, target)` batches in [-1, 1],
+            or a `(source, target)` pair of arrays `(n, h, w, c)`. Read
+            whole at the start of training.
+        extractor: the feature extractor, as `FrechetInceptionDistance`
+            takes it: `"fid_inception_2015"` (the network of published
+            FIDs, downloaded once), `"keras_inception_v3"`,
+            `"random_inception_v3"` (fixed random weights, no download; a
+            proxy for following a run) or a model. Defaults to
+            `"fid_inception_2015"`.
+        every: int >= 1. Period in epochs. Defaults to `1`.
+        name: str. The logged key is `val_<name>`. Defaults to `"fid"`.
+        batch_size: int >= 1. Images per generator and extractor call.
+            Defaults to `32`.
+
+    Example:
+
+    ```python
+    monitor = FIDMonitor(val_ds, extractor="random_inception_v3",
+                         name="fid_proxy")
+    model.fit(train_ds, epochs=20, validation_data=val_ds,
+              callbacks=[monitor, keras.callbacks.CSVLogger("log.csv")])
+    ```
+    """
+
+    def __init__(self, data, extractor="fid_inception_2015", every=1,
+                 name="fid", batch_size=32):
+        super().__init__()
+        check_int(every=every, batch_size=batch_size)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"`name` must be a non-empty str. Received: "
+                             f"name={name!r}")
+        self.data = data
+        self.extractor = extractor
+        self.every = every
+        self.name = name
+        self.batch_size = batch_size
+        self.key = f"val_{name}"
+        self.history = {}
+        self._fid = None
+        self._source = None
+
+    def _pairs(self):
+        data = self.data
+        if hasattr(data, "take") and hasattr(data, "element_spec"):
+            sources, targets = [], []
+            for batch in data:
+                try:
+                    source, target = batch[:2]
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        "FIDMonitor: `data` must yield (source, target) "
+                        "batches."
+                    ) from None
+                sources.append(np.asarray(source, "float32"))
+                targets.append(np.asarray(target, "float32"))
+            if not sources:
+                raise ValueError("FIDMonitor: `data` is empty.")
+            return np.concatenate(sources), np.concatenate(targets)
+        try:
+            source, target = data
+        except (TypeError, ValueError):
+            raise ValueError(
+                "FIDMonitor: `data` must be a dataset of (source, target) "
+                "batches or a (source, target) pair of arrays."
+            ) from None
+        return np.asarray(source, "float32"), np.asarray(target, "float32")
+
+    def on_train_begin(self, logs=None):
+        if self._fid is not None:
+            return
+        from pix2pix_keras.metrics import FrechetInceptionDistance
+
+        source, target = self._pairs()
+        if len(source) < 2 or len(source) != len(target):
+            raise ValueError(
+                "FIDMonitor needs at least 2 (source, target) pairs of equal "
+                f"count. Received {len(source)} sources and {len(target)} "
+                "targets."
+            )
+        self._source = source
+        self._fid = FrechetInceptionDistance(
+            extractor=self.extractor, batch_size=self.batch_size)
+        self._fid.update_real(target)
+
+    def compute(self):
+        """The FID of the generator's current outputs (a float)."""
+        self._fid.reset_state(keep_real=True)
+        generated = self.model.generator.predict(
+            self._source, batch_size=self.batch_size, verbose=0)
+        self._fid.update_fake(np.clip(generated, -1.0, 1.0))
+        return self._fid.result()
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = epoch + 1 == self.params.get("epochs") if self.params else False
+        value = math.nan
+        if (epoch + 1) % self.every == 0 or last:
+            value = self.compute()
+            self.history[epoch] = value
+        if logs is not None:
+            logs[self.key] = value
+
+
 # ----------------------------------------------------------------------
 # Diagnostics: the troubleshooting table, watched during fit().
 

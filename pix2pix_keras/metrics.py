@@ -45,6 +45,9 @@ FID_INCEPTION = "fid_inception_2015"
 #: Keras's `InceptionV3(include_top=False, pooling="avg")`, the extractor
 #: of earlier releases (its FIDs are not comparable with published ones).
 KERAS_INCEPTION = "keras_inception_v3"
+#: `KERAS_INCEPTION` with fixed random weights (`random_inception_extractor`):
+#: needs no download; its distances compare checkpoints of one run only.
+RANDOM_INCEPTION = "random_inception_v3"
 
 
 # ---------------------------------------------------------------------------
@@ -714,8 +717,48 @@ def inception_extractor(weights="imagenet", input_size=299):
         ) from e
 
 
+def random_inception_extractor(seed=0, input_size=299):
+    """InceptionV3 pool features with fixed random weights: an FID proxy.
+
+    The architecture of `inception_extractor`, every convolution kernel
+    drawn from a He normal distribution by NumPy's generator with `seed`
+    (the batch normalizations keep their initial, identity statistics), so
+    the same `seed` gives the same network on every machine, whatever the
+    global random state. Nothing is downloaded.
+
+    A Fréchet distance in these features falls as generated images get
+    closer to the real ones in colour, texture and layout, which makes it
+    useful to follow one run or compare runs with each other on the same
+    images. It is not the FID of published papers: those use the trained
+    Inception network (`"fid_inception_2015"`).
+
+    Args:
+        seed: int >= 0. Seed of the weights. Defaults to `0`.
+        input_size: int >= 75. Square input size. Defaults to `299`.
+
+    Returns:
+        A `keras.Model` mapping `(b, input_size, input_size, 3)` images in
+        [-1, 1] to `(b, 2048)` features.
+
+    Example:
+
+    ```python
+    fid = FrechetInceptionDistance(extractor="random_inception_v3")
+    ```
+    """
+    check_int(minimum=0, seed=seed)
+    model = inception_extractor(weights=None, input_size=input_size)
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if len(variable.shape) == 4:  # convolution kernels (h, w, in, out)
+            fan_in = int(np.prod(variable.shape[:3]))
+            variable.assign(rng.normal(
+                0.0, np.sqrt(2.0 / fan_in), variable.shape).astype("float32"))
+    return model
+
+
 def _is_keras_inception(extractor):
-    if extractor is None or extractor == KERAS_INCEPTION:
+    if extractor is None or extractor in (KERAS_INCEPTION, RANDOM_INCEPTION):
         return True
     if isinstance(extractor, (str, os.PathLike)):
         return os.fspath(extractor).endswith(".h5")
@@ -757,6 +800,8 @@ def _build_extractor(extractor, weights, input_size):
             "`weights` must be 'imagenet' or a file path. "
             f"Received: weights={weights!r}"
         )
+    if extractor == RANDOM_INCEPTION:
+        return random_inception_extractor(input_size=input_size or 299)
     if extractor is None or extractor == KERAS_INCEPTION:
         return inception_extractor(
             weights=weights, input_size=input_size or 299

@@ -222,13 +222,24 @@ TRAIN_OPTIONS = (
            low=1),
     Option("tensorboard", True, "write TensorBoard logs to tensorboard/",
            "bool"),
+    Option("fid_every", 0, "log the FID of the val pairs every N epochs "
+           "(and after the last) as val_fid_proxy, or val_fid with "
+           "fid_network fid_inception_2015 (0: never; needs val)", "int",
+           low=0),
+    Option("fid_network", "random_inception_v3", "features of fid_every: "
+           "random_inception_v3 (fixed random weights, no download; follows "
+           "a run, not comparable with published FIDs), fid_inception_2015 "
+           "(the network of published FIDs, downloaded once) or "
+           "keras_inception_v3", "choice",
+           choices=("random_inception_v3", "fid_inception_2015",
+                    "keras_inception_v3")),
 )
 OPTIONS = {o.name: o for o in TRAIN_OPTIONS}
 #: Keys that `train --resume` may change; the others define the model,
 #: the optimizers or the data and stay as the run was started.
 RESUME_KEYS = ("epochs", "n_epochs", "n_epochs_decay", "data", "val",
                "sample_every", "num_samples", "checkpoint_every",
-               "keep_checkpoints", "tensorboard")
+               "keep_checkpoints", "tensorboard", "fid_every", "fid_network")
 _PATH_KEYS = ("data", "val", "output")
 
 
@@ -349,6 +360,11 @@ def check_config(config, where="config"):
                 f"{where}: `load_size` {list(load)} must be at least "
                 f"`image_size` {list(size)} to crop from it."
             )
+    if out["fid_every"] and out["val"] is None:
+        raise UsageError(
+            f"{where}: `fid_every` {out['fid_every']} needs validation pairs: "
+            "set `val` (--val DIR), or fid_every 0."
+        )
     if out["preprocess"] == "none" and out["batch_size"] != 1:
         raise UsageError(
             f"{where}: preprocess='none' gives images of different sizes; "

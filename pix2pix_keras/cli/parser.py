@@ -102,7 +102,7 @@ def build_parser():
             group = groups["model"]
         elif option.name in ("output", "sample_every", "num_samples",
                              "checkpoint_every", "keep_checkpoints",
-                             "tensorboard"):
+                             "tensorboard", "fid_every", "fid_network"):
             group = groups["outputs"]
         elif option.name in ("data", "val", "layout", "direction",
                              "image_size", "load_size", "preprocess",
@@ -138,7 +138,8 @@ def build_parser():
                           "their network once)")
     evaluate.add_argument(
         "--fid-network", default="fid_inception_2015",
-        choices=("fid_inception_2015", "keras_inception_v3"),
+        choices=("fid_inception_2015", "keras_inception_v3",
+                 "random_inception_v3"),
         help="features of fid and kid: fid_inception_2015, the 2015 "
         "Inception graph of the original FID code (numbers comparable with "
         "published FIDs; 89 MB download), or keras_inception_v3, Keras's "

@@ -254,7 +254,15 @@ def _resume_point(train, epochs_done, steps_per_epoch):
             steps_per_epoch)
 
 
-def _callbacks(config, run_dir, samples):
+def fid_key(config):
+    """The logged key of `fid_every`: `val_fid` for the network of
+    published FIDs, `val_fid_proxy` for the others."""
+    if config["fid_network"] == "fid_inception_2015":
+        return "val_fid"
+    return "val_fid_proxy"
+
+
+def _callbacks(config, run_dir, samples, val=None):
     callbacks = []
     schedule = lr_schedule(config)
     if schedule is not None:
@@ -270,6 +278,10 @@ def _callbacks(config, run_dir, samples):
             samples=samples,
             image_every=config["sample_every"] or 1,
         ))
+    if config["fid_every"]:
+        callbacks.append(pk.FIDMonitor(
+            val, extractor=config["fid_network"], every=config["fid_every"],
+            name=fid_key(config)[len("val_"):]))
     callbacks.append(RunCSVLogger(
         os.path.join(run_dir, METRICS_FILE), append=True))
     callbacks.append(RunCheckpoint(
@@ -281,7 +293,7 @@ def _callbacks(config, run_dir, samples):
 #: Panel order of `plot_training_curves`; other values follow, sorted.
 _PANEL_ORDER = ("g_loss", "g_gan", "g_l1", "g_l2", "g_vgg", "g_fm", "d_loss",
                 "d_real", "d_fake", "learning rate", "lambda_l1", "psnr",
-                "ssim")
+                "ssim", "fid", "fid_proxy")
 
 
 def plot_training_curves(csv_path, png_path, columns=3):
@@ -418,7 +430,7 @@ def _train(args, config, state):
                 initial_epoch=initial_epoch,
                 steps_per_epoch=steps,
                 validation_data=val,
-                callbacks=_callbacks(config, run_dir, samples),
+                callbacks=_callbacks(config, run_dir, samples, val),
                 verbose=args.verbose,
                 shuffle=False,  # the dataset shuffles itself
             )
