@@ -430,6 +430,8 @@ class FIDMonitor(keras.callbacks.Callback):
         name: str. The logged key is `val_<name>`. Defaults to `"fid"`.
         batch_size: int >= 1. Images per generator and extractor call.
             Defaults to `32`.
+        input_size: int or `None`. Size the images are resized to for the
+            extractor, as in `FrechetInceptionDistance`. Defaults to `299`.
 
     Example:
 
@@ -442,7 +444,7 @@ class FIDMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, data, extractor="fid_inception_2015", every=1,
-                 name="fid", batch_size=32):
+                 name="fid", batch_size=32, input_size=299):
         super().__init__()
         check_int(every=every, batch_size=batch_size)
         if not isinstance(name, str) or not name:
@@ -453,6 +455,7 @@ class FIDMonitor(keras.callbacks.Callback):
         self.every = every
         self.name = name
         self.batch_size = batch_size
+        self.input_size = input_size
         self.key = f"val_{name}"
         self.history = {}
         self._fid = None
@@ -498,7 +501,8 @@ class FIDMonitor(keras.callbacks.Callback):
             )
         self._source = source
         self._fid = FrechetInceptionDistance(
-            extractor=self.extractor, batch_size=self.batch_size)
+            extractor=self.extractor, batch_size=self.batch_size,
+            input_size=self.input_size)
         self._fid.update_real(target)
 
     def compute(self):

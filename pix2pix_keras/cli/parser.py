@@ -142,9 +142,10 @@ def build_parser():
                  "random_inception_v3"),
         help="features of fid and kid: fid_inception_2015, the 2015 "
         "Inception graph of the original FID code (numbers comparable with "
-        "published FIDs; 89 MB download), or keras_inception_v3, Keras's "
-        "ImageNet InceptionV3 of earlier releases (default: "
-        "fid_inception_2015)")
+        "published FIDs; 89 MB download), keras_inception_v3, Keras's "
+        "ImageNet InceptionV3 of earlier releases, or random_inception_v3, "
+        "fixed random weights (no download; for comparing runs with each "
+        "other only) (default: fid_inception_2015)")
     evaluate.add_argument("--batch-size", type=int, default=1, metavar="N",
                           help="default: 1")
     evaluate.add_argument(
