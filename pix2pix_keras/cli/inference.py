@@ -23,6 +23,7 @@ from pix2pix_keras.cli.common import check_flag
 from pix2pix_keras.cli.common import say
 from pix2pix_keras.cli.config import read_config_file
 from pix2pix_keras.data import inspect_image
+from pix2pix_keras.models.saving import check_export_format
 from pix2pix_keras.runs import CONFIG_FILE
 from pix2pix_keras.runs import is_pretrained_name
 from pix2pix_keras.runs import load_model
@@ -260,8 +261,6 @@ _EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx",
 
 
 def cmd_export(args):
-    from pix2pix_keras.models.saving import check_export_format
-
     out = os.path.abspath(args.output)
     format = _EXPORT_FORMATS[args.format]
     if format == "litert" and not out.endswith(".tflite"):
