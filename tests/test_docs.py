@@ -127,8 +127,10 @@ def _inference(ns, tmp_path):
     assert (b != c).mean() > 0.5
 
 
-@check("saving.md", 11)
+@check("saving.md", 12)
 def _saving(ns, tmp_path):
+    assert ns["onnx_diff"] < 1e-5 and ns["litert_diff"] < 1e-5
+    assert ns["y_onnx"].shape == ns["y_litert"].shape == (4, 32, 32, 3)
     assert int(ns["restored"].g_optimizer.iterations) == 4
     assert sorted(os.listdir(tmp_path / "ckpt")) == [
         "epoch_01.keras", "epoch_02.keras"]

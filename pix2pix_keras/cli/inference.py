@@ -23,6 +23,7 @@ from pix2pix_keras.cli.common import check_flag
 from pix2pix_keras.cli.common import say
 from pix2pix_keras.cli.config import read_config_file
 from pix2pix_keras.data import inspect_image
+from pix2pix_keras.models.saving import check_export_format
 from pix2pix_keras.runs import CONFIG_FILE
 from pix2pix_keras.runs import is_pretrained_name
 from pix2pix_keras.runs import load_model
@@ -254,14 +255,39 @@ def cmd_predict(args):
     return EXIT_OK
 
 
+# `--format` names and Keras's `export(format=...)` names.
+_EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx",
+                   "litert": "litert"}
+
+
 def cmd_export(args):
     out = os.path.abspath(args.output)
+    format = _EXPORT_FORMATS[args.format]
+    if format == "litert" and not out.endswith(".tflite"):
+        raise UsageError(
+            f"--format litert writes a .tflite file: OUTPUT must end in "
+            f".tflite, not {args.output}")
     if os.path.exists(out) and not args.overwrite:
         raise UsageError(f"{out} exists: pass --overwrite to replace it")
+    if format != "tf_saved_model" and os.path.isdir(out):
+        raise UsageError(
+            f"{out} is a folder; --format {args.format} writes a file")
+    try:
+        check_export_format(format)
+    except ImportError as e:
+        raise UsageError(str(e)) from None
     model, _ = load_model(args.model)
-    path = model.export(out)
-    print(f"Exported the generator to {path} (endpoints: serve, "
-          "serving_default)")
+    try:
+        path = model.export(out, format=format)
+    except ValueError as e:  # e.g. BicycleGAN, inference dropout
+        raise UsageError(str(e)) from None
+    if format == "tf_saved_model":
+        print(f"Exported the generator to {path} (endpoints: serve, "
+              "serving_default)")
+    else:
+        name = "ONNX" if format == "onnx" else "LiteRT"
+        print(f"Exported the generator to {path} ({name}; output: "
+              "output_0)")
     return EXIT_OK
 
 

@@ -206,18 +206,27 @@ def build_parser():
     predict.set_defaults(func="inference:cmd_predict")
 
     export = sub.add_parser(
-        "export", help="export the generator as a TensorFlow SavedModel",
-        description="Write the generator of MODEL as a SavedModel with the "
-        "endpoints `serve` and `serving_default` (float32 `image` "
-        "(batch, height, width, channels) in [-1, 1]).",
+        "export", help="export the generator: SavedModel, ONNX or LiteRT",
+        description="Write the generator of MODEL for serving. The input is "
+        "float32 `image` (batch, height, width, channels) in [-1, 1] with "
+        "free batch, height and width; the output is what `predict` "
+        "computes. --format savedmodel (default): a TensorFlow SavedModel "
+        "folder with the endpoints `serve` and `serving_default`. onnx: an "
+        "ONNX file (needs pip install \"pix2pix-keras[onnx]\"). litert: a "
+        "LiteRT (TensorFlow Lite) file ending in .tflite (run it with "
+        "pip install \"pix2pix-keras[litert]\").",
     )
     export.add_argument("model", metavar="MODEL",
                         help="a .keras file, a run folder or a pretrained "
                         "name (see 'pix2pix presets')")
-    export.add_argument("output", metavar="OUTPUT_DIR",
-                        help="SavedModel folder to write")
+    export.add_argument("output", metavar="OUTPUT",
+                        help="SavedModel folder, or ONNX / .tflite file to "
+                        "write")
+    export.add_argument("--format", choices=("savedmodel", "onnx", "litert"),
+                        default="savedmodel",
+                        help="what to write (default: savedmodel)")
     export.add_argument("--overwrite", action="store_true",
-                        help="replace an existing OUTPUT folder")
+                        help="replace an existing OUTPUT")
     export.set_defaults(func="inference:cmd_export")
 
     serve = sub.add_parser(

@@ -544,7 +544,9 @@ class BicycleGAN(Pix2Pix):
         Args:
             filepath: str or path. Target directory (written beside it and
                 renamed into place).
-            format: str. Only `"tf_saved_model"`. Defaults to it.
+            format: str. Only `"tf_saved_model"`. Defaults to it. (For
+                ONNX or LiteRT, `export_generator(model.generator, ...)`
+                writes the generator with inputs `image` and `latent`.)
             verbose: bool. Print the endpoint summary. Defaults to `False`.
             seed: int or `None`. Seed of `serve`'s codes: the same seed gives
                 the same sequence of draws after each load. Defaults to
@@ -555,8 +557,12 @@ class BicycleGAN(Pix2Pix):
         """
         if format != "tf_saved_model":
             raise ValueError(
-                "BicycleGAN.export() writes format='tf_saved_model' only. "
-                f"Received: format={format!r}"
+                "BicycleGAN.export() writes format='tf_saved_model' only "
+                "(its endpoints draw random codes, which ONNX and LiteRT "
+                "files cannot hold). For ONNX or LiteRT, export the "
+                "generator alone, with inputs `image` and `latent`: "
+                "pix2pix_keras.export_generator(model.generator, path, "
+                f"format=...). Received: format={format!r}"
             )
         path = os.path.abspath(os.fspath(filepath))
         generator, encoder = self.generator, self.encoder

@@ -220,7 +220,9 @@ class LatentInputMixin:
         `image` is float32 `(batch, height, width, channels)` in [-1, 1]
         (`input_signature[0]`, default free batch, height and width);
         `latent` is float32 `(batch, latent_dim)` (`input_signature[1]` if
-        given).
+        given). Other formats (`"onnx"`, `"litert"`) hold no random
+        state: `pix2pix_keras.export_generator` writes them with the two
+        inputs `image` and `latent`.
         """
         if not getattr(self, "latent_dim", 0) or format != "tf_saved_model":
             return super().export(

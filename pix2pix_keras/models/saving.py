@@ -3,18 +3,22 @@
 `SavingMixin` gives `Pix2Pix` `from_preset()`, atomic `save()` / `save_weights()`, checked
 `load()` / `load_weights()` with clear errors, the dropout RNG states in
 the saved file, and `export()`; `export_generator()` writes a generator
-as a SavedModel for serving.
+for serving as a SavedModel, an ONNX file or a LiteRT file.
 """
 
+import importlib.util
 import json
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 
 import keras
 import tensorflow as tf
 
+from pix2pix_keras._compat import flatten_layers
+from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_keras_file
@@ -281,7 +285,29 @@ class SavingMixin:
     def export(
         self, filepath, format="tf_saved_model", verbose=False, **kwargs
     ):
-        """Exports the generator for serving (see `export_generator`)."""
+        """Exports the generator for serving.
+
+        See `export_generator`: `format="tf_saved_model"` (default) writes
+        a SavedModel directory, `"onnx"` an ONNX file and `"litert"` a
+        `.tflite` file; all compute what `predict()` computes.
+
+        Args:
+            filepath: str or path. Target directory or file.
+            format: str. `"tf_saved_model"`, `"onnx"` or `"litert"`.
+                Defaults to `"tf_saved_model"`.
+            verbose: bool. Print Keras's export summary. Defaults to
+                `False`.
+            **kwargs: passed to `export_generator`.
+
+        Returns:
+            str. The export directory or file.
+
+        Example:
+
+        ```python
+        model.export("generator.tflite", format="litert")
+        ```
+        """
         return export_generator(
             self.generator, filepath, format=format, verbose=verbose, **kwargs
         )
@@ -316,29 +342,92 @@ def _check_configs(cls, config, custom_objects=None):
             )
 
 
+# The formats of `export()`: Keras's names, and what each needs beyond
+# TensorFlow (the extra of this package that installs it).
+EXPORT_FORMATS = ("tf_saved_model", "onnx", "litert")
+_FORMAT_MODULES = {
+    # tf2onnx converts the traced function and writes it with onnx.
+    "onnx": (("tf2onnx", "tf2onnx"), ("onnx", "onnx")),
+    # TensorFlow's own converter (tf.lite.TFLiteConverter) writes it.
+    "litert": (),
+}
+_FILE_SUFFIXES = {"onnx": ".onnx", "litert": ".tflite"}
+
+
+def check_export_format(format):
+    """Raises a clear error for a format `export()` cannot write here.
+
+    Args:
+        format: str. `"tf_saved_model"`, `"onnx"` or `"litert"`.
+
+    Raises:
+        ValueError: an unknown format (the message lists the formats).
+        ImportError: an optional package the format needs is missing (the
+            message names the extra that installs it).
+    """
+    if format not in EXPORT_FORMATS:
+        raise ValueError(
+            "`format` must be one of "
+            f"{', '.join(repr(f) for f in EXPORT_FORMATS)}. Received: "
+            f"format={format!r}"
+        )
+    for module, package in _FORMAT_MODULES.get(format, ()):
+        if importlib.util.find_spec(module) is None:
+            raise ImportError(
+                f"format={format!r} needs the package {package!r}, which is "
+                "not installed: pip install "
+                f'"pix2pix-keras[{format}]"'
+            )
+
+
 def export_generator(
     generator, filepath, format="tf_saved_model", verbose=False,
     input_signature=None, **kwargs
 ):
-    """Exports a generator as a TensorFlow SavedModel with a serving signature.
+    """Exports a generator for serving: a SavedModel, ONNX or LiteRT file.
 
-    The signature takes a float32 `(batch, height, width, channels)` tensor
-    named `image` in [-1, 1] with free batch, height and width (each must
-    still be divisible by `2**depth` for a U-Net); the endpoints are `serve`
-    and `serving_default`. The directory is written beside `filepath` and
-    renamed into place, so an interrupted export leaves no partial model.
+    `format="tf_saved_model"` (default) writes a TensorFlow SavedModel
+    directory. Its signature takes a float32 `(batch, height, width,
+    channels)` tensor named `image` in [-1, 1] with free batch, height and
+    width (each must still be divisible by `2**depth` for a U-Net); the
+    endpoints are `serve` and `serving_default`.
+
+    `format="onnx"` writes an ONNX file (needs the `onnx` extra: `pip
+    install "pix2pix-keras[onnx]"`; run it with onnxruntime) and
+    `format="litert"` a LiteRT (TensorFlow Lite) flatbuffer, whose path
+    must end in `.tflite` (run it with the `litert` extra's
+    `ai_edge_litert.interpreter.Interpreter`). Both take the same free-shape
+    `image` input and compute what `predict()` computes: inference mode,
+    with the generator's `inference_statistics` (per-image batch norm by
+    default). A generator with a noise input (`latent_dim > 0`, or
+    BicycleGAN's `[image, z]` generator) takes a second input `latent`,
+    `(batch, latent_dim)`: these formats hold no random-number state. For
+    the same reason a generator with `inference_dropout=True` can only be
+    exported as a SavedModel.
+
+    The output is written beside `filepath` and renamed into place, so an
+    interrupted export leaves no partial model.
 
     Args:
         generator: `keras.Model`. The generator to export.
-        filepath: str or path. Target directory.
-        format: str. Keras export format. Defaults to `"tf_saved_model"`.
-        verbose: bool. Print the endpoint summary. Defaults to `False`.
-        input_signature: list of one `tf.TensorSpec`, or `None` for the
-            shape-free signature above. Defaults to `None`.
-        **kwargs: passed to `keras.Model.export`.
+        filepath: str or path. Target directory (SavedModel) or file (ONNX,
+            LiteRT).
+        format: str. `"tf_saved_model"`, `"onnx"` or `"litert"`. Defaults
+            to `"tf_saved_model"`.
+        verbose: bool. Print Keras's export summary. Defaults to `False`.
+        input_signature: list of `tf.TensorSpec` (for ONNX and LiteRT with
+            two inputs: a list holding the list of both), or `None` for
+            the shape-free signature above. Defaults to `None`.
+        **kwargs: passed to `keras.Model.export` (e.g. `opset_version` for
+            ONNX, converter settings such as `optimizations` for LiteRT).
 
     Returns:
-        str. The export directory.
+        str. The export directory or file.
+
+    Raises:
+        ValueError: an unknown `format`, a LiteRT path without `.tflite`,
+            or `inference_dropout=True` with ONNX or LiteRT.
+        ImportError: the optional packages of `format` are missing.
 
     Example:
 
@@ -346,9 +435,18 @@ def export_generator(
     export_generator(model.generator, "exported")
     served = tf.saved_model.load("exported")
     y = served.serve(x)  # == model.predict(x)
+
+    export_generator(model.generator, "generator.onnx", format="onnx")
+    session = onnxruntime.InferenceSession("generator.onnx")
+    y = session.run(None, {"image": x})[0]  # == model.predict(x)
     ```
     """
+    check_export_format(format)
     path = os.path.abspath(os.fspath(filepath))
+    if format != "tf_saved_model":
+        return _export_file(
+            generator, path, format, verbose, input_signature, **kwargs
+        )
     if input_signature is None:
         channels = generator.inputs[0].shape[-1]
         input_signature = [
@@ -365,6 +463,93 @@ def export_generator(
         ),
     )
     return path
+
+
+def _file_signature(generator):
+    """The free-shape inputs of an ONNX / LiteRT export: `image`, and
+    `latent` for a generator with a noise input."""
+    inputs = list(generator.inputs)
+    image = tf.TensorSpec(
+        (None, None, None, inputs[0].shape[-1]), tf.float32, name="image"
+    )
+    if len(inputs) == 1:
+        return [image]
+    if len(inputs) == 2 and len(inputs[1].shape) == 2:
+        latent = tf.TensorSpec(
+            (None, inputs[1].shape[-1]), tf.float32, name="latent"
+        )
+        return [[image, latent]]
+    raise ValueError(
+        f"The generator {generator.name!r} has inputs "
+        f"{[tuple(i.shape) for i in inputs]}: pass `input_signature` to "
+        "export it."
+    )
+
+
+def _export_file(generator, path, format, verbose, input_signature, **kwargs):
+    """ONNX or LiteRT: one file, written beside `path` and renamed."""
+    suffix = _FILE_SUFFIXES[format]
+    if format == "litert" and not path.endswith(suffix):
+        raise ValueError(
+            f"A LiteRT export is a {suffix} file: `filepath` must end in "
+            f"{suffix!r}. Received: filepath={path!r}"
+        )
+    if any(
+        isinstance(layer, NoiseDropout) and layer.at_inference
+        for layer in flatten_layers(generator, include_self=True)
+    ):
+        raise ValueError(
+            f"format={format!r} exports a deterministic function, but the "
+            "generator has inference_dropout=True (random dropout at "
+            "inference). Set `inference_dropout = False`, or export with "
+            "format='tf_saved_model', which keeps the random dropout."
+        )
+    if os.path.isdir(path):
+        raise ValueError(
+            f"{path} is a directory; a {format} export is a single file."
+        )
+    if input_signature is None:
+        input_signature = _file_signature(generator)
+
+    with atomic_path(path, suffix=suffix) as tmp:
+        with warnings.catch_warnings():
+            # Keras's tf2onnx patch checks `hasattr(np, "object")`, which
+            # NumPy 2 answers with a FutureWarning.
+            warnings.filterwarnings(
+                "ignore", message=".*np.object.*", category=FutureWarning
+            )
+            generator.export(
+                tmp,
+                format=format,
+                verbose=verbose,
+                input_signature=input_signature,
+                **kwargs,
+            )
+        if format == "onnx":
+            _name_onnx_output(tmp)
+    return path
+
+
+def _name_onnx_output(filepath):
+    """Renames the ONNX graph's output to `output_0`, the name of the
+    SavedModel and LiteRT outputs (tf2onnx names it after a TensorFlow
+    tensor, such as `Identity:0`)."""
+    import onnx
+
+    model = onnx.load(filepath)
+    graph = model.graph
+    if len(graph.output) != 1 or graph.output[0].name == "output_0":
+        return
+    old = graph.output[0].name
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = "output_0"
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = "output_0"
+    graph.output[0].name = "output_0"
+    onnx.save(model, filepath)
 
 
 def _write_directory(path, write):
