@@ -111,9 +111,10 @@ def _training_tips(ns, tmp_path):
     assert ns["history"].history["lambda_l1"] == [100.0, 55.0]
 
 
-@check("evaluation.md", 3)
+@check("evaluation.md", 4)
 def _evaluation(ns, tmp_path):
     assert ns["report"]["num_images"] == 6
+    assert ns["history"].history["val_fid_proxy"][0] > 0
     assert ns["scores"]["miou"] == 1.0
 
 
@@ -330,3 +331,65 @@ def test_demo_settings_table_is_generated_from_its_results():
     by = {r["config"]: r for r in runs}
     assert (by["128:bf16:sample"]["points"][-1]["steps"]
             > by["128:float32:sample"]["points"][-1]["steps"])
+
+
+def test_what_to_expect_numbers_come_from_the_long_run():
+    """The numbers of docs/what_to_expect.md are those of the run's JSON
+    (benchmarks/facades_long_run.py), and its pictures exist."""
+    import json
+
+    with open(os.path.join(ROOT, "benchmarks", "results",
+                           "facades_long_run.json")) as f:
+        run = json.load(f)
+    with open(os.path.join(DOCS, "what_to_expect.md")) as f:
+        page = f.read()
+    shown = dict(re.findall(r"<!-- long_run (\w+) -->([^<]+)<!-- /long_run -->",
+                            page))
+    final = run["final"]
+    assert shown == {
+        "wall": f"{run['timing']['wall_seconds'] / 60:.1f} min",
+        "cpu": f"{run['timing']['cpu_seconds'] / 60:.1f} min",
+        "l1": f"{final['l1']:.3f}", "psnr": f"{final['psnr']:.2f}",
+        "ssim": f"{final['ssim']:.3f}", "fid": f"{final['fid']:.1f}",
+    }
+    # At least 40 minutes of training, on the full 302 pairs, every epoch
+    # scored.
+    assert run["timing"]["wall_seconds"] >= 40 * 60
+    assert run["steps"] == 302 * run["settings"]["epochs"]
+    assert len(run["curves"]["val_fid_proxy"]) == run["settings"]["epochs"]
+    command = run["command"].replace(" --verbose 2", "")
+    assert " ".join(command.split()) in " ".join(
+        page.replace("\\\n", " ").split())
+    curves = run["curves"]
+    assert curves["val_g_l1"][-1] < curves["val_g_l1"][0]
+    assert curves["val_ssim"][-1] > curves["val_ssim"][0]
+    for name in ("training_curves.png", "val_epoch_first.jpg",
+                 "val_epoch_last.jpg"):
+        assert f"images/what_to_expect/{name}" in page
+        assert os.path.getsize(
+            os.path.join(DOCS, "images", "what_to_expect", name)) > 10_000
+
+
+def test_lr_policies_table_is_generated_from_its_results():
+    import json
+
+    bench = _load_benchmark("lr_policies")
+    with open(os.path.join(ROOT, "benchmarks", "results",
+                           "lr_policies.json")) as f:
+        report = json.load(f)
+    with open(os.path.join(DOCS, "training_tips.md")) as f:
+        page = f.read()
+    block = page.split("<!-- lr_policies begin -->", 1)[1].split(
+        "<!-- lr_policies end -->", 1)[0]
+    assert block.strip() == bench.render(report).strip()
+    runs = {r["policy"]: r for r in report["runs"]}
+    assert set(runs) == {"linear", "halving", "constant"}
+    assert report["settings"]["epochs"] >= 30
+    # The claims of the page: halving stalls (the last 18 epochs move val
+    # L1 by < 0.001), linear ends at a decayed rate, constant does not.
+    halving = runs["halving"]["curves"]["val_g_l1"]
+    assert max(halving[12:]) - min(halving[12:]) < 1e-3
+    assert runs["linear"]["curves"]["g_lr"][-1] < 0.1 * 2e-4
+    assert runs["constant"]["curves"]["g_lr"][-1] == pytest.approx(2e-4)
+    from pix2pix_keras.cli import DEFAULT_LR_POLICY
+    assert DEFAULT_LR_POLICY == "linear"
