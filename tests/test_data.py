@@ -87,7 +87,9 @@ def test_jpeg_png_bmp_and_channel_conversions(tmp_path):
     _save(tmp_path / "grey.png", grey, "L")
     _save(tmp_path / "rgba.png", rgba, "RGBA")
     _save(tmp_path / "rgb.jpg", rgb)
-    f = lambda name, c: decode_image(str(tmp_path / name), c).numpy()
+    def f(name, c):
+        return decode_image(str(tmp_path / name), c).numpy()
+
     np.testing.assert_allclose(f("rgb.bmp", 3), rgb / 127.5 - 1, atol=1e-6)
     np.testing.assert_allclose(f("grey.png", 3), np.repeat(grey[..., None], 3, -1) / 127.5 - 1, atol=1e-6)
     np.testing.assert_allclose(f("rgba.png", 3), rgb / 127.5 - 1, atol=1e-6)

@@ -772,9 +772,8 @@ def _hand_made_features():
         [s * d for s, d in zip(scale_signs, scale_diffs)]
         for scale_signs, scale_diffs in zip(signs, diffs)
     ]
-    to_tf = lambda feats: [
-        [tf.constant(t, "float32") for t in scale] for scale in feats
-    ]
+    def to_tf(feats):
+        return [[tf.constant(t, "float32") for t in scale] for scale in feats]
     return to_tf(real), to_tf(fake)
 
 

@@ -42,11 +42,6 @@ def _run_config(run_dir):
     return read_config_file(path)
 
 
-def model_size(model):
-    shape = model.generator.inputs[0].shape
-    return shape[1], shape[2], shape[3], model.generator.outputs[0].shape[3]
-
-
 def cmd_evaluate(args):
     check_flag("--batch-size", args.batch_size)
     file, run_dir = model_path(args.model)
