@@ -221,6 +221,11 @@ class Pix2Pix(
             d_optimizer: optimizer, its name, or `None` for
                 `Adam(2e-4, beta_1=0.5)`. Updates the discriminator. Must
                 be a different instance from `g_optimizer`.
+                An optimizer whose network computes in float16 (built
+                under the `mixed_float16` dtype policy) is wrapped in a
+                `keras.optimizers.LossScaleOptimizer`, as
+                `keras.Model.compile` does; the step scales each loss
+                with its optimizer's `scale_loss()`.
             gan_loss: str. `"lsgan"` (least squares), `"vanilla"` (binary
                 cross-entropy on logits) or `"hinge"`. Defaults to `"lsgan"`.
             lambda_l1: float >= 0. Weight of the L1 term (the start value
