@@ -1,6 +1,7 @@
 """The callbacks of `pix2pix train` that write its run folder.
 
 `LogLearningRates` puts the learning rates into the epoch logs,
+`RunDiagnostics` (`--diagnostics`) the number of troubleshooting findings,
 `RunCSVLogger` appends them to `metrics.csv`, and `RunCheckpoint` saves
 `checkpoints/epoch_NNNN.keras` and `checkpoints/state.json` for `--resume`.
 The training callbacks of the library (`LinearDecay`, `SampleGrid`, ...)
@@ -8,10 +9,12 @@ are in `pix2pix_keras.callbacks`.
 """
 
 import csv
+import json
 import os
 
 import keras
 
+from pix2pix_keras.callbacks import Diagnostics
 from pix2pix_keras.runs import STATE_FILE
 from pix2pix_keras.runs import write_json
 from pix2pix_keras.tensorboard_logging import learning_rates
@@ -24,6 +27,40 @@ class LogLearningRates(keras.callbacks.Callback):
         if logs is not None:
             for key, value in learning_rates(self.model).items():
                 logs.setdefault(key, value)
+
+
+class RunDiagnostics(Diagnostics):
+    """`Diagnostics` that also writes its findings to the run folder.
+
+    At each epoch end the findings of the epoch are appended to `path`
+    (one JSON object a line, as in `Diagnostics.findings`) and their
+    number is logged as `diagnostics` (a `metrics.csv` column).
+
+    Args:
+        path: str. The `diagnostics.jsonl` file of the run.
+        **kwargs: passed to `Diagnostics` (`window`, `verbose`, ...).
+    """
+
+    def __init__(self, path, **kwargs):
+        super().__init__(**kwargs)
+        self.path = path
+        self._written = 0
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._written = len(self.findings)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        new = self.findings[self._written:]
+        self._written = len(self.findings)
+        if new:
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                for finding in new:
+                    f.write(json.dumps(finding, default=float) + "\n")
+        if logs is not None:
+            logs["diagnostics"] = float(len(new))
 
 
 class RunCSVLogger(keras.callbacks.CSVLogger):

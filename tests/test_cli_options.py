@@ -41,10 +41,11 @@ def test_mixed_precision_is_validated(tmp_path, capsys):
     assert main(tiny_argv(tmp_path / "a", "--mixed-precision", "fp8")) == 2
     assert "invalid choice: 'fp8'" in capsys.readouterr().err
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"mixed_precision": "float16"}))
+    config.write_text(json.dumps({"mixed_precision": "fp16"}))
     assert main(tiny_argv(tmp_path / "b", "--config", str(config))) == 2
     err = capsys.readouterr().err
-    assert "`mixed_precision` must be one of 'off', 'auto', 'bf16'" in err
+    assert ("`mixed_precision` must be one of 'off', 'auto', 'bf16', "
+            "'float16'") in err
 
 
 def test_mixed_precision_bf16_builds_bfloat16_layers():

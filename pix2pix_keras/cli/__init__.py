@@ -11,7 +11,8 @@ folder); the message names the key, flag or file. `pix2pix <command>
 `pix2pix train` writes one run folder (see `pix2pix_keras.runs`).
 
 The modules: `parser` (the flags), `config` (the training configuration
-and its checks), `train`, `inference` (evaluate, predict, export, serve,
+and its checks), `reference` (the table of the configuration keys in
+`docs/cli.md`), `train`, `inference` (evaluate, predict, export, serve,
 convert-pytorch) and `listing` (presets, datasets). TensorFlow is imported
 only by the commands that need it: `pix2pix --help`, `--version`,
 `<command> --help`, `presets` and `datasets list` start without it.

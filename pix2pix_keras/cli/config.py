@@ -28,7 +28,11 @@ DEFAULT_HALVING_EVERY = 10
 #: before the last tenth of the run gets a warning.
 MIN_RATE_FRACTION = 1e-3
 #: `--mixed-precision` values (see `compute_policy`).
-MIXED_PRECISION = ("off", "auto", "bf16")
+MIXED_PRECISION = ("off", "auto", "bf16", "float16")
+#: `--strategy` values: no `tf.distribute` strategy, `MirroredStrategy`
+#: (the GPUs of this machine, else its CPU) or
+#: `MultiWorkerMirroredStrategy` (several machines; needs `TF_CONFIG`).
+STRATEGIES = ("none", "mirrored", "multiworker")
 
 # ----------------------------------------------------------------------
 # The training configuration: every key, its default, type and range.
@@ -161,6 +165,17 @@ TRAIN_OPTIONS = (
            high=1.0, high_open=True),
     Option("resnet_blocks", 9, "residual blocks of the resnet generator",
            "int", low=0),
+    Option("resnet_downsampling", 2, "resnet generator: stride-2 "
+           "convolutions before the residual blocks (and transposed ones "
+           "after)", "int", low=0),
+    Option("depth", None, "U-Net generator: down blocks (null: the "
+           "shorter side down to 1 pixel, 8 at 256)", "int", low=2,
+           nullable=True),
+    Option("attention", False, "U-Net generator: attention gates on the "
+           "skip connections (Attention U-Net)", "bool"),
+    Option("residual_blocks", 0, "U-Net generator: residual blocks after "
+           "each up block and each down block of at least 2x2 (residual "
+           "U-Net; 0: none)", "int", low=0),
     Option("d_layers", 3, "PatchGAN layers (receptive field 16, 34, 70, "
            "142, 286 for 1..5)", "int", low=1, high=5),
     Option("discriminator", "patch", "discriminator network: patch "
@@ -200,16 +215,42 @@ TRAIN_OPTIONS = (
     Option("gan_loss", "lsgan", "GAN loss", "choice",
            choices=("lsgan", "vanilla", "hinge")),
     Option("lambda_l1", 100.0, "weight of the L1 loss", "float", low=0.0),
+    Option("reconstruction", "l1", "reconstruction loss weighted by "
+           "lambda_l1: l1 (paper) or l2 (mean squared error)", "choice",
+           choices=("l1", "l2")),
+    Option("lambda_vgg", 0.0, "weight of the VGG19 perceptual loss (ImageNet "
+           "weights, downloaded once; 0: off)", "float", low=0.0),
+    Option("lambda_fm", 0.0, "weight of the discriminator feature-matching "
+           "loss (0: off)", "float", low=0.0),
+    Option("lambda_end", None, "lambda schedule: move the reconstruction "
+           "weight linearly from lambda_l1 to this value between "
+           "lambda_start_epoch and lambda_end_epoch (null: constant)",
+           "float", low=0.0, nullable=True),
+    Option("lambda_start_epoch", None, "lambda schedule: the last epoch at "
+           "lambda_l1 (null: 0)", "int", low=0, nullable=True),
+    Option("lambda_end_epoch", None, "lambda schedule: the first epoch at "
+           "lambda_end (null: epochs)", "int", low=1, nullable=True),
     Option("d_every", 1, "update the discriminator every N steps", "int",
            low=1),
     Option("jit_compile", False, "compile the training step with XLA",
            "bool"),
     Option("mixed_precision", "off", "compute in bfloat16 with float32 "
            "weights, generator outputs, logits and losses: bf16, auto (bf16 "
-           "on a GPU or on a CPU with AVX-512-bf16 or AMX) or off",
-           "choice", choices=MIXED_PRECISION),
+           "on a GPU or on a CPU with AVX-512-bf16 or AMX) or off; float16: "
+           "the same in float16, with dynamic loss scaling of both "
+           "optimizers", "choice", choices=MIXED_PRECISION),
+    Option("strategy", "none", "tf.distribute strategy the model is built "
+           "and trained under: none, mirrored (the GPUs of this machine, "
+           "else its CPU) or multiworker (several machines, set up by "
+           "TF_CONFIG)", "choice", choices=STRATEGIES),
     Option("seed", 0, "seed of the weights, shuffling and augmentation",
            "int", low=0),
+    Option("diagnostics", False, "watch the losses with the Diagnostics "
+           "callback: print each troubleshooting finding, log the number "
+           "per epoch as `diagnostics` and append them to diagnostics.jsonl",
+           "bool"),
+    Option("diagnostics_window", 50, "diagnostics: batches in the rolling "
+           "window of its batch rules", "int", low=4),
     # outputs
     Option("output", None, "run folder (null: runs/<date>-<time>)", "path",
            nullable=True),
@@ -239,7 +280,8 @@ OPTIONS = {o.name: o for o in TRAIN_OPTIONS}
 #: the optimizers or the data and stay as the run was started.
 RESUME_KEYS = ("epochs", "n_epochs", "n_epochs_decay", "data", "val",
                "sample_every", "num_samples", "checkpoint_every",
-               "keep_checkpoints", "tensorboard", "fid_every", "fid_network")
+               "keep_checkpoints", "tensorboard", "fid_every", "fid_network",
+               "diagnostics", "diagnostics_window")
 _PATH_KEYS = ("data", "val", "output")
 
 
@@ -339,7 +381,16 @@ def check_config(config, where="config"):
         raise UsageError(f"{where}: missing key(s) {missing}")
     out = {k: OPTIONS[k].check(config[k], where) for k in OPTIONS}
     size = _pair(out["image_size"])
-    if out["generator"] == "unet":
+    _check_generator_keys(out, where)
+    if out["generator"] == "unet" and out["depth"] is not None:
+        depth = out["depth"]
+        if size[0] % 2**depth or size[1] % 2**depth:
+            raise UsageError(
+                f"{where}: `image_size` {list(size)} does not suit the U-Net "
+                f"generator with depth {depth}: its sides must be divisible "
+                f"by 2**depth = {2**depth}."
+            )
+    elif out["generator"] == "unet":
         depth = int(math.floor(math.log2(min(size))))
         if depth < 2 or size[0] % 2**depth or size[1] % 2**depth:
             raise UsageError(
@@ -348,11 +399,15 @@ def check_config(config, where="config"):
                 "depth = floor(log2(shorter side)) (e.g. 32, 64, 128, 256, "
                 "or 256 512)."
             )
-    elif size[0] % 4 or size[1] % 4:
-        raise UsageError(
-            f"{where}: `image_size` {list(size)} must be divisible by 4 for "
-            "the resnet generator."
-        )
+    else:
+        factor = 2**out["resnet_downsampling"]
+        if (size[0] % factor or size[1] % factor
+                or min(size) // factor < 2 or min(size) < 4):
+            raise UsageError(
+                f"{where}: `image_size` {list(size)} must be divisible by "
+                f"2**resnet_downsampling = {factor} and leave at least 2 "
+                "pixels at the residual blocks for the resnet generator."
+            )
     if out["load_size"] is not None and out["preprocess"] == "resize_and_crop":
         load = _pair(out["load_size"])
         if load[0] < size[0] or load[1] < size[1]:
@@ -370,7 +425,68 @@ def check_config(config, where="config"):
             f"{where}: preprocess='none' gives images of different sizes; "
             "use `batch_size` 1."
         )
+    _check_lambda_schedule(out, where)
     return _check_schedule(out, where)
+
+
+#: Keys of one generator only, and their values that leave them unused.
+_UNET_KEYS = {"depth": None, "attention": False, "residual_blocks": 0}
+_RESNET_KEYS = {"resnet_downsampling": 2}
+
+
+def _check_generator_keys(config, where):
+    """A U-Net option set with the resnet generator, or the other way
+    round, is refused (it would be ignored)."""
+    other = _UNET_KEYS if config["generator"] == "resnet" else _RESNET_KEYS
+    owner = "unet" if config["generator"] == "resnet" else "resnet"
+    for key, unused in other.items():
+        if config[key] != unused:
+            given = OPTIONS[key].flag
+            if config[key] is not True:
+                given += f" {config[key]}"
+            raise UsageError(
+                f"{where}: `{key}` ({given}) is a "
+                f"setting of the {owner} generator, but generator is "
+                f"{config['generator']!r}: drop it or choose --generator "
+                f"{owner}"
+            )
+
+
+def _check_lambda_schedule(config, where):
+    """Checks the keys of the λ schedule and fills in its epochs
+    (idempotent): `lambda_start_epoch` null is 0, `lambda_end_epoch` null
+    the last epoch (`epochs`)."""
+    keys = ("lambda_start_epoch", "lambda_end_epoch")
+    if config["lambda_end"] is None:
+        for key in keys:
+            if config[key] is not None:
+                raise UsageError(
+                    f"{where}: `{key}` ({OPTIONS[key].flag} {config[key]}) "
+                    "is a setting of the lambda schedule, which is off: set "
+                    "`lambda_end` (--lambda-end X) too, or drop it"
+                )
+        return config
+    start = config["lambda_start_epoch"]
+    start = 0 if start is None else start
+    end = config["lambda_end_epoch"]
+    end = config["epochs"] if end is None else end
+    if end <= start:
+        raise UsageError(
+            f"{where}: `lambda_end_epoch` must be greater than "
+            f"`lambda_start_epoch` ({start}); null takes `epochs`. "
+            f"Received: lambda_end_epoch={end}"
+        )
+    config["lambda_start_epoch"], config["lambda_end_epoch"] = start, end
+    return config
+
+
+def lambda_schedule(config):
+    """The `LambdaSchedule` of a checked config (`None`: constant λ)."""
+    if config["lambda_end"] is None:
+        return None
+    return pk.LambdaSchedule(end=config["lambda_end"],
+                             start_epoch=config["lambda_start_epoch"],
+                             end_epoch=config["lambda_end_epoch"])
 
 
 #: The keys of each learning-rate policy.
@@ -545,12 +661,15 @@ def compute_policy(mixed_precision):
     """The Keras dtype policy of a `mixed_precision` configuration value.
 
     Args:
-        mixed_precision: str. `"off"`, `"bf16"` or `"auto"` (bf16 on a GPU
-            or on a CPU with native bfloat16, see `cpu_has_bf16`).
+        mixed_precision: str. `"off"`, `"bf16"`, `"float16"` or `"auto"`
+            (bf16 on a GPU or on a CPU with native bfloat16, see
+            `cpu_has_bf16`).
 
     Returns:
-        str. `"float32"` or `"mixed_bfloat16"`.
+        str. `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`.
     """
+    if mixed_precision == "float16":
+        return "mixed_float16"
     if mixed_precision == "auto":
         import tensorflow as tf
 

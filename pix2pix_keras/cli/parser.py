@@ -98,7 +98,9 @@ def build_parser():
     for option in TRAIN_OPTIONS:
         if option.name in ("generator", "filters", "norm", "dropout",
                            "resnet_blocks", "d_layers", "discriminator",
-                           "d_scales", "spectral_norm"):
+                           "d_scales", "spectral_norm",
+                           "resnet_downsampling", "depth", "attention",
+                           "residual_blocks"):
             group = groups["model"]
         elif option.name in ("output", "sample_every", "num_samples",
                              "checkpoint_every", "keep_checkpoints",

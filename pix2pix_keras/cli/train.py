@@ -4,15 +4,19 @@ config, the run folder's callbacks and its training curves."""
 import contextlib
 import csv
 import datetime
+import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 
 import keras
 
 import pix2pix_keras as pk
 from pix2pix_keras.callbacks_run import LogLearningRates
+from pix2pix_keras.callbacks_run import RunDiagnostics
 from pix2pix_keras.callbacks_run import RunCheckpoint
 from pix2pix_keras.callbacks_run import RunCSVLogger
 from pix2pix_keras.cli.common import EXIT_OK
@@ -29,6 +33,7 @@ from pix2pix_keras.cli.config import _load_size
 from pix2pix_keras.cli.config import _pair
 from pix2pix_keras.cli.config import check_config
 from pix2pix_keras.cli.config import default_config
+from pix2pix_keras.cli.config import lambda_schedule
 from pix2pix_keras.cli.config import lr_schedule
 from pix2pix_keras.cli.config import read_config_file
 from pix2pix_keras.cli.config import schedule_warnings
@@ -168,12 +173,16 @@ def _build_model(config):
         if config["generator"] == "unet":
             generator = pk.UNetGenerator(
                 image_size=size, filters=config["filters"],
-                norm=config["norm"], dropout=config["dropout"], **channels)
+                norm=config["norm"], dropout=config["dropout"],
+                depth=config.get("depth"),
+                attention=config.get("attention", False),
+                residual_blocks=config.get("residual_blocks", 0), **channels)
         else:
             generator = pk.ResnetGenerator(
                 image_size=size, filters=config["filters"],
-                n_blocks=config["resnet_blocks"], norm=config["norm"],
-                dropout=config["dropout"], **channels)
+                n_blocks=config["resnet_blocks"],
+                n_downsampling=config.get("resnet_downsampling", 2),
+                norm=config["norm"], dropout=config["dropout"], **channels)
         common = dict(image_size=size, filters=config["filters"],
                       norm=config["norm"],
                       spectral_norm=config["spectral_norm"], **channels)
@@ -195,12 +204,95 @@ def _build_model(config):
             d_optimizer=keras.optimizers.Adam(d_lr, beta_1=config["beta_1"]),
             gan_loss=config["gan_loss"],
             lambda_l1=config["lambda_l1"],
+            reconstruction=config.get("reconstruction", "l1"),
+            perceptual_weight=config.get("lambda_vgg", 0.0),
+            perceptual_loss=_perceptual_loss(config),
+            feature_matching_weight=config.get("lambda_fm", 0.0),
             d_every=config["d_every"],
             jit_compile=config["jit_compile"],
         )
     except ValueError as e:
         raise UsageError(f"invalid model configuration: {e}") from None
     return model
+
+
+def _perceptual_loss(config):
+    """The VGG19 perceptual loss of `lambda_vgg` > 0 (ImageNet weights),
+    else `None`."""
+    if config.get("lambda_vgg", 0.0) > 0:
+        return pk.VGGPerceptualLoss()
+    return None
+
+
+def check_strategy_environment(config, environ=None):
+    """Raises `UsageError` when `strategy` is `multiworker` and `TF_CONFIG`
+    is missing or not a JSON object with a `cluster` and a `task`."""
+    if config.get("strategy", "none") != "multiworker":
+        return
+    environ = os.environ if environ is None else environ
+    text = environ.get("TF_CONFIG")
+    hint = (
+        "--strategy multiworker needs the TF_CONFIG environment variable "
+        "on every worker, e.g. TF_CONFIG='{\"cluster\": {\"worker\": "
+        "[\"hostA:12345\", \"hostB:12345\"]}, \"task\": {\"type\": "
+        "\"worker\", \"index\": 0}}' (see docs/distributed.md)"
+    )
+    if not text:
+        raise UsageError(f"{hint}; it is not set")
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{hint}; it is not valid JSON ({e.msg})") from None
+    if (not isinstance(parsed, dict) or "cluster" not in parsed
+            or "task" not in parsed):
+        raise UsageError(f"{hint}; it has no `cluster` or no `task`")
+
+
+def make_strategy(config):
+    """The `tf.distribute` strategy of `strategy` (`None` for `none`)."""
+    name = config.get("strategy", "none")
+    if name == "none":
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    check_strategy_environment(config)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _is_chief(strategy):
+    """Whether this process writes the run folder (not a multi-worker
+    worker other than worker 0)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if strategy is None or resolver is None:
+        return True
+    return (resolver.task_type in (None, "chief")
+            or (resolver.task_type == "worker" and resolver.task_id == 0))
+
+
+def _distributed_train_data(train, config, strategy):
+    """The training data for `strategy`: global batches of `batch_size`
+    split over the replicas (each must get the same number of images)."""
+    if strategy is None:
+        return train
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    if config["batch_size"] % replicas:
+        raise UsageError(
+            f"--batch-size {config['batch_size']} is the global batch of "
+            f"--strategy {config['strategy']}, which has {replicas} "
+            "replicas: use a multiple of it"
+        )
+    if replicas > 1:
+        train = train.rebatch(config["batch_size"], drop_remainder=True)
+    if config["strategy"] == "multiworker":
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        train = train.with_options(options)
+    return train
 
 
 def _datasets(config):
@@ -262,12 +354,24 @@ def fid_key(config):
     return "val_fid_proxy"
 
 
-def _callbacks(config, run_dir, samples, val=None):
+#: The findings of `--diagnostics`, one JSON object a line.
+DIAGNOSTICS_FILE = "diagnostics.jsonl"
+
+
+def _callbacks(config, run_dir, samples, val=None, verbose=1):
     callbacks = []
     schedule = lr_schedule(config)
     if schedule is not None:
         callbacks.append(schedule)
+    schedule = lambda_schedule(config)
+    if schedule is not None:
+        callbacks.append(schedule)
     callbacks.append(LogLearningRates())
+    if config.get("diagnostics", False):
+        callbacks.append(RunDiagnostics(
+            os.path.join(run_dir, DIAGNOSTICS_FILE),
+            window=config.get("diagnostics_window", 50),
+            verbose=1 if verbose else 0))
     if samples is not None:
         callbacks.append(pk.SampleGrid(
             samples, os.path.join(run_dir, SAMPLES_DIR),
@@ -389,6 +493,7 @@ def cmd_train(args):
     else:
         config, state = _new_run_config(args, overrides), None
     _check_dirs(config)
+    check_strategy_environment(config)
     for warning in schedule_warnings(config):
         print(f"{PROG} train: warning: {warning}", file=sys.stderr, flush=True)
     with dtype_policy(config):
@@ -396,6 +501,21 @@ def cmd_train(args):
 
 
 def _train(args, config, state):
+    # First: a multi-worker strategy must exist before other TF work.
+    strategy = make_strategy(config)
+    if not _is_chief(strategy):
+        # Other workers train the same model but write nothing to the run
+        # folder: their files go to a temporary folder, removed at the end.
+        scratch = tempfile.mkdtemp(prefix="pix2pix-worker-")
+        try:
+            return _train_in(args, {**config, "output": scratch}, state,
+                             strategy)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _train_in(args, config, state, strategy)
+
+
+def _train_in(args, config, state, strategy):
     run_dir = config["output"]
     args.run_dir = run_dir  # for the hint after an interruption
 
@@ -405,13 +525,19 @@ def _train(args, config, state):
     # states come from the checkpoint.
     keras.utils.set_random_seed(config["seed"])
     train, val, samples = _datasets(config)
+    train = _distributed_train_data(train, config, strategy)
+    scope = (strategy.scope() if strategy is not None
+             else contextlib.nullcontext())
+    with scope:
+        if state:
+            model = pk.Pix2Pix.load(state["checkpoint"])
+        else:
+            model = _build_model(config)
     if state:
-        model = pk.Pix2Pix.load(state["checkpoint"])
         _truncate_metrics(os.path.join(run_dir, METRICS_FILE), initial_epoch)
         say(args, f"Resuming {run_dir} at epoch {initial_epoch + 1} of "
              f"{config['epochs']} from {state['checkpoint']}")
     else:
-        model = _build_model(config)
         say(args, f"Training into {run_dir} (compute dtype "
             f"{model.generator.dtype_policy.compute_dtype})")
     os.makedirs(run_dir, exist_ok=True)
@@ -430,7 +556,8 @@ def _train(args, config, state):
                 initial_epoch=initial_epoch,
                 steps_per_epoch=steps,
                 validation_data=val,
-                callbacks=_callbacks(config, run_dir, samples, val),
+                callbacks=_callbacks(config, run_dir, samples, val,
+                                     verbose=args.verbose),
                 verbose=args.verbose,
                 shuffle=False,  # the dataset shuffles itself
             )

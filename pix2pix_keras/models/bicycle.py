@@ -34,7 +34,8 @@ from pix2pix_keras.models.pix2pix import _check_configs
 from pix2pix_keras.models.pix2pix import _check_weight
 from pix2pix_keras.models.pix2pix import _ensure_built
 from pix2pix_keras.models.pix2pix import _write_directory
-from pix2pix_keras.models.training import replica_scaled
+from pix2pix_keras.models.training import loss_scaled
+from pix2pix_keras.models.training import scaled_loss
 from pix2pix_keras.utils import check_int
 
 # Pix2Pix.compile() options that the BicycleGAN step does not implement.
@@ -422,8 +423,11 @@ class BicycleGAN(Pix2Pix):
             check_inputs=check_inputs,
             **kwargs,
         )
-        self.e_optimizer = optimizers["e_optimizer"]
+        self.e_optimizer = loss_scaled(optimizers["e_optimizer"], self.encoder)
         self.d2_optimizer = optimizers.get("d2_optimizer")
+        if self.d2_optimizer is not None:
+            self.d2_optimizer = loss_scaled(self.d2_optimizer,
+                                            self.discriminator2)
         self.lambda_kl = float(lambda_kl)
         self.lambda_z = float(lambda_z)
         self.split_batch = split_batch
@@ -694,9 +698,14 @@ class BicycleGAN(Pix2Pix):
         with tf.GradientTape() as g_tape, tf.GradientTape() as e_tape, \
                 tf.GradientTape() as d_tape:
             _, _, values = self._bicycle_forward(source, target, True)
-            g_loss = replica_scaled(values["g_loss"])
-            e_loss = replica_scaled(values["_ge_loss"])
-            d_loss = replica_scaled(values["d_loss"] + values["d2_loss"])
+            g_loss = scaled_loss(values["g_loss"], self.g_optimizer)
+            e_loss = scaled_loss(values["_ge_loss"], self.e_optimizer)
+            if d_opts[-1] is d_opts[0]:
+                d_loss = scaled_loss(values["d_loss"] + values["d2_loss"],
+                                     d_opts[0])
+            else:  # D and D2 share no variables: each its own loss scale
+                d_loss = (scaled_loss(values["d_loss"], d_opts[0])
+                          + scaled_loss(values["d2_loss"], d_opts[-1]))
         g_vars = self.generator.trainable_variables
         e_vars = self.encoder.trainable_variables
         d_vars = [n.trainable_variables for n in d_nets]

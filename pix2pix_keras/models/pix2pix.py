@@ -25,7 +25,8 @@ from pix2pix_keras.models.training import ON_NONFINITE  # noqa: F401
 from pix2pix_keras.models.training import NonFiniteError  # noqa: F401
 from pix2pix_keras.models.training import StepGuardMixin
 from pix2pix_keras.models.training import current_learning_rate
-from pix2pix_keras.models.training import replica_scaled
+from pix2pix_keras.models.training import loss_scaled
+from pix2pix_keras.models.training import scaled_loss
 
 def _ensure_built(model, shape, arg_name):
     if model.built:
@@ -220,6 +221,11 @@ class Pix2Pix(
             d_optimizer: optimizer, its name, or `None` for
                 `Adam(2e-4, beta_1=0.5)`. Updates the discriminator. Must
                 be a different instance from `g_optimizer`.
+                An optimizer whose network computes in float16 (built
+                under the `mixed_float16` dtype policy) is wrapped in a
+                `keras.optimizers.LossScaleOptimizer`, as
+                `keras.Model.compile` does; the step scales each loss
+                with its optimizer's `scale_loss()`.
             gan_loss: str. `"lsgan"` (least squares), `"vanilla"` (binary
                 cross-entropy on logits) or `"hinge"`. Defaults to `"lsgan"`.
             lambda_l1: float >= 0. Weight of the L1 term (the start value
@@ -288,6 +294,8 @@ class Pix2Pix(
         g_optimizer, d_optimizer = self._check_optimizers(
             g_optimizer=g_optimizer, d_optimizer=d_optimizer
         )
+        g_optimizer = loss_scaled(g_optimizer, self.generator)
+        d_optimizer = loss_scaled(d_optimizer, self.discriminator)
         self._check_step_options(d_every, jit_optimizer, on_nonfinite,
                                  check_inputs)
         kwargs["optimizer"] = None  # no stray default RMSprop
@@ -446,8 +454,9 @@ class Pix2Pix(
             )
             if update_d:
                 values.update(self.discriminator_loss(real_view, fake_view))
-            g_loss = replica_scaled(values["g_loss"])
-            d_loss = replica_scaled(values["d_loss"]) if update_d else None
+            g_loss = scaled_loss(values["g_loss"], self.g_optimizer)
+            d_loss = (scaled_loss(values["d_loss"], self.d_optimizer)
+                      if update_d else None)
         updates = {"g": self.generator_updates(g_tape, g_loss)}
         if update_d:
             updates["d"] = self.discriminator_updates(d_tape, d_loss)

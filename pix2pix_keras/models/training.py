@@ -4,7 +4,11 @@
 gradients; the pieces here do the rest, each behind one small interface:
 
 - `replica_scaled(loss)`: a loss divided for the gradient all-reduce of a
-  multi-replica strategy.
+  multi-replica strategy; `scaled_loss(loss, optimizer)` also applies the
+  optimizer's loss scale (`LossScaleOptimizer` under float16).
+- `loss_scaled(optimizer, network)`: the optimizer wrapped in a
+  `keras.optimizers.LossScaleOptimizer` when the network computes in
+  float16.
 - `Updates`: applies `{"g": [(optimizer, gradients, variables), ...],
   "d": [...]}`, through XLA when `compile(jit_optimizer=...)` asks for it.
 - `StepGuardMixin`: the step guard of `compile(on_nonfinite=...,
@@ -42,6 +46,37 @@ def replica_scaled(loss):
     inside the gradient tape.
     """
     return loss / tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def scaled_loss(loss, optimizer):
+    """The loss a step differentiates for `optimizer`'s update.
+
+    `replica_scaled(loss)`, then `optimizer.scale_loss(...)`: multiplied by
+    the dynamic loss scale of a `keras.optimizers.LossScaleOptimizer` (its
+    `apply` divides the gradients by the same scale, and skips the update
+    and halves the scale when they are not finite), by a plain optimizer's
+    `loss_scale_factor` when one is set, and returned unchanged otherwise
+    (the same tensor: float32 and bfloat16 steps are unchanged). Call it
+    inside the gradient tape. The logged losses stay unscaled.
+    """
+    return optimizer.scale_loss(replica_scaled(loss))
+
+
+def is_loss_scaled(optimizer):
+    """Whether `optimizer` is a `keras.optimizers.LossScaleOptimizer`."""
+    return isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def loss_scaled(optimizer, network):
+    """`optimizer`, wrapped in a `LossScaleOptimizer` when `network`
+    computes in float16 (dtype policy `"mixed_float16"`) and it is not one
+    already, as `keras.Model.compile` wraps the optimizer of a standard
+    model: float16 gradients underflow without loss scaling."""
+    policy = getattr(network, "dtype_policy", None)
+    if (getattr(policy, "name", None) == "mixed_float16"
+            and not is_loss_scaled(optimizer)):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def current_learning_rate(optimizer):
@@ -388,7 +423,11 @@ class StepGuardMixin:
 
     @staticmethod
     def _grads_not_finite(triples):
-        grads = [g for _, gradients, _ in triples for g in gradients]
+        # A LossScaleOptimizer handles its own non-finite gradients (an
+        # overflow of the loss scale): it skips that update and halves the
+        # scale, so they are not a reason to stop or skip the step.
+        grads = [g for opt, gradients, _ in triples
+                 if not is_loss_scaled(opt) for g in gradients]
         return _not_finite(_global_norm(grads))
 
     def _end_step(self, values, checks):
