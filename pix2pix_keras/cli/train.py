@@ -12,9 +12,9 @@ import warnings
 import keras
 
 import pix2pix_keras as pk
-from pix2pix_keras.callbacks_run import LogLearningRates
-from pix2pix_keras.callbacks_run import RunCheckpoint
-from pix2pix_keras.callbacks_run import RunCSVLogger
+from pix2pix_keras.callbacks.run import LogLearningRates
+from pix2pix_keras.callbacks.run import RunCheckpoint
+from pix2pix_keras.callbacks.run import RunCSVLogger
 from pix2pix_keras.cli.common import EXIT_OK
 from pix2pix_keras.cli.common import PROG
 from pix2pix_keras.cli.common import UsageError
