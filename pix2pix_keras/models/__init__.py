@@ -1,3 +1,5 @@
+from pix2pix_keras.losses import feature_matching_loss
+from pix2pix_keras.losses import kl_divergence
 from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import LatentNoise
 from pix2pix_keras.models.blocks import BatchNormalization
@@ -10,7 +12,6 @@ from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
 from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.discriminator import PixelDiscriminator
-from pix2pix_keras.models.discriminator import feature_matching_loss
 from pix2pix_keras.models.discriminator import receptive_field
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.pix2pix import Pix2Pix
@@ -27,4 +28,3 @@ from pix2pix_keras.models.progressive import stabilize
 from pix2pix_keras.models.progressive import train_progressive
 from pix2pix_keras.models.bicycle import BicycleGAN
 from pix2pix_keras.models.bicycle import LatentEncoder
-from pix2pix_keras.models.bicycle import kl_divergence

@@ -22,11 +22,11 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from pix2pix_keras.losses import kl_divergence
 from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
 from pix2pix_keras.models.encoder import LatentEncoder
 from pix2pix_keras.models.encoder import apply_encoder_block  # noqa: F401
 from pix2pix_keras.models.encoder import default_encoder_blocks  # noqa: F401
-from pix2pix_keras.models.encoder import kl_divergence
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.pix2pix import Pix2Pix

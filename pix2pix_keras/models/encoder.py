@@ -1,49 +1,23 @@
-"""BicycleGAN's latent encoder E and its KL term.
+"""BicycleGAN's latent encoder E.
 
 `LatentEncoder` maps an image to the mean and log-variance of a Gaussian
-latent code (the reference's `E_ResNet`); `kl_divergence` is the KL term
-that pulls it towards N(0, I).
+latent code (the reference's `E_ResNet`);
+`pix2pix_keras.losses.kl_divergence` is the KL term that pulls it towards
+N(0, I).
 """
 
 import math
 
 import keras
 from keras import layers
-from keras import ops
 
+from pix2pix_keras.losses import kl_divergence  # noqa: F401
 from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
-
-
-def kl_divergence(mu, log_var):
-    """KL divergence of N(μ, σ²) from N(0, I), per sample.
-
-    `-½ Σ_d (1 + log σ²_d − μ_d² − σ²_d)`, summed over the latent
-    dimensions as in the reference (`loss_kl`), which sums over its
-    one-image half batch; `BicycleGAN` averages this over the batch.
-
-    Args:
-        mu: float tensor `(batch, latent_dim)`.
-        log_var: float tensor `(batch, latent_dim)`, `log σ²`.
-
-    Returns:
-        Float32 tensor of shape `(batch,)`, >= 0.
-
-    Example:
-    >>> mu = ops.convert_to_tensor([[1.0, 0.0]])
-    >>> log_var = ops.convert_to_tensor([[0.0, 0.0]])
-    >>> float(kl_divergence(mu, log_var)[0])
-    0.5
-    """
-    mu = ops.cast(mu, "float32")
-    log_var = ops.cast(log_var, "float32")
-    return -0.5 * ops.sum(
-        1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1
-    )
 
 
 def default_encoder_blocks(image_size):
