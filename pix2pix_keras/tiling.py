@@ -17,7 +17,7 @@ import numpy as np
 
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.pix2pix import INPUT_RANGE_TOLERANCE
-from pix2pix_keras.models.pix2pix import Pix2Pix
+from pix2pix_keras.models.inference import generator_of
 from pix2pix_keras.models.resnet import ResnetGenerator
 
 BLENDS = ("cosine", "linear", "none")
@@ -210,17 +210,6 @@ def tile_layout(height, width, tile_size, overlap=0, blend="cosine",
     )
 
 
-def _generator_of(model):
-    if isinstance(model, Pix2Pix):
-        return model.generator
-    if isinstance(model, keras.Model):
-        return model
-    raise ValueError(
-        "`model` must be a Pix2Pix or a generator (keras.Model). Received: "
-        f"{type(model).__name__}"
-    )
-
-
 def _default_align(generator):
     # A ResNet is translation-equivariant for shifts by its downsampling
     # factor: tiles at such offsets compute exactly what the whole image
@@ -384,7 +373,7 @@ def translate_tiled(model, images, tile_size=None, overlap=None,
     >>> translate_tiled(g, x, overlap=8).shape
     (70, 45, 3)
     """
-    generator = _generator_of(model)
+    generator = generator_of(model, keras_model=True)
     if not generator.inputs:
         raise ValueError("The generator must be built (a functional model).")
     channels = generator.inputs[0].shape[-1]

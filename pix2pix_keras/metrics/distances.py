@@ -304,13 +304,6 @@ class FrechetInceptionDistance(_FeatureMetric):
         super().__init__(extractor, weights, input_size, batch_size)
         self.reset_state()
 
-    def update_state(self, real=None, fake=None):
-        """Adds a batch of real and / or generated images in [-1, 1]."""
-        if real is not None:
-            self.update_real(real)
-        if fake is not None:
-            self.update_fake(fake)
-
     def update_real(self, images):
         """Adds real images `(n, h, w, c)` in [-1, 1]."""
         self._real.update(self.features(images, "real images"))
@@ -452,13 +445,6 @@ class KernelInceptionDistance(_FeatureMetric):
             if j < self.max_samples:
                 kept[j] = row
         store["chunks"][0] = kept
-
-    def update_state(self, real=None, fake=None):
-        """Adds a batch of real and / or generated images in [-1, 1]."""
-        if real is not None:
-            self.update_real(real)
-        if fake is not None:
-            self.update_fake(fake)
 
     def update_real(self, images):
         """Adds real images `(n, h, w, c)` in [-1, 1]."""

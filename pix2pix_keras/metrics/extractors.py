@@ -258,6 +258,13 @@ class _FeatureMetric:
 
         return tf.function(extract, reduce_retracing=True)
 
+    def update_state(self, real=None, fake=None):
+        """Adds a batch of real and / or generated images in [-1, 1]."""
+        if real is not None:
+            self.update_real(real)
+        if fake is not None:
+            self.update_fake(fake)
+
     def features(self, images, name="images"):
         """Features of a batch of images, extracted `batch_size` at a time.
 

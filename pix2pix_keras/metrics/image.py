@@ -224,8 +224,28 @@ def l1(y_true, y_pred):
 # Streaming Keras metrics
 
 
+class _PerImageMean(keras.metrics.MeanMetricWrapper):
+    """The mean over images of `fn(y_true, y_pred, **options)`; `direction`
+    (`"up"` or `"down"`) is where the metric improves. The options are
+    attributes and, with `name` and `dtype`, the config."""
+
+    def __init__(self, fn, name, dtype, direction, **options):
+        super().__init__(fn=fn, name=name, dtype=dtype, **options)
+        self._option_names = tuple(options)
+        for key, value in options.items():
+            setattr(self, key, value)
+        self._direction = direction
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            **{key: getattr(self, key) for key in self._option_names},
+        }
+
+
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class PSNR(keras.metrics.MeanMetricWrapper):
+class PSNR(_PerImageMean):
     """Streaming PSNR: the mean over images of the per-image PSNR (dB).
 
     Identical images have an infinite PSNR; each image's value is clipped at
@@ -252,27 +272,12 @@ class PSNR(keras.metrics.MeanMetricWrapper):
     def __init__(self, name="psnr", dtype=None, max_val=2.0, max_db=100.0):
         _check_positive(max_val=max_val, max_db=max_db)
         super().__init__(
-            fn=_clipped_psnr,
-            name=name,
-            dtype=dtype,
-            max_val=max_val,
-            max_db=max_db,
+            _clipped_psnr, name, dtype, "up", max_val=max_val, max_db=max_db
         )
-        self.max_val = max_val
-        self.max_db = max_db
-        self._direction = "up"
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "max_val": self.max_val,
-            "max_db": self.max_db,
-        }
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class SSIM(keras.metrics.MeanMetricWrapper):
+class SSIM(_PerImageMean):
     """Streaming SSIM: the mean over images of the per-image `ssim`.
 
     Args:
@@ -308,36 +313,13 @@ class SSIM(keras.metrics.MeanMetricWrapper):
             max_val=max_val, filter_sigma=filter_sigma, k1=k1, k2=k2
         )
         super().__init__(
-            fn=ssim,
-            name=name,
-            dtype=dtype,
-            max_val=max_val,
-            filter_size=filter_size,
-            filter_sigma=filter_sigma,
-            k1=k1,
-            k2=k2,
+            ssim, name, dtype, "up", max_val=max_val,
+            filter_size=filter_size, filter_sigma=filter_sigma, k1=k1, k2=k2,
         )
-        self.max_val = max_val
-        self.filter_size = filter_size
-        self.filter_sigma = filter_sigma
-        self.k1 = k1
-        self.k2 = k2
-        self._direction = "up"
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "max_val": self.max_val,
-            "filter_size": self.filter_size,
-            "filter_sigma": self.filter_sigma,
-            "k1": self.k1,
-            "k2": self.k2,
-        }
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
-class L1(keras.metrics.MeanMetricWrapper):
+class L1(_PerImageMean):
     """Streaming L1: the mean over images of the per-image mean |y − ŷ|.
 
     Like `keras.metrics.MeanAbsoluteError`, but averaged per image over
@@ -355,8 +337,4 @@ class L1(keras.metrics.MeanMetricWrapper):
     """
 
     def __init__(self, name="l1", dtype=None):
-        super().__init__(fn=l1, name=name, dtype=dtype)
-        self._direction = "down"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(l1, name, dtype, "down")

@@ -6,15 +6,11 @@ https://arxiv.org/abs/1710.10196; Wang et al. 2018,
 https://arxiv.org/abs/1711.11585 grow pix2pixHD's generator the same way,
 coarse to fine):
 
-- `ProgressiveUNetGenerator` and `ProgressivePatchDiscriminator`: networks
-  at stage `s` (size `base · 2**s`), optionally fading in their outermost
-  stage with a weight `alpha`;
-- `grow(model)`: a new `Pix2Pix` at twice the size, every existing layer's
-  weights copied, fading in from `alpha = 0`;
-- `FadeIn(fade_steps)`: the callback that moves `alpha` from 0 to 1;
-- `stabilize(model)`: drops the fade-in branch once `alpha = 1`;
-- `train_progressive(model, datasets, epochs, fade_steps)`: one `fit()`
-  per size, growing in between.
+- `ProgressiveUNetGenerator` and `ProgressivePatchDiscriminator` (this
+  module): networks at stage `s` (size `base · 2**s`), optionally fading
+  in their outermost stage with a weight `alpha`;
+- `grow`, `FadeIn`, `stabilize` and `train_progressive`: growing a model
+  between `fit()` calls (`pix2pix_keras.models.growing`).
 
 Keras `fit()` cannot swap the model it trains, so growing happens between
 `fit()` calls (`train_progressive`), not inside a callback.
