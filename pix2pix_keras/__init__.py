@@ -49,7 +49,7 @@ _NAMES = {
     "ConcatLatent": "models",
     "LatentNoise": "models",
     "MultiScaleDiscriminator": "models",
-    "NonFiniteError": "models.pix2pix",
+    "NonFiniteError": "models.training",
     "BatchNormalization": "models",
     "NoiseDropout": "models",
     "PatchDiscriminator": "models",
@@ -115,7 +115,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
     from pix2pix_keras.models import ConcatLatent
     from pix2pix_keras.models import LatentNoise
     from pix2pix_keras.models import MultiScaleDiscriminator
-    from pix2pix_keras.models.pix2pix import NonFiniteError
+    from pix2pix_keras.models.training import NonFiniteError
     from pix2pix_keras.models import BatchNormalization
     from pix2pix_keras.models import NoiseDropout
     from pix2pix_keras.models import PatchDiscriminator

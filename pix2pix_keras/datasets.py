@@ -15,6 +15,8 @@ import os
 import shutil
 import tempfile
 
+__all__ = ["BASE_URL", "DatasetInfo", "download", "list_datasets", "load"]
+
 # Keras and `pix2pix_keras.data` (TensorFlow) are imported where they are
 # used: `pix2pix datasets list` reads the registry without them.
 

@@ -14,6 +14,8 @@ from pix2pix_keras.models.inference import generator_of
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
 
+__all__ = ["AVAILABLE", "evaluate"]
+
 AVAILABLE = ("l1", "psnr", "ssim", "fid", "kid", "miou")
 
 

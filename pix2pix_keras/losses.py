@@ -16,6 +16,28 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+__all__ = [
+    "DISTANCES",
+    "GAN_LOSSES",
+    "PIX2PIXHD_LAYERS",
+    "RECONSTRUCTION_LOSSES",
+    "VGG19_LAYERS",
+    "VGGPerceptualLoss",
+    "discriminator_output",
+    "feature_matching_loss",
+    "get_gan_loss",
+    "get_reconstruction_loss",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "kl_divergence",
+    "l1_loss",
+    "l2_loss",
+    "lsgan_discriminator_loss",
+    "lsgan_generator_loss",
+    "vanilla_discriminator_loss",
+    "vanilla_generator_loss",
+]
+
 GAN_LOSSES = ("lsgan", "vanilla", "hinge")
 RECONSTRUCTION_LOSSES = ("l1", "l2")
 

@@ -20,6 +20,18 @@ import tempfile
 from pix2pix_keras import pytorch as pytorch_lib
 from pix2pix_keras.datasets import _cache_root
 
+__all__ = [
+    "BASE_URL",
+    "CACHE_SUBDIR",
+    "ORIGIN_ENV",
+    "PRETRAINED",
+    "PretrainedInfo",
+    "download_checkpoint",
+    "list_pretrained",
+    "load_pretrained",
+    "pretrained_path",
+]
+
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/"
 
 ORIGIN_ENV = "PIX2PIX_PRETRAINED_URL"

@@ -37,6 +37,20 @@ from PIL import UnidentifiedImageError
 
 from pix2pix_keras.utils import read_palette_lines
 
+__all__ = [
+    "FORMATS",
+    "IMAGE_EXTENSIONS",
+    "LOOPBACK",
+    "MAX_UPLOAD",
+    "PAGE",
+    "TranslateError",
+    "Translator",
+    "build_server",
+    "facades_palette",
+    "read_palette_file",
+    "serve",
+]
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 FORMATS = ("JPEG", "PNG", "BMP")
 MAX_UPLOAD = 32 * 2**20

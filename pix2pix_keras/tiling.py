@@ -20,6 +20,8 @@ from pix2pix_keras.models.pix2pix import INPUT_RANGE_TOLERANCE
 from pix2pix_keras.models.inference import generator_of
 from pix2pix_keras.models.resnet import ResnetGenerator
 
+__all__ = ["BLENDS", "TileLayout", "tile_layout", "translate_tiled"]
+
 BLENDS = ("cosine", "linear", "none")
 
 TileLayout = collections.namedtuple(

@@ -11,6 +11,19 @@ import socket
 import stat
 import zipfile
 
+__all__ = [
+    "BASE_CONFIG_KEYS",
+    "atomic_path",
+    "check_config_keys",
+    "check_int",
+    "check_keras_file",
+    "check_number",
+    "config_differences",
+    "config_keys",
+    "read_palette_lines",
+    "remove_stale_temporaries",
+]
+
 
 def check_int(minimum=1, **values):
     """Raises a `ValueError` unless every keyword value is an int >= `minimum`.

@@ -44,6 +44,8 @@ from pix2pix_keras.runs import read_state
 from pix2pix_keras.runs import write_json
 from pix2pix_keras.utils import atomic_path
 
+__all__ = ["cmd_train", "dtype_policy", "fid_key", "plot_training_curves"]
+
 
 def _new_run_config(args, overrides):
     config = default_config()

@@ -28,3 +28,36 @@ from pix2pix_keras.models.progressive import stabilize
 from pix2pix_keras.models.progressive import train_progressive
 from pix2pix_keras.models.bicycle import BicycleGAN
 from pix2pix_keras.models.bicycle import LatentEncoder
+
+__all__ = [
+    "BatchNormalization",
+    "BicycleGAN",
+    "ConcatLatent",
+    "Fade",
+    "FadeIn",
+    "LatentEncoder",
+    "LatentNoise",
+    "MultiScaleDiscriminator",
+    "NoiseDropout",
+    "PatchDiscriminator",
+    "Pix2Pix",
+    "PixelDiscriminator",
+    "ProgressivePatchDiscriminator",
+    "ProgressiveUNetGenerator",
+    "ReflectionPadding2D",
+    "ResidualBlock",
+    "ResnetGenerator",
+    "UNetGenerator",
+    "apply_attention_gate",
+    "apply_downsample",
+    "apply_upsample",
+    "export_generator",
+    "feature_matching_loss",
+    "get_alpha",
+    "grow",
+    "kl_divergence",
+    "receptive_field",
+    "set_alpha",
+    "stabilize",
+    "train_progressive",
+]

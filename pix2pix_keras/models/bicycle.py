@@ -37,6 +37,8 @@ from pix2pix_keras.models.pix2pix import _write_directory
 from pix2pix_keras.models.training import replica_scaled
 from pix2pix_keras.utils import check_int
 
+__all__ = ["BicycleGAN"]
+
 # Pix2Pix.compile() options that the BicycleGAN step does not implement.
 _PIX2PIX_ONLY = (
     "d_every",

@@ -13,6 +13,28 @@ from keras import layers, ops
 from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.utils import check_config_keys
 
+__all__ = [
+    "BatchNormalization",
+    "ConcatLatent",
+    "INFERENCE_STATISTICS",
+    "LatentNoise",
+    "NORMS",
+    "NoiseDropout",
+    "ReflectionPadding2D",
+    "ResidualBlock",
+    "apply_attention_gate",
+    "apply_downsample",
+    "apply_upsample",
+    "conv_initializer",
+    "dtype_policy_scope",
+    "make_norm",
+    "set_inference_statistics",
+    "set_layer_option",
+    "uses_bias",
+    "validate_inference_statistics",
+    "validate_norm",
+]
+
 NORMS = ("batch", "instance", "none")
 INFERENCE_STATISTICS = ("image", "moving")
 

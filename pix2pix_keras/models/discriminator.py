@@ -23,6 +23,13 @@ from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
 
+__all__ = [
+    "MultiScaleDiscriminator",
+    "PatchDiscriminator",
+    "PixelDiscriminator",
+    "receptive_field",
+]
+
 
 def receptive_field(n_layers=3, kernel_size=4):
     """Receptive field, in input pixels, of one PatchGAN output logit.

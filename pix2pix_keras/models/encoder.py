@@ -19,6 +19,8 @@ from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
 
+__all__ = ["LatentEncoder", "apply_encoder_block", "default_encoder_blocks"]
+
 
 def default_encoder_blocks(image_size):
     """`n_blocks` of `LatentEncoder` that leaves an 8-pixel side, as the

@@ -25,6 +25,16 @@ from pix2pix_keras.models.progressive import _fade_layer
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_number
 
+__all__ = [
+    "FadeIn",
+    "get_alpha",
+    "grow",
+    "set_alpha",
+    "stabilize",
+    "train_progressive",
+]
+
+
 def _networks(model, what):
     g = getattr(model, "generator", None)
     d = getattr(model, "discriminator", None)

@@ -16,6 +16,14 @@ from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import set_inference_statistics
 from pix2pix_keras.models.blocks import set_layer_option
 
+__all__ = [
+    "InferenceDropoutMixin",
+    "InferenceOptionsMixin",
+    "InferenceStatisticsMixin",
+    "generator_of",
+    "set_inference_dropout",
+]
+
 
 def generator_of(model, keras_model=False):
     """The generator of a Pix2Pix-style model, or `model` itself.

@@ -27,6 +27,8 @@ from pix2pix_keras.models.training import StepGuardMixin
 from pix2pix_keras.models.training import current_learning_rate
 from pix2pix_keras.models.training import replica_scaled
 
+__all__ = ["Pix2Pix"]
+
 
 def _ensure_built(model, shape, arg_name):
     if model.built:

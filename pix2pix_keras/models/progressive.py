@@ -39,6 +39,13 @@ from pix2pix_keras.models.generator import _set_bn_momentum
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_number
 
+__all__ = [
+    "Fade",
+    "ProgressivePatchDiscriminator",
+    "ProgressiveUNetGenerator",
+    "stage_filters",
+]
+
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class Fade(layers.Layer):
