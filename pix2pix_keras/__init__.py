@@ -69,16 +69,16 @@ _NAMES = {
     "TensorBoard": "tensorboard_logging",
     "tile_layout": "extensions.tiling",
     "translate_tiled": "extensions.tiling",
-    "FadeIn": "extensions.growing",
-    "ProgressivePatchDiscriminator": "extensions.progressive",
-    "ProgressiveUNetGenerator": "extensions.progressive",
-    "get_alpha": "extensions.growing",
-    "grow": "extensions.growing",
-    "set_alpha": "extensions.growing",
-    "stabilize": "extensions.growing",
-    "train_progressive": "extensions.growing",
-    "BicycleGAN": "extensions.bicycle",
-    "LatentEncoder": "extensions.encoder",
+    "FadeIn": "models",
+    "ProgressivePatchDiscriminator": "models",
+    "ProgressiveUNetGenerator": "models",
+    "get_alpha": "models",
+    "grow": "models",
+    "set_alpha": "models",
+    "stabilize": "models",
+    "train_progressive": "models",
+    "BicycleGAN": "models",
+    "LatentEncoder": "models",
 }
 
 if TYPE_CHECKING:  # the same names, for type checkers and the API docs
@@ -135,16 +135,16 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
     from pix2pix_keras.tensorboard_logging import TensorBoard
     from pix2pix_keras.extensions.tiling import tile_layout
     from pix2pix_keras.extensions.tiling import translate_tiled
-    from pix2pix_keras.extensions.growing import FadeIn
-    from pix2pix_keras.extensions.progressive import ProgressivePatchDiscriminator
-    from pix2pix_keras.extensions.progressive import ProgressiveUNetGenerator
-    from pix2pix_keras.extensions.growing import get_alpha
-    from pix2pix_keras.extensions.growing import grow
-    from pix2pix_keras.extensions.growing import set_alpha
-    from pix2pix_keras.extensions.growing import stabilize
-    from pix2pix_keras.extensions.growing import train_progressive
-    from pix2pix_keras.extensions.bicycle import BicycleGAN
-    from pix2pix_keras.extensions.encoder import LatentEncoder
+    from pix2pix_keras.models import FadeIn
+    from pix2pix_keras.models import ProgressivePatchDiscriminator
+    from pix2pix_keras.models import ProgressiveUNetGenerator
+    from pix2pix_keras.models import get_alpha
+    from pix2pix_keras.models import grow
+    from pix2pix_keras.models import set_alpha
+    from pix2pix_keras.models import stabilize
+    from pix2pix_keras.models import train_progressive
+    from pix2pix_keras.models import BicycleGAN
+    from pix2pix_keras.models import LatentEncoder
 
 #: Submodules that are public attributes (`pk.metrics.PSNR`).
 _MODULES = ("datasets", "losses", "metrics")

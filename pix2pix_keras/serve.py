@@ -1,7 +1,4 @@
-"""`pix2pix_keras.extensions.serve`, also importable as `pix2pix_keras.serve`.
-
-Importing either path gives the same module object.
-"""
+"""Also `pix2pix_keras.extensions.serve`: one module, two import paths."""
 
 import sys
 

@@ -1,7 +1,4 @@
-"""`pix2pix_keras.extensions.tiling`, also importable as `pix2pix_keras.tiling`.
-
-Importing either path gives the same module object.
-"""
+"""Also `pix2pix_keras.extensions.tiling`: one module, two import paths."""
 
 import sys
 

@@ -39,7 +39,9 @@ _EXTENSIONS = {
 if TYPE_CHECKING:
     from pix2pix_keras.extensions.progressive import Fade
     from pix2pix_keras.extensions.growing import FadeIn
-    from pix2pix_keras.extensions.progressive import ProgressivePatchDiscriminator
+    from pix2pix_keras.extensions.progressive import (
+        ProgressivePatchDiscriminator,
+    )
     from pix2pix_keras.extensions.progressive import ProgressiveUNetGenerator
     from pix2pix_keras.extensions.growing import get_alpha
     from pix2pix_keras.extensions.growing import grow

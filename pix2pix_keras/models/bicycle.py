@@ -1,7 +1,4 @@
-"""`pix2pix_keras.extensions.bicycle`, also importable as `pix2pix_keras.models.bicycle`.
-
-Importing either path gives the same module object.
-"""
+"""Also `pix2pix_keras.extensions.bicycle`: one module, two import paths."""
 
 import sys
 

@@ -1,7 +1,4 @@
-"""`pix2pix_keras.extensions.encoder`, also importable as `pix2pix_keras.models.encoder`.
-
-Importing either path gives the same module object.
-"""
+"""Also `pix2pix_keras.extensions.encoder`: one module, two import paths."""
 
 import sys
 

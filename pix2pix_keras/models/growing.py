@@ -1,7 +1,4 @@
-"""`pix2pix_keras.extensions.growing`, also importable as `pix2pix_keras.models.growing`.
-
-Importing either path gives the same module object.
-"""
+"""Also `pix2pix_keras.extensions.growing`: one module, two import paths."""
 
 import sys
 

@@ -1,7 +1,4 @@
-"""`pix2pix_keras.extensions.progressive`, also importable as `pix2pix_keras.models.progressive`.
-
-Importing either path gives the same module object.
-"""
+"""Also `pix2pix_keras.extensions.progressive`: one module, two import paths."""
 
 import sys
 
