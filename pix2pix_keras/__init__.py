@@ -49,7 +49,7 @@ _NAMES = {
     "ConcatLatent": "models",
     "LatentNoise": "models",
     "MultiScaleDiscriminator": "models",
-    "NonFiniteError": "models.pix2pix",
+    "NonFiniteError": "models.training",
     "BatchNormalization": "models",
     "NoiseDropout": "models",
     "PatchDiscriminator": "models",
@@ -67,8 +67,8 @@ _NAMES = {
     "show_augmentations": "plotting",
     "show_pairs": "plotting",
     "TensorBoard": "tensorboard_logging",
-    "tile_layout": "tiling",
-    "translate_tiled": "tiling",
+    "tile_layout": "extensions.tiling",
+    "translate_tiled": "extensions.tiling",
     "FadeIn": "models",
     "ProgressivePatchDiscriminator": "models",
     "ProgressiveUNetGenerator": "models",
@@ -115,7 +115,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
     from pix2pix_keras.models import ConcatLatent
     from pix2pix_keras.models import LatentNoise
     from pix2pix_keras.models import MultiScaleDiscriminator
-    from pix2pix_keras.models.pix2pix import NonFiniteError
+    from pix2pix_keras.models.training import NonFiniteError
     from pix2pix_keras.models import BatchNormalization
     from pix2pix_keras.models import NoiseDropout
     from pix2pix_keras.models import PatchDiscriminator
@@ -133,8 +133,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
     from pix2pix_keras.plotting import show_augmentations
     from pix2pix_keras.plotting import show_pairs
     from pix2pix_keras.tensorboard_logging import TensorBoard
-    from pix2pix_keras.tiling import tile_layout
-    from pix2pix_keras.tiling import translate_tiled
+    from pix2pix_keras.extensions.tiling import tile_layout
+    from pix2pix_keras.extensions.tiling import translate_tiled
     from pix2pix_keras.models import FadeIn
     from pix2pix_keras.models import ProgressivePatchDiscriminator
     from pix2pix_keras.models import ProgressiveUNetGenerator
@@ -150,7 +150,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
 _MODULES = ("datasets", "losses", "metrics")
 #: The other modules, imported on first use as `pk.<name>` too (they were
 #: attributes when the package imported them all).
-_SUBMODULES = ("augment", "callbacks", "data", "evaluation", "models",
+_SUBMODULES = ("augment", "callbacks", "data", "evaluation", "extensions",
+               "models",
                "plotting", "pretrained", "pytorch", "tensorboard_logging",
                "tiling", "utils")
 

@@ -192,6 +192,14 @@ def run_if(condition, fn, args):
 # keras.callbacks.BackupAndRestore
 
 
+def _read_write(attribute):
+    """A property reading and writing the private attribute `attribute`."""
+    return property(
+        lambda self: getattr(self, attribute),
+        lambda self, value: setattr(self, attribute, value),
+    )
+
+
 class BackupAndRestoreBase(keras.callbacks.BackupAndRestore):
     """`keras.callbacks.BackupAndRestore` with its state under public names.
 
@@ -210,21 +218,8 @@ class BackupAndRestoreBase(keras.callbacks.BackupAndRestore):
     def metadata_path(self):
         return self._training_metadata_path
 
-    @property
-    def current_epoch(self):
-        return self._current_epoch
-
-    @current_epoch.setter
-    def current_epoch(self, value):
-        self._current_epoch = value
-
-    @property
-    def last_batch_seen(self):
-        return self._last_batch_seen
-
-    @last_batch_seen.setter
-    def last_batch_seen(self, value):
-        self._last_batch_seen = value
+    current_epoch = _read_write("_current_epoch")
+    last_batch_seen = _read_write("_last_batch_seen")
 
     def reset_save_counter(self):
         """Counts the batches towards `save_freq` from zero again."""

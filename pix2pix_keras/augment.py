@@ -13,6 +13,18 @@ import tensorflow as tf
 
 from pix2pix_keras.utils import check_number
 
+__all__ = [
+    "Augment",
+    "JITTER_KEYS",
+    "JITTER_SIDES",
+    "METHODS",
+    "color_jitter",
+    "displacement_field",
+    "elastic_deform",
+    "gaussian_kernel",
+    "warp",
+]
+
 METHODS = ("bilinear", "nearest")
 JITTER_KEYS = ("brightness", "contrast", "saturation", "hue")
 JITTER_SIDES = ("source", "target", "both")

@@ -27,6 +27,24 @@ from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import read_palette_lines
 
+__all__ = [
+    "DIRECTIONS",
+    "IMAGE_EXTENSIONS",
+    "LAYOUTS",
+    "LabelMaps",
+    "PREPROCESS",
+    "decode_image",
+    "default_load_size",
+    "detect_layout",
+    "facades_labels",
+    "find_pairs",
+    "inspect_image",
+    "load_paired_dataset",
+    "random_jitter",
+    "read_palette",
+    "sample_data_dir",
+]
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 LAYOUTS = ("auto", "ab", "folders", "stems")
 DIRECTIONS = ("AtoB", "BtoA")

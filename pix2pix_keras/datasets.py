@@ -15,6 +15,10 @@ import os
 import shutil
 import tempfile
 
+from pix2pix_keras.utils import lookup
+
+__all__ = ["BASE_URL", "DatasetInfo", "download", "list_datasets", "load"]
+
 # Keras and `pix2pix_keras.data` (TensorFlow) are imported where they are
 # used: `pix2pix datasets list` reads the registry without them.
 
@@ -144,12 +148,7 @@ def list_datasets():
 
 
 def _lookup(name):
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"Unknown pix2pix dataset {name!r}. Available datasets: "
-            f"{', '.join(_REGISTRY)}."
-        )
-    return _REGISTRY[name]
+    return lookup(_REGISTRY, name, "pix2pix dataset", "Available datasets")
 
 
 def _stamp(path):

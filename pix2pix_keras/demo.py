@@ -20,6 +20,19 @@ import shutil
 import sys
 import time
 
+__all__ = [
+    "DEMO_SETTINGS",
+    "DESCRIPTION",
+    "FAST_SETTINGS",
+    "METRICS_FILE",
+    "add_arguments",
+    "build_parser",
+    "main",
+    "report",
+    "run",
+    "train_argv",
+]
+
 #: The settings of `pix2pix demo` (flags of `pix2pix train`).
 DEMO_SETTINGS = {
     "direction": "BtoA",

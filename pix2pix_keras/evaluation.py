@@ -10,19 +10,13 @@ import numpy as np
 from pix2pix_keras import metrics as metrics_lib
 from pix2pix_keras.callbacks import make_grid
 from pix2pix_keras.callbacks import save_grid
+from pix2pix_keras.models.inference import generator_of
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
 
+__all__ = ["AVAILABLE", "evaluate"]
+
 AVAILABLE = ("l1", "psnr", "ssim", "fid", "kid", "miou")
-
-
-def _generator_of(model):
-    generator = getattr(model, "generator", model)
-    if not callable(generator):
-        raise ValueError(
-            f"`model` must be a Pix2Pix model or a generator. Received: {model!r}"
-        )
-    return generator
 
 
 def evaluate(
@@ -103,7 +97,7 @@ def evaluate(
             "metrics=['miou'] needs `segmenter` and `num_classes` (and a "
             "dataset that yields (source, target, ids))."
         )
-    generator = _generator_of(model)
+    generator = generator_of(model)
     fid = kid = seg = None
     if "fid" in metrics:
         fid = metrics_lib.FrechetInceptionDistance(

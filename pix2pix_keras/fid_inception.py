@@ -29,6 +29,19 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
+__all__ = [
+    "FIDInception",
+    "FID_INCEPTION_ARCHIVE",
+    "FID_INCEPTION_GRAPH",
+    "FID_INCEPTION_SHA256",
+    "FID_INCEPTION_URL",
+    "INPUT_TENSOR",
+    "OUTPUT_TENSOR",
+    "fid_inception_extractor",
+    "legacy_resize_bilinear",
+    "to_uint8_range",
+]
+
 #: Where the original FID implementation downloads the graph from.
 FID_INCEPTION_URL = (
     "http://download.tensorflow.org/models/image/imagenet/"

@@ -5,6 +5,9 @@ All GAN loss functions take raw discriminator outputs (logits for
 halved, as in the paper, so D learns at half the rate of G. The
 reconstruction losses (`l1_loss`, `l2_loss`) and `VGGPerceptualLoss` take
 `(target, generated)` images in [-1, 1] and return scalar float32 tensors.
+`feature_matching_loss` (pix2pixHD) compares discriminator activations on
+real and generated pairs; `kl_divergence` is BicycleGAN's KL term on the
+encoder's latent Gaussian.
 """
 
 import os
@@ -12,6 +15,28 @@ import os
 import keras
 import tensorflow as tf
 from keras import ops
+
+__all__ = [
+    "DISTANCES",
+    "GAN_LOSSES",
+    "PIX2PIXHD_LAYERS",
+    "RECONSTRUCTION_LOSSES",
+    "VGG19_LAYERS",
+    "VGGPerceptualLoss",
+    "discriminator_output",
+    "feature_matching_loss",
+    "get_gan_loss",
+    "get_reconstruction_loss",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "kl_divergence",
+    "l1_loss",
+    "l2_loss",
+    "lsgan_discriminator_loss",
+    "lsgan_generator_loss",
+    "vanilla_discriminator_loss",
+    "vanilla_generator_loss",
+]
 
 GAN_LOSSES = ("lsgan", "vanilla", "hinge")
 RECONSTRUCTION_LOSSES = ("l1", "l2")
@@ -239,6 +264,109 @@ def discriminator_output(name, logits):
     if name == "vanilla":
         logits = ops.sigmoid(logits)
     return ops.mean(logits)
+
+
+# ---------------------------------------------------------------------------
+# Discriminator-feature and latent losses
+
+
+def feature_matching_loss(real_features, fake_features):
+    """pix2pixHD's feature-matching loss between real and generated pairs.
+
+    The mean over scales of the mean over intermediate layers (the logits,
+    last in each list, are left out) of the mean absolute difference
+    between the discriminator's activations on the real pair and on the
+    generated pair. The real activations are constants (`stop_gradient`),
+    so the loss trains the generator only. Wang et al. 2018,
+    https://arxiv.org/abs/1711.11585, eq. 4: pix2pixHD adds
+    `lambda_feat * 4 * loss` (`lambda_feat=10`) to the generator loss.
+
+    Args:
+        real_features: list over scales of lists of tensors, as returned
+            by `discriminator.features([source, target])`.
+        fake_features: the same structure for `[source, generated]`.
+
+    Returns:
+        Float32 scalar tensor.
+
+    Raises:
+        ValueError: if the two structures differ, or a scale has no
+            intermediate layer.
+
+    Example:
+    >>> real = [[keras.ops.zeros((1, 2, 2, 4)), keras.ops.zeros((1, 1, 1, 1))]]
+    >>> fake = [[keras.ops.ones((1, 2, 2, 4)), keras.ops.ones((1, 5, 5, 1))]]
+    >>> float(feature_matching_loss(real, fake))
+    1.0
+    """
+    for arg, value in (
+        ("real_features", real_features),
+        ("fake_features", fake_features),
+    ):
+        if not isinstance(value, (list, tuple)) or not value or not all(
+            isinstance(scale, (list, tuple)) and len(scale) >= 2
+            for scale in value
+        ):
+            raise ValueError(
+                f"`{arg}` must be a non-empty list (one entry per scale) of "
+                "lists of at least two tensors (activations, then logits), "
+                "as returned by `discriminator.features()`. Received: "
+                f"{arg} of type {type(value).__name__}"
+                + (
+                    f" with lengths {[len(s) for s in value]}"
+                    if isinstance(value, (list, tuple))
+                    and all(isinstance(s, (list, tuple)) for s in value)
+                    else ""
+                )
+            )
+    real_lengths = [len(scale) for scale in real_features]
+    fake_lengths = [len(scale) for scale in fake_features]
+    if real_lengths != fake_lengths:
+        raise ValueError(
+            "`real_features` and `fake_features` must have the same scales "
+            f"and layers. Received layer counts {real_lengths} (real) and "
+            f"{fake_lengths} (fake)."
+        )
+    per_scale = []
+    for real_scale, fake_scale in zip(real_features, fake_features):
+        per_layer = [
+            ops.mean(
+                ops.abs(
+                    ops.cast(ops.stop_gradient(r), "float32")
+                    - ops.cast(f, "float32")
+                )
+            )
+            for r, f in zip(real_scale[:-1], fake_scale[:-1])
+        ]
+        per_scale.append(ops.mean(ops.stack(per_layer)))
+    return ops.mean(ops.stack(per_scale))
+
+
+def kl_divergence(mu, log_var):
+    """KL divergence of N(μ, σ²) from N(0, I), per sample.
+
+    `-½ Σ_d (1 + log σ²_d − μ_d² − σ²_d)`, summed over the latent
+    dimensions as in the reference (`loss_kl`), which sums over its
+    one-image half batch; `BicycleGAN` averages this over the batch.
+
+    Args:
+        mu: float tensor `(batch, latent_dim)`.
+        log_var: float tensor `(batch, latent_dim)`, `log σ²`.
+
+    Returns:
+        Float32 tensor of shape `(batch,)`, >= 0.
+
+    Example:
+    >>> mu = ops.convert_to_tensor([[1.0, 0.0]])
+    >>> log_var = ops.convert_to_tensor([[0.0, 0.0]])
+    >>> float(kl_divergence(mu, log_var)[0])
+    0.5
+    """
+    mu = ops.cast(mu, "float32")
+    log_var = ops.cast(log_var, "float32")
+    return -0.5 * ops.sum(
+        1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,14 @@ from pix2pix_keras.data import load_paired_dataset
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
 
+__all__ = [
+    "COLUMNS",
+    "PANEL_INCHES",
+    "ids_to_display",
+    "show_augmentations",
+    "show_pairs",
+]
+
 COLUMNS = ("source", "target", "ids")
 PANEL_INCHES = 2.0
 

@@ -19,6 +19,19 @@ import tempfile
 
 from pix2pix_keras import pytorch as pytorch_lib
 from pix2pix_keras.datasets import _cache_root
+from pix2pix_keras.utils import lookup
+
+__all__ = [
+    "BASE_URL",
+    "CACHE_SUBDIR",
+    "ORIGIN_ENV",
+    "PRETRAINED",
+    "PretrainedInfo",
+    "download_checkpoint",
+    "list_pretrained",
+    "load_pretrained",
+    "pretrained_path",
+]
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/"
 
@@ -90,12 +103,7 @@ def list_pretrained():
 
 
 def _lookup(name):
-    if name not in PRETRAINED:
-        raise ValueError(
-            f"Unknown pretrained model {name!r}. Available: "
-            f"{', '.join(PRETRAINED)}."
-        )
-    return PRETRAINED[name]
+    return lookup(PRETRAINED, name, "pretrained model")
 
 
 def _cache_dir(directory):

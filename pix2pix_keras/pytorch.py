@@ -30,6 +30,18 @@ import numpy as np
 
 from pix2pix_keras.utils import check_int
 
+__all__ = [
+    "CheckpointError",
+    "NET_G",
+    "NORMS",
+    "build_reference_generator",
+    "check_state_dict",
+    "convert_pytorch",
+    "load_pytorch_checkpoint",
+    "load_reference_weights",
+    "reference_keys",
+]
+
 NET_G = ("unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks")
 """The reference's generator names (`--netG`)."""
 

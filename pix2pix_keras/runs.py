@@ -23,6 +23,26 @@ import os
 
 from pix2pix_keras.utils import atomic_path
 
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CONFIG_FILE",
+    "CURVES_FILE",
+    "Failure",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "SAMPLES_DIR",
+    "STATE_FILE",
+    "TENSORBOARD_DIR",
+    "UsageError",
+    "is_pretrained_name",
+    "load_model",
+    "model_path",
+    "model_size",
+    "pretrained_file",
+    "read_state",
+    "write_json",
+]
+
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 CURVES_FILE = "training_curves.png"

@@ -8,6 +8,8 @@ import tensorflow as tf
 from pix2pix_keras.callbacks import SampleGrid
 from pix2pix_keras.utils import check_int
 
+__all__ = ["GRAPH_TAG", "IMAGE_TAG", "TensorBoard", "learning_rates"]
+
 #: Tag of the sample grids (images) in the `train` run.
 IMAGE_TAG = "samples"
 #: Tag of the traced training-step graph in the `train` run.

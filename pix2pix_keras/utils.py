@@ -11,6 +11,36 @@ import socket
 import stat
 import zipfile
 
+__all__ = [
+    "BASE_CONFIG_KEYS",
+    "atomic_path",
+    "check_config_keys",
+    "check_int",
+    "check_keras_file",
+    "check_number",
+    "config_differences",
+    "config_keys",
+    "lookup",
+    "read_palette_lines",
+    "remove_stale_temporaries",
+]
+
+
+def lookup(registry, name, what, available="Available"):
+    """`registry[name]`, or a `ValueError` that lists the known names.
+
+    Example:
+    >>> lookup({"a": 1, "b": 2}, "c", "letter")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown letter 'c'. Available: a, b.
+    """
+    if name not in registry:
+        raise ValueError(
+            f"Unknown {what} {name!r}. {available}: {', '.join(registry)}."
+        )
+    return registry[name]
+
 
 def check_int(minimum=1, **values):
     """Raises a `ValueError` unless every keyword value is an int >= `minimum`.

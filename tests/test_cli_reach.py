@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import pix2pix_keras as pk
 from pix2pix_keras import cli
-from pix2pix_keras.callbacks_run import RunDiagnostics
+from pix2pix_keras.callbacks.run import RunDiagnostics
 from pix2pix_keras.cli import main
 from pix2pix_keras.cli import train as train_lib
 from pix2pix_keras.models.blocks import dtype_policy_scope

@@ -19,6 +19,7 @@ from skimage.metrics import structural_similarity
 
 import pix2pix_keras as pk
 from pix2pix_keras import metrics as M
+from pix2pix_keras.metrics import image as metrics_image
 
 VAL_PHOTOS = os.path.join(
     os.path.dirname(__file__),
@@ -291,9 +292,9 @@ def test_metrics_compile_with_xla_inside_a_step():
 
 def test_blur_implementations_agree():
     z = _images(2, 20, channels=5)
-    window = M._gaussian_window(11, 1.5).astype("float32")
-    conv = _np(M._blur(z, window, shifted_sums=False))
-    sums = _np(M._blur(z, window, shifted_sums=True))
+    window = metrics_image._gaussian_window(11, 1.5).astype("float32")
+    conv = _np(metrics_image._blur(z, window, shifted_sums=False))
+    sums = _np(metrics_image._blur(z, window, shifted_sums=True))
     assert conv.shape == (2, 10, 10, 5)
     np.testing.assert_allclose(sums, conv, rtol=0, atol=1e-6)
 
@@ -302,13 +303,13 @@ def test_blur_implementations_agree():
 def xla_probe(monkeypatch):
     """Records, per `ssim` trace, whether it was traced for XLA."""
     seen = []
-    detect = M._in_xla_context
+    detect = metrics_image._in_xla_context
 
     def probe():
         seen.append(detect())
         return seen[-1]
 
-    monkeypatch.setattr(M, "_in_xla_context", probe)
+    monkeypatch.setattr(metrics_image, "_in_xla_context", probe)
     return seen
 
 

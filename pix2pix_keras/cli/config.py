@@ -15,7 +15,24 @@ import os
 import pix2pix_keras as pk
 from pix2pix_keras.cli.common import UsageError
 
-
+__all__ = [
+    "DEFAULT_HALVING_EVERY",
+    "DEFAULT_LR_POLICY",
+    "LR_POLICIES",
+    "MIN_RATE_FRACTION",
+    "MIXED_PRECISION",
+    "OPTIONS",
+    "Option",
+    "RESUME_KEYS",
+    "TRAIN_OPTIONS",
+    "check_config",
+    "compute_policy",
+    "cpu_has_bf16",
+    "default_config",
+    "lr_schedule",
+    "read_config_file",
+    "schedule_warnings",
+]
 
 #: The learning-rate schedules of `pix2pix train` (`--lr-policy`).
 LR_POLICIES = ("linear", "halving", "constant")

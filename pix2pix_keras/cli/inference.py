@@ -32,6 +32,15 @@ from pix2pix_keras.runs import model_size
 from pix2pix_keras.runs import pretrained_file
 from pix2pix_keras.utils import atomic_path
 
+__all__ = [
+    "cmd_convert_pytorch",
+    "cmd_evaluate",
+    "cmd_export",
+    "cmd_predict",
+    "cmd_serve",
+    "model_size",
+]
+
 
 def _run_config(run_dir):
     if run_dir is None:

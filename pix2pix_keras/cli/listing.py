@@ -9,6 +9,8 @@ from pix2pix_keras import pretrained as pretrained_lib
 from pix2pix_keras.cli.common import EXIT_OK
 from pix2pix_keras.cli.common import UsageError
 
+__all__ = ["cmd_datasets_download", "cmd_datasets_list", "cmd_presets"]
+
 
 def cmd_presets(args):
     infos = pretrained_lib.list_pretrained()

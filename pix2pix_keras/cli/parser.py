@@ -13,6 +13,8 @@ from pix2pix_keras import pytorch as pytorch_lib
 from pix2pix_keras.cli.common import PROG
 from pix2pix_keras.cli.config import TRAIN_OPTIONS
 
+__all__ = ["build_parser"]
+
 
 def _nullable(convert):
     def parse(text):

@@ -15,10 +15,10 @@ import warnings
 import keras
 
 import pix2pix_keras as pk
-from pix2pix_keras.callbacks_run import LogLearningRates
-from pix2pix_keras.callbacks_run import RunDiagnostics
-from pix2pix_keras.callbacks_run import RunCheckpoint
-from pix2pix_keras.callbacks_run import RunCSVLogger
+from pix2pix_keras.callbacks.run import LogLearningRates
+from pix2pix_keras.callbacks.run import RunCheckpoint
+from pix2pix_keras.callbacks.run import RunCSVLogger
+from pix2pix_keras.callbacks.run import RunDiagnostics
 from pix2pix_keras.cli.common import EXIT_OK
 from pix2pix_keras.cli.common import PROG
 from pix2pix_keras.cli.common import UsageError
@@ -48,6 +48,8 @@ from pix2pix_keras.runs import TENSORBOARD_DIR
 from pix2pix_keras.runs import read_state
 from pix2pix_keras.runs import write_json
 from pix2pix_keras.utils import atomic_path
+
+__all__ = ["cmd_train", "dtype_policy", "fid_key", "plot_training_curves"]
 
 
 def _new_run_config(args, overrides):

@@ -13,6 +13,28 @@ from keras import layers, ops
 from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.utils import check_config_keys
 
+__all__ = [
+    "BatchNormalization",
+    "ConcatLatent",
+    "INFERENCE_STATISTICS",
+    "LatentNoise",
+    "NORMS",
+    "NoiseDropout",
+    "ReflectionPadding2D",
+    "ResidualBlock",
+    "apply_attention_gate",
+    "apply_downsample",
+    "apply_upsample",
+    "conv_initializer",
+    "dtype_policy_scope",
+    "make_norm",
+    "set_inference_statistics",
+    "set_layer_option",
+    "uses_bias",
+    "validate_inference_statistics",
+    "validate_norm",
+]
+
 NORMS = ("batch", "instance", "none")
 INFERENCE_STATISTICS = ("image", "moving")
 
@@ -268,6 +290,20 @@ def dtype_policy_scope(policy):
         keras.config.set_dtype_policy(previous)
 
 
+def _stride2_conv(conv, x, filters, norm, name):
+    """The 4×4 stride-2 convolution (`conv`: `Conv2D` or `Conv2DTranspose`)
+    of the down and up blocks, biased only without a normalization."""
+    return conv(
+        filters,
+        4,
+        strides=2,
+        padding="same",
+        use_bias=uses_bias(norm),
+        kernel_initializer=conv_initializer(),
+        name=f"{name}_conv",
+    )(x)
+
+
 def apply_downsample(x, filters, *, norm="batch", normalize=True, name):
     """Conv 4×4 stride 2 → norm → LeakyReLU(0.2), the U-Net down block.
 
@@ -283,15 +319,7 @@ def apply_downsample(x, filters, *, norm="batch", normalize=True, name):
     Returns:
         Symbolic tensor `(batch, h / 2, w / 2, filters)`.
     """
-    x = layers.Conv2D(
-        filters,
-        4,
-        strides=2,
-        padding="same",
-        use_bias=uses_bias(norm),
-        kernel_initializer=conv_initializer(),
-        name=f"{name}_conv",
-    )(x)
+    x = _stride2_conv(layers.Conv2D, x, filters, norm, name)
     if normalize:
         x = _apply_norm(x, norm, f"{name}_norm")
     return layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act")(x)
@@ -312,15 +340,7 @@ def apply_upsample(x, filters, *, norm="batch", dropout=0.0, name):
     Returns:
         Symbolic tensor `(batch, 2h, 2w, filters)`.
     """
-    x = layers.Conv2DTranspose(
-        filters,
-        4,
-        strides=2,
-        padding="same",
-        use_bias=uses_bias(norm),
-        kernel_initializer=conv_initializer(),
-        name=f"{name}_conv",
-    )(x)
+    x = _stride2_conv(layers.Conv2DTranspose, x, filters, norm, name)
     x = _apply_norm(x, norm, f"{name}_norm")
     if dropout > 0:
         x = NoiseDropout(dropout, name=f"{name}_dropout")(x)

@@ -20,6 +20,8 @@ from pix2pix_keras.models.training import ON_NONFINITE
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_number
 
+__all__ = ["ChecksMixin", "default_optimizer"]
+
 
 def default_optimizer():
     """Adam(2e-4, beta_1=0.5, beta_2=0.999), the paper's optimizer."""

@@ -5,16 +5,16 @@
 (pix2pixHD's PatchGANs on a pyramid of downsampled pairs), all called as
 `discriminator([source, image])` and returning raw logits. All three expose
 `features(inputs)`, the intermediate activations that
-`feature_matching_loss` compares, and take `spectral_norm=True` to wrap
+`pix2pix_keras.losses.feature_matching_loss` compares, and take `spectral_norm=True` to wrap
 every convolution in `keras.layers.SpectralNormalization`.
 """
 
 import keras
 from keras import layers
-from keras import ops
 
 from pix2pix_keras._compat import get_untracked
 from pix2pix_keras._compat import set_untracked
+from pix2pix_keras.losses import feature_matching_loss  # noqa: F401
 from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import conv_initializer
@@ -22,6 +22,13 @@ from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
+
+__all__ = [
+    "MultiScaleDiscriminator",
+    "PatchDiscriminator",
+    "PixelDiscriminator",
+    "receptive_field",
+]
 
 
 def receptive_field(n_layers=3, kernel_size=4):
@@ -577,74 +584,3 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
                 s, x = pool_s(s), pool_x(x)
             result.extend(d.features([s, x], training=training))
         return result
-
-def feature_matching_loss(real_features, fake_features):
-    """pix2pixHD's feature-matching loss between real and generated pairs.
-
-    The mean over scales of the mean over intermediate layers (the logits,
-    last in each list, are left out) of the mean absolute difference
-    between the discriminator's activations on the real pair and on the
-    generated pair. The real activations are constants (`stop_gradient`),
-    so the loss trains the generator only. Wang et al. 2018,
-    https://arxiv.org/abs/1711.11585, eq. 4: pix2pixHD adds
-    `lambda_feat * 4 * loss` (`lambda_feat=10`) to the generator loss.
-
-    Args:
-        real_features: list over scales of lists of tensors, as returned
-            by `discriminator.features([source, target])`.
-        fake_features: the same structure for `[source, generated]`.
-
-    Returns:
-        Float32 scalar tensor.
-
-    Raises:
-        ValueError: if the two structures differ, or a scale has no
-            intermediate layer.
-
-    Example:
-    >>> real = [[keras.ops.zeros((1, 2, 2, 4)), keras.ops.zeros((1, 1, 1, 1))]]
-    >>> fake = [[keras.ops.ones((1, 2, 2, 4)), keras.ops.ones((1, 5, 5, 1))]]
-    >>> float(feature_matching_loss(real, fake))
-    1.0
-    """
-    for arg, value in (
-        ("real_features", real_features),
-        ("fake_features", fake_features),
-    ):
-        if not isinstance(value, (list, tuple)) or not value or not all(
-            isinstance(scale, (list, tuple)) and len(scale) >= 2
-            for scale in value
-        ):
-            raise ValueError(
-                f"`{arg}` must be a non-empty list (one entry per scale) of "
-                "lists of at least two tensors (activations, then logits), "
-                "as returned by `discriminator.features()`. Received: "
-                f"{arg} of type {type(value).__name__}"
-                + (
-                    f" with lengths {[len(s) for s in value]}"
-                    if isinstance(value, (list, tuple))
-                    and all(isinstance(s, (list, tuple)) for s in value)
-                    else ""
-                )
-            )
-    real_lengths = [len(scale) for scale in real_features]
-    fake_lengths = [len(scale) for scale in fake_features]
-    if real_lengths != fake_lengths:
-        raise ValueError(
-            "`real_features` and `fake_features` must have the same scales "
-            f"and layers. Received layer counts {real_lengths} (real) and "
-            f"{fake_lengths} (fake)."
-        )
-    per_scale = []
-    for real_scale, fake_scale in zip(real_features, fake_features):
-        per_layer = [
-            ops.mean(
-                ops.abs(
-                    ops.cast(ops.stop_gradient(r), "float32")
-                    - ops.cast(f, "float32")
-                )
-            )
-            for r, f in zip(real_scale[:-1], fake_scale[:-1])
-        ]
-        per_scale.append(ops.mean(ops.stack(per_layer)))
-    return ops.mean(ops.stack(per_scale))

@@ -23,6 +23,14 @@ from pix2pix_keras.models.inference import InferenceStatisticsMixin
 from pix2pix_keras.models.inference import set_inference_dropout  # noqa: F401
 from pix2pix_keras.utils import check_int
 
+__all__ = [
+    "LATENT_INJECTIONS",
+    "LatentInputMixin",
+    "UNetGenerator",
+    "check_latent",
+    "default_depth",
+]
+
 
 def _image_size(image_size, arg_name="image_size"):
     if isinstance(image_size, int):

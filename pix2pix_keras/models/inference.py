@@ -5,13 +5,53 @@ inference) and `inference_statistics` (what batch norm normalizes with at
 inference) are properties of the package's generators, saved in their
 config; `Pix2Pix` has the same two properties, which set the generator's.
 `set_inference_dropout` and `set_inference_statistics` do the same on the
-layers of any model.
+layers of any model. `generator_of` finds the generator that translates
+for a model.
 """
+
+import keras
 
 from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import set_inference_statistics
 from pix2pix_keras.models.blocks import set_layer_option
+
+__all__ = [
+    "InferenceDropoutMixin",
+    "InferenceOptionsMixin",
+    "InferenceStatisticsMixin",
+    "generator_of",
+    "set_inference_dropout",
+]
+
+
+def generator_of(model, keras_model=False):
+    """The generator of a Pix2Pix-style model, or `model` itself.
+
+    Args:
+        model: a model with a `generator` attribute (`Pix2Pix`,
+            `BicycleGAN`) or a generator.
+        keras_model: bool. Whether the generator must be a `keras.Model`
+            (else any callable will do). Defaults to `False`.
+
+    Returns:
+        The generator.
+
+    Raises:
+        ValueError: if there is no such generator.
+    """
+    generator = getattr(model, "generator", model)
+    if keras_model:
+        if not isinstance(generator, keras.Model):
+            raise ValueError(
+                "`model` must be a Pix2Pix or a generator (keras.Model). "
+                f"Received: {type(model).__name__}"
+            )
+    elif not callable(generator):
+        raise ValueError(
+            f"`model` must be a Pix2Pix model or a generator. Received: {model!r}"
+        )
+    return generator
 
 
 def set_inference_dropout(model, enabled):

@@ -7,11 +7,11 @@ from keras import ops
 from pix2pix_keras import _compat
 from pix2pix_keras import losses as losses_lib
 from pix2pix_keras import metrics as metrics_lib
+from pix2pix_keras.losses import feature_matching_loss
 from pix2pix_keras.models.checks import ChecksMixin
 from pix2pix_keras.models.checks import _check_weight  # noqa: F401
 from pix2pix_keras.models.checks import default_optimizer  # noqa: F401
 from pix2pix_keras.models.discriminator import PatchDiscriminator
-from pix2pix_keras.models.discriminator import feature_matching_loss
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.inference import InferenceOptionsMixin
@@ -27,6 +27,9 @@ from pix2pix_keras.models.training import StepGuardMixin
 from pix2pix_keras.models.training import current_learning_rate
 from pix2pix_keras.models.training import loss_scaled
 from pix2pix_keras.models.training import scaled_loss
+
+__all__ = ["Pix2Pix"]
+
 
 def _ensure_built(model, shape, arg_name):
     if model.built:

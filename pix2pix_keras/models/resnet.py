@@ -19,6 +19,8 @@ from pix2pix_keras.models.generator import LatentInputMixin
 from pix2pix_keras.models.generator import check_latent
 from pix2pix_keras.utils import check_int
 
+__all__ = ["ResnetGenerator"]
+
 
 def _chain(first, second):
     return lambda x: second(first(x))

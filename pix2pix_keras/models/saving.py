@@ -24,6 +24,8 @@ from pix2pix_keras.utils import check_config_keys
 from pix2pix_keras.utils import check_keras_file
 from pix2pix_keras.utils import config_differences
 
+__all__ = ["PRESETS", "SavingMixin", "export_generator"]
+
 # Architecture-only presets (new, untrained networks). Their former names
 # "unet_256" / "unet_128" read like weights (and are the reference's
 # `--netG` names); they still work, with a DeprecationWarning.

@@ -25,6 +25,19 @@ from keras import ops
 
 from pix2pix_keras import _compat
 
+__all__ = [
+    "INPUT_RANGE_TOLERANCE",
+    "NonFiniteError",
+    "ON_NONFINITE",
+    "StepGuardMixin",
+    "XlaUpdates",
+    "apply_updates",
+    "current_learning_rate",
+    "replica_scaled",
+    "unwrap_train_function",
+    "wrap_train_function",
+]
+
 # What each entry of the guard's per-step flag vector means. Entries 0-5
 # are non-finite values (skipped with on_nonfinite="skip"); 6-7 are finite
 # inputs outside [-1, 1] (always stop training).

@@ -5,7 +5,7 @@
 `RunCSVLogger` appends them to `metrics.csv`, and `RunCheckpoint` saves
 `checkpoints/epoch_NNNN.keras` and `checkpoints/state.json` for `--resume`.
 The training callbacks of the library (`LinearDecay`, `SampleGrid`, ...)
-are in `pix2pix_keras.callbacks`.
+are in the other modules of `pix2pix_keras.callbacks`.
 """
 
 import csv
@@ -18,6 +18,8 @@ from pix2pix_keras.callbacks import Diagnostics
 from pix2pix_keras.runs import STATE_FILE
 from pix2pix_keras.runs import write_json
 from pix2pix_keras.tensorboard_logging import learning_rates
+
+__all__ = ["LogLearningRates", "RunCSVLogger", "RunCheckpoint", "RunDiagnostics"]
 
 
 class LogLearningRates(keras.callbacks.Callback):
