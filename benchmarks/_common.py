@@ -47,8 +47,7 @@ def cpu_facts():
                     flags = set(value.split())
     except OSError:
         pass
-    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16",
-              "amx_tile")
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
     return {
         "cpu_model": model or platform.processor() or platform.machine(),
         "cpu_flags": {name: name in flags for name in wanted},
@@ -94,8 +93,7 @@ class StepTimer(keras.callbacks.Callback if keras else object):
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
-        self.times.append(now - (self.ends[-1] if self.ends
-                                 else self.begins[0]))
+        self.times.append(now - (self.ends[-1] if self.ends else self.begins[0]))
         self.ends.append(now)
         self.cpu_end = time.process_time()
 
@@ -119,9 +117,7 @@ def machine(load_start):
         **cpu_facts(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": (
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else None
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         ),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -132,8 +128,7 @@ def machine(load_start):
     }
 
 
-def resolve_args(parser, args, full, quick, name, results_dir, extra=(),
-                 minimums=None):
+def resolve_args(parser, args, full, quick, name, results_dir, extra=(), minimums=None):
     """Fills unset flags from `full` / `quick`, checks minimums, sets output.
 
     Every key of the chosen preset, plus the `extra` keys, must be at least
@@ -181,12 +176,15 @@ def add_preset_flags(parser, full, quick, name):
     for key in full:
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
     parser.add_argument(
-        "--quick", action="store_true",
-        help=f"short smoke run ({quick}); explicit flags still override")
+        "--quick",
+        action="store_true",
+        help=f"short smoke run ({quick}); explicit flags still override",
+    )
     parser.add_argument(
         "--output",
         help=f"JSON path (default results/{name}.json, "
-             f"results/{name}_quick.json with --quick)")
+        f"results/{name}_quick.json with --quick)",
+    )
 
 
 def add_sweep_flags(parser, full, quick, name, modes):
@@ -198,13 +196,17 @@ def add_sweep_flags(parser, full, quick, name, modes):
     """
     add_preset_flags(parser, full, quick, name)
     parser.add_argument("--modes", default=",".join(modes))
-    parser.add_argument("--configs",
-                        help="e.g. 256x1,256x4,128x4 (size x batch)")
-    parser.add_argument("--update-docs", action="store_true",
-                        help="rewrite the generated table in "
-                             "docs/performance.md")
-    parser.add_argument("--render", metavar="JSON",
-                        help="only print the markdown table of a result file")
+    parser.add_argument("--configs", help="e.g. 256x1,256x4,128x4 (size x batch)")
+    parser.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="rewrite the generated table in docs/performance.md",
+    )
+    parser.add_argument(
+        "--render",
+        metavar="JSON",
+        help="only print the markdown table of a result file",
+    )
 
 
 def sweep_selection(args, modes, configs_full, configs_quick):
@@ -218,6 +220,5 @@ def sweep_selection(args, modes, configs_full, configs_quick):
         raise SystemExit(f"unknown modes {sorted(unknown)}; known: {modes}")
     configs = configs_quick if args.quick else configs_full
     if args.configs:
-        configs = [tuple(int(v) for v in c.split("x"))
-                   for c in args.configs.split(",")]
+        configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
     return chosen, configs

@@ -80,12 +80,17 @@ def time_command(argv, source, runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", PROBE, *argv], capture_output=True,
-            text=True, env=env, cwd=source)
+            [sys.executable, "-c", PROBE, *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=source,
+        )
         times.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_times.append(after.ru_utime + after.ru_stime
-                         - before.ru_utime - before.ru_stime)
+        cpu_times.append(
+            after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        )
         with open(probe.name) as f:
             tf_imported |= f.read().strip() == "tf=1"
         codes.add(proc.returncode)
@@ -109,35 +114,43 @@ def time_command(argv, source, runs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default=ROOT,
-                        help="checkout whose pix2pix_keras is timed")
-    parser.add_argument("--label", default="current",
-                        help="key of this measurement in the JSON")
-    parser.add_argument("--runs", type=int, default=5,
-                        help="fresh processes per command (median)")
-    parser.add_argument("--output",
-                        default=os.path.join(HERE, "results",
-                                             "cli_startup.json"))
+    parser.add_argument(
+        "--source", default=ROOT, help="checkout whose pix2pix_keras is timed"
+    )
+    parser.add_argument(
+        "--label", default="current", help="key of this measurement in the JSON"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=5, help="fresh processes per command (median)"
+    )
+    parser.add_argument(
+        "--output", default=os.path.join(HERE, "results", "cli_startup.json")
+    )
     args = parser.parse_args(argv)
     source = os.path.abspath(args.source)
     with open(os.path.join(source, "pix2pix_keras", "__init__.py")) as f:
-        version = next((line.split('"')[1] for line in f
-                        if line.startswith("__version__")), None)
+        version = next(
+            (line.split('"')[1] for line in f if line.startswith("__version__")), None
+        )
     results = {}
     for command in COMMANDS:
         name = "pix2pix " + " ".join(command)
         print(f"{args.label}: {name} ...", file=sys.stderr, flush=True)
         results[name] = time_command(command, source, args.runs)
-        print(f"  median {results[name]['median_s']:.2f} s (CPU "
-              f"{results[name]['median_cpu_s']:.2f} s), stderr "
-              f"{results[name]['stderr_lines']} line(s)", file=sys.stderr)
+        print(
+            f"  median {results[name]['median_s']:.2f} s (CPU "
+            f"{results[name]['median_cpu_s']:.2f} s), stderr "
+            f"{results[name]['stderr_lines']} line(s)",
+            file=sys.stderr,
+        )
     try:
         load = os.getloadavg()
     except OSError:
         load = None
     measurement = {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+            timespec="seconds"
+        ),
         "source": "repository" if source == ROOT else "other checkout",
         "pix2pix_keras": version,
         "python": platform.python_version(),

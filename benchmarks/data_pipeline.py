@@ -65,13 +65,13 @@ import time  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import pix2pix_keras as pk  # noqa: E402
-from _common import machine  # noqa: E402
 from _common import StepTimer  # noqa: E402
+from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
+
+import pix2pix_keras as pk  # noqa: E402
 from pix2pix_keras.augment import Augment  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,9 +105,7 @@ def parse_args(argv=None):
         help=f"small smoke run ({QUICK}); explicit flags still override",
     )
     p.add_argument("--data", default=DEFAULT_DATA, help="stems-layout folder")
-    p.add_argument(
-        "--seed", type=int, default=1234, help="weights and data seed"
-    )
+    p.add_argument("--seed", type=int, default=1234, help="weights and data seed")
     p.add_argument(
         "--output",
         help="JSON path (default results/data_pipeline.json, "
@@ -172,9 +170,7 @@ def time_epoch(dataset):
 
 def memory_feed(pipeline, pairs):
     """`pairs` batches of the (already cached) pipeline as NumPy arrays."""
-    batches = [
-        tuple(t.numpy() for t in b) for b in pipeline.repeat().take(pairs)
-    ]
+    batches = [tuple(t.numpy() for t in b) for b in pipeline.repeat().take(pairs)]
     source = np.concatenate([b[0] for b in batches])
     target = np.concatenate([b[1] for b in batches])
     batch = batches[0][0].shape[0]
@@ -217,9 +213,7 @@ class FitRunner:
         t = self.timer
         times = t.step_times()
         if len(times) != epochs * steps:
-            raise RuntimeError(
-                f"fit ran {len(times)} steps, expected {epochs * steps}"
-            )
+            raise RuntimeError(f"fit ran {len(times)} steps, expected {epochs * steps}")
         return {
             "median_step_s": statistics.median(times),
             "steps_per_s": 1.0 / statistics.median(times),
@@ -343,9 +337,7 @@ def main(argv=None):
     fits = {k: summarize(v, args.batch) for k, v in all_times.items()}
     for name in fits:
         calls = [e[f"fit_{name}"] for e in rounds]
-        fits[name]["fit_call_setup_s"] = statistics.median(
-            c["setup_s"] for c in calls
-        )
+        fits[name]["fit_call_setup_s"] = statistics.median(c["setup_s"] for c in calls)
         fits[name]["fit_call_teardown_s"] = statistics.median(
             c["teardown_s"] for c in calls
         )
@@ -360,15 +352,11 @@ def main(argv=None):
         "build_s": build_s,
         "cached_epoch_images_per_s": rates,
         "images_per_s": statistics.median(rates),
-        "cpu_s_per_image": statistics.median(
-            e["cpu_s_per_image"] for e in epochs
-        ),
+        "cpu_s_per_image": statistics.median(e["cpu_s_per_image"] for e in epochs),
     }
     step_rate = fits["memory"]["images_per_s"]
     ratio_pipeline = pipeline_summary["images_per_s"] / step_rate
-    ratio_fit = (
-        fits["memory"]["median_step_s"] / fits["pipeline"]["median_step_s"]
-    )
+    ratio_fit = fits["memory"]["median_step_s"] / fits["pipeline"]["median_step_s"]
     per_round = [e["ratio_fit_pipeline_over_memory"] for e in rounds]
     pass_pipeline = ratio_pipeline >= TARGET_PIPELINE_OVER_STEP_RATE
     pass_fit = ratio_fit >= TARGET_FIT_RATIO
@@ -423,10 +411,8 @@ def main(argv=None):
         "ratio_fit_pipeline_over_memory": ratio_fit,
         "ratio_per_round": per_round,
         "ratio_median_of_rounds": statistics.median(per_round),
-        "ratio_min_step": fits["memory"]["min_step_s"]
-        / fits["pipeline"]["min_step_s"],
-        "ratio_p25_step": fits["memory"]["p25_step_s"]
-        / fits["pipeline"]["p25_step_s"],
+        "ratio_min_step": fits["memory"]["min_step_s"] / fits["pipeline"]["min_step_s"],
+        "ratio_p25_step": fits["memory"]["p25_step_s"] / fits["pipeline"]["p25_step_s"],
         "ratio_cpu_per_step": fits["memory"]["cpu_s_per_step"]
         / fits["pipeline"]["cpu_s_per_step"],
         "pipeline_cpu_s_per_step": fits["pipeline"]["cpu_s_per_step"]

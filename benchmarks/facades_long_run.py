@@ -33,23 +33,38 @@ import time  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data",
-                                     "cmp_facade_base"))
+DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "cmp_facade_base"))
 OUTPUT = os.path.join(HERE, "results", "facades_long_run.json")
 IMAGES = os.path.join(REPO, "docs", "images", "what_to_expect")
-CURVE_KEYS = ("g_lr", "g_l1", "val_g_l1", "val_psnr", "val_ssim",
-              "val_fid_proxy")
+CURVE_KEYS = ("g_lr", "g_l1", "val_g_l1", "val_psnr", "val_ssim", "val_fid_proxy")
 
 
 def train_argv(epochs, run_dir):
     """The page's `pix2pix train` arguments."""
     return [
-        "train", "--data", os.path.join(DATA, "train"),
-        "--val", os.path.join(DATA, "val"), "--direction", "BtoA",
-        "--image-size", "128", "--epochs", str(epochs),
-        "--mixed-precision", "auto", "--fid-every", "1",
-        "--sample-every", "1", "--num-samples", "6",
-        "--output", run_dir, "--verbose", "2",
+        "train",
+        "--data",
+        os.path.join(DATA, "train"),
+        "--val",
+        os.path.join(DATA, "val"),
+        "--direction",
+        "BtoA",
+        "--image-size",
+        "128",
+        "--epochs",
+        str(epochs),
+        "--mixed-precision",
+        "auto",
+        "--fid-every",
+        "1",
+        "--sample-every",
+        "1",
+        "--num-samples",
+        "6",
+        "--output",
+        run_dir,
+        "--verbose",
+        "2",
     ]
 
 
@@ -57,18 +72,22 @@ def shown(argv):
     """The command as the docs show it (data paths relative)."""
     data = os.path.abspath(DATA)
     return "pix2pix " + " ".join(
-        a.replace(data, "cmp_facade_base") if a.startswith(data) else
-        ("runs/facades_long" if os.path.isabs(a) else a) for a in argv)
+        a.replace(data, "cmp_facade_base")
+        if a.startswith(data)
+        else ("runs/facades_long" if os.path.isabs(a) else a)
+        for a in argv
+    )
 
 
 def train(args):
     argv = train_argv(args.epochs, args.run_dir)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pix2pix_keras", *argv],
-                   check=True, cwd=REPO)
+    subprocess.run([sys.executable, "-m", "pix2pix_keras", *argv], check=True, cwd=REPO)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall_seconds": round(time.perf_counter() - start, 1),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1)}
+    return {
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+    }
 
 
 def collect(args, timing):
@@ -81,19 +100,36 @@ def collect(args, timing):
         rows = list(csv.DictReader(f))
     curves = {k: [round(float(r[k]), 6) for r in rows] for k in CURVE_KEYS}
     scores = subprocess.run(
-        [sys.executable, "-m", "pix2pix_keras", "evaluate", run,
-         "--metrics", "l1", "psnr", "ssim", "fid", "--fid-network",
-         "random_inception_v3", "--verbose", "0"],
-        check=True, cwd=REPO, capture_output=True, text=True).stdout
+        [
+            sys.executable,
+            "-m",
+            "pix2pix_keras",
+            "evaluate",
+            run,
+            "--metrics",
+            "l1",
+            "psnr",
+            "ssim",
+            "fid",
+            "--fid-network",
+            "random_inception_v3",
+            "--verbose",
+            "0",
+        ],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout
     report = json.loads(scores)
     os.makedirs(IMAGES, exist_ok=True)
     Image.open(os.path.join(run, "training_curves.png")).convert("RGB").save(
-        os.path.join(IMAGES, "training_curves.png"), optimize=True)
+        os.path.join(IMAGES, "training_curves.png"), optimize=True
+    )
     last = len(rows)
     for epoch, name in ((1, "val_epoch_first.jpg"), (last, "val_epoch_last.jpg")):
         grid = os.path.join(run, "samples", f"samples_epoch{epoch:04d}.png")
-        Image.open(grid).convert("RGB").save(os.path.join(IMAGES, name),
-                                             quality=88)
+        Image.open(grid).convert("RGB").save(os.path.join(IMAGES, name), quality=88)
     sys.path.insert(0, HERE)
     from _common import machine
     from _common import versions
@@ -103,38 +139,57 @@ def collect(args, timing):
     result = {
         "benchmark": "facades_long_run",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+            timespec="seconds"
+        ),
         "versions": versions(),
         "machine": machine(os.getloadavg()),
         "command": shown(argv),
-        "settings": {k: config[k] for k in (
-            "image_size", "epochs", "batch_size", "lr", "lr_policy",
-            "n_epochs", "n_epochs_decay", "mixed_precision", "seed",
-            "fid_network")},
+        "settings": {
+            k: config[k]
+            for k in (
+                "image_size",
+                "epochs",
+                "batch_size",
+                "lr",
+                "lr_policy",
+                "n_epochs",
+                "n_epochs_decay",
+                "mixed_precision",
+                "seed",
+                "fid_network",
+            )
+        },
         "steps": config["epochs"] * 302 // config["batch_size"],
         "timing": timing,
-        "final": {k: round(float(report[k]), 4)
-                  for k in ("l1", "psnr", "ssim", "fid")},
+        "final": {k: round(float(report[k]), 4) for k in ("l1", "psnr", "ssim", "fid")},
         "num_val_images": int(report["num_images"]),
         "curves": curves,
     }
     write_report(result, args.output, echo=False)
-    print(json.dumps({k: result[k] for k in ("command", "timing", "final")},
-                     indent=1))
+    print(json.dumps({k: result[k] for k in ("command", "timing", "final")}, indent=1))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--train", action="store_true",
-                   help="run the training first (about an hour here)")
-    p.add_argument("--collect", action="store_true",
-                   help="only summarise an existing run folder")
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="run the training first (about an hour here)",
+    )
+    p.add_argument(
+        "--collect", action="store_true", help="only summarise an existing run folder"
+    )
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--run-dir", default=os.path.join(
-        os.path.expanduser("~"), ".cache", "pix2pix_long_run"))
-    p.add_argument("--timing", default=None,
-                   help='JSON of an earlier --train, e.g. \'{"wall_seconds": '
-                   '3947, "cpu_seconds": 3491}\' (with --collect)')
+    p.add_argument(
+        "--run-dir",
+        default=os.path.join(os.path.expanduser("~"), ".cache", "pix2pix_long_run"),
+    )
+    p.add_argument(
+        "--timing",
+        default=None,
+        help='JSON of an earlier --train, e.g. \'{"wall_seconds": '
+        '3947, "cpu_seconds": 3491}\' (with --collect)',
+    )
     p.add_argument("--output", default=OUTPUT)
     args = p.parse_args()
     if args.train == args.collect:

@@ -56,12 +56,12 @@ import time  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import pix2pix_keras as pk  # noqa: E402
-from _common import machine  # noqa: E402
 from _common import StepTimer  # noqa: E402
+from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
+
+import pix2pix_keras as pk  # noqa: E402
 from pix2pix_keras import losses  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -89,12 +89,8 @@ def parse_args(argv=None):
         action="store_true",
         help=f"tiny smoke run ({QUICK}); explicit flags still override",
     )
-    p.add_argument(
-        "--seed", type=int, default=1234, help="weights and data seed"
-    )
-    p.add_argument(
-        "--pairs", type=int, default=16, help="random pairs pre-generated"
-    )
+    p.add_argument("--seed", type=int, default=1234, help="weights and data seed")
+    p.add_argument("--pairs", type=int, default=16, help="random pairs pre-generated")
     p.add_argument(
         "--output",
         help="JSON path (default results/fit_vs_loop.json, "
@@ -366,8 +362,7 @@ def main(argv=None):
         "ratio_fit_over_loop": ratio,
         "ratio_per_round": per_round,
         "ratio_median_of_rounds": statistics.median(per_round),
-        "ratio_min_step": summary["loop"]["min_step_s"]
-        / summary["fit"]["min_step_s"],
+        "ratio_min_step": summary["loop"]["min_step_s"] / summary["fit"]["min_step_s"],
         "ratio_round_wall": wall_ratio,
         "target_ratio": TARGET_RATIO,
         "pass": ratio >= TARGET_RATIO,

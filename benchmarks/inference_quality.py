@@ -62,11 +62,11 @@ import time  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import pix2pix_keras as pk  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
+
+import pix2pix_keras as pk  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, "results")
@@ -74,35 +74,54 @@ DOCS = os.path.join(HERE, "..", "docs", "inference.md")
 DATA = os.path.join(HERE, "..", "..", "shared", "data", "cmp_facade_base")
 TARGET_GAP = 0.02
 TASKS = ("facades", "edges")
-MODES = ("predict", "export", "predict_moving", "recalibrated",
-         "train_mode", "train_mode_no_dropout")
+MODES = (
+    "predict",
+    "export",
+    "predict_moving",
+    "recalibrated",
+    "train_mode",
+    "train_mode_no_dropout",
+)
 
-FULL = dict(steps=2000, size=128, seeds=6, held_out=76, batch=1,
-            calibration=200, replays=6)
-QUICK = dict(steps=20, size=64, seeds=2, held_out=8, batch=1,
-             calibration=8, replays=2)
+FULL = dict(
+    steps=2000, size=128, seeds=6, held_out=76, batch=1, calibration=200, replays=6
+)
+QUICK = dict(steps=20, size=64, seeds=2, held_out=8, batch=1, calibration=8, replays=2)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        description="Inference-mode quality of Pix2Pix across seeds.")
+        description="Inference-mode quality of Pix2Pix across seeds."
+    )
     for key in FULL:
         p.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
-    p.add_argument("--tasks", default=",".join(TASKS),
-                   help=f"comma-separated, among {TASKS}")
+    p.add_argument(
+        "--tasks", default=",".join(TASKS), help=f"comma-separated, among {TASKS}"
+    )
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--data", default=DATA, help="CMP facades folder")
-    p.add_argument("--workdir", help="per-run JSON (resumable); default "
-                   "results/inference_quality_runs[_batchN][_quick]")
-    p.add_argument("--threads", type=int, default=0,
-                   help="TensorFlow intra-op threads (0: TF's default); "
-                   "run one process per task with --threads 1 on 2 cores")
+    p.add_argument(
+        "--workdir",
+        help="per-run JSON (resumable); default "
+        "results/inference_quality_runs[_batchN][_quick]",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow intra-op threads (0: TF's default); "
+        "run one process per task with --threads 1 on 2 cores",
+    )
     p.add_argument("--quick", action="store_true", help="smoke test")
     p.add_argument("--output", help="JSON path")
-    p.add_argument("--render", metavar="JSON",
-                   help="only render the tables of an existing report")
-    p.add_argument("--update-docs", action="store_true",
-                   help="write the tables into docs/inference.md")
+    p.add_argument(
+        "--render", metavar="JSON", help="only render the tables of an existing report"
+    )
+    p.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="write the tables into docs/inference.md",
+    )
     args = p.parse_args(argv)
     preset = QUICK if args.quick else FULL
     for key, value in preset.items():
@@ -114,14 +133,15 @@ def parse_args(argv=None):
     for t in args.tasks:
         if t not in TASKS:
             p.error(f"--tasks: unknown {t!r}; choose among {TASKS}")
-    name = "inference_quality" + ("" if args.batch == 1 else
-                                  f"_batch{args.batch}")
+    name = "inference_quality" + ("" if args.batch == 1 else f"_batch{args.batch}")
     if args.output is None:
         args.output = os.path.join(
-            RESULTS_DIR, name + ("_quick" if args.quick else "") + ".json")
+            RESULTS_DIR, name + ("_quick" if args.quick else "") + ".json"
+        )
     if args.workdir is None:
         args.workdir = os.path.join(
-            RESULTS_DIR, name + "_runs" + ("_quick" if args.quick else ""))
+            RESULTS_DIR, name + "_runs" + ("_quick" if args.quick else "")
+        )
     return args
 
 
@@ -149,27 +169,36 @@ def sobel_edges(photo):
 def datasets(task, args, seed):
     load = int(round(args.size * 286 / 256))
     train = pk.load_paired_dataset(
-        os.path.join(args.data, "train"), direction="BtoA",
-        image_size=args.size, load_size=load, seed=seed,
+        os.path.join(args.data, "train"),
+        direction="BtoA",
+        image_size=args.size,
+        load_size=load,
+        seed=seed,
         batch_size=args.batch,
     )
     held = None
     for split in ("val", "test"):
         ds = pk.load_paired_dataset(
-            os.path.join(args.data, split), direction="BtoA",
-            image_size=args.size, load_size=args.size, training=False,
+            os.path.join(args.data, split),
+            direction="BtoA",
+            image_size=args.size,
+            load_size=args.size,
+            training=False,
             batch_size=1,
         )
         held = ds if held is None else held.concatenate(ds)
     calib = pk.load_paired_dataset(
-        os.path.join(args.data, "train"), direction="BtoA",
-        image_size=args.size, load_size=load, seed=seed + 1000,
+        os.path.join(args.data, "train"),
+        direction="BtoA",
+        image_size=args.size,
+        load_size=load,
+        seed=seed + 1000,
         batch_size=1,
     )
     if task == "edges":
         train, held, calib = (
-            d.map(lambda s, t: (sobel_edges(t), t)) for d in (train, held,
-                                                             calib))
+            d.map(lambda s, t: (sobel_edges(t), t)) for d in (train, held, calib)
+        )
     held = held.take(args.held_out)
     pairs = list(held.as_numpy_iterator())
     sources = np.concatenate([s for s, _ in pairs])
@@ -197,13 +226,19 @@ def score(fake, target):
 
 
 def batch_norms(g):
-    return [layer for layer in g._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.BatchNormalization)]
+    return [
+        layer
+        for layer in g._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def dropouts(g):
-    return [layer for layer in g._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.Dropout)]
+    return [
+        layer
+        for layer in g._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.Dropout)
+    ]
 
 
 class Untouched:
@@ -229,8 +264,9 @@ class Untouched:
 
 def train_mode(g, sources, dropout):
     with Untouched(g, dropout=dropout):
-        return np.concatenate([g(sources[i:i + 1], training=True).numpy()
-                               for i in range(len(sources))])
+        return np.concatenate(
+            [g(sources[i : i + 1], training=True).numpy() for i in range(len(sources))]
+        )
 
 
 def bn_inputs(g, images, dropout=True):
@@ -241,7 +277,7 @@ def bn_inputs(g, images, dropout=True):
     stats = [([], []) for _ in norms]
     with Untouched(g, dropout=dropout):
         for i in range(len(images)):
-            feats = probe(images[i:i + 1], training=True)
+            feats = probe(images[i : i + 1], training=True)
             for (means, vars_), f in zip(stats, feats):
                 f = np.asarray(f, "float64")[0]
                 means.append(f.mean(axis=(0, 1)))
@@ -258,25 +294,29 @@ def layer_table(g, train_images, held_sources):
         mm = np.asarray(layer.moving_mean, "float64")
         mv = np.asarray(layer.moving_variance, "float64")
         spread = np.sqrt(hv.mean(axis=0)) + 1e-8
-        rows.append({
-            "layer": layer.name,
-            "shape": [int(d) for d in layer.input.shape[1:]],
-            # |moving mean - mean of the per-image means|, in units of the
-            # per-image standard deviation, averaged over channels:
-            "mean_shift_held": float(np.mean(np.abs(mm - hm.mean(0))
-                                             / spread)),
-            "mean_shift_train": float(np.mean(
-                np.abs(mm - tm.mean(0)) / (np.sqrt(tv.mean(0)) + 1e-8))),
-            # moving variance / mean per-image variance (geometric mean over
-            # channels) and the worst channel's factor:
-            "var_ratio_held": float(np.exp(np.mean(
-                np.log((mv + 1e-8) / (hv.mean(0) + 1e-8))))),
-            "var_ratio_worst": float(np.exp(np.max(np.abs(
-                np.log((mv + 1e-8) / (hv.mean(0) + 1e-8)))))),
-            # How much the per-image means differ between images, in the
-            # same units (what a moving average of ~19 images samples):
-            "between_image_spread": float(np.mean(hm.std(0) / spread)),
-        })
+        rows.append(
+            {
+                "layer": layer.name,
+                "shape": [int(d) for d in layer.input.shape[1:]],
+                # |moving mean - mean of the per-image means|, in units of the
+                # per-image standard deviation, averaged over channels:
+                "mean_shift_held": float(np.mean(np.abs(mm - hm.mean(0)) / spread)),
+                "mean_shift_train": float(
+                    np.mean(np.abs(mm - tm.mean(0)) / (np.sqrt(tv.mean(0)) + 1e-8))
+                ),
+                # moving variance / mean per-image variance (geometric mean over
+                # channels) and the worst channel's factor:
+                "var_ratio_held": float(
+                    np.exp(np.mean(np.log((mv + 1e-8) / (hv.mean(0) + 1e-8))))
+                ),
+                "var_ratio_worst": float(
+                    np.exp(np.max(np.abs(np.log((mv + 1e-8) / (hv.mean(0) + 1e-8)))))
+                ),
+                # How much the per-image means differ between images, in the
+                # same units (what a moving average of ~19 images samples):
+                "between_image_spread": float(np.mean(hm.std(0) / spread)),
+            }
+        )
     return rows
 
 
@@ -302,7 +342,7 @@ def replay(model, train_images, sources, targets, n_orders, last=30):
         order = np.random.default_rng(r).permutation(len(train_images))
         with Untouched(g):
             for i in order[:last]:
-                g(train_images[i:i + 1], training=True)
+                g(train_images[i : i + 1], training=True)
             model.inference_statistics = "moving"
             fake = model.predict(sources, batch_size=8, verbose=0)
             model.inference_statistics = "image"
@@ -316,31 +356,36 @@ def run_one(task, seed, args):
     model = pk.Pix2Pix.from_preset("untrained_unet_128", image_size=args.size)
     model.compile()
     start = time.perf_counter()
-    history = model.fit(train, epochs=10,
-                        steps_per_epoch=max(1, args.steps // 10), verbose=2)
+    history = model.fit(
+        train, epochs=10, steps_per_epoch=max(1, args.steps // 10), verbose=2
+    )
     train_s = time.perf_counter() - start
     g = model.generator
     modes = {}
-    modes["predict"] = score(model.predict(sources, batch_size=8,
-                                           verbose=0), targets)
+    modes["predict"] = score(model.predict(sources, batch_size=8, verbose=0), targets)
     with tempfile.TemporaryDirectory() as tmp:
         served = tf.saved_model.load(model.export(os.path.join(tmp, "g")))
-        out = np.concatenate([served.serve(sources[i:i + 8]).numpy()
-                              for i in range(0, len(sources), 8)])
+        out = np.concatenate(
+            [
+                served.serve(sources[i : i + 8]).numpy()
+                for i in range(0, len(sources), 8)
+            ]
+        )
     modes["export"] = score(out, targets)
     model.inference_statistics = "moving"
-    modes["predict_moving"] = score(model.predict(sources, batch_size=8,
-                                                  verbose=0), targets)
+    modes["predict_moving"] = score(
+        model.predict(sources, batch_size=8, verbose=0), targets
+    )
     modes["train_mode"] = score(train_mode(g, sources, True), targets)
-    modes["train_mode_no_dropout"] = score(train_mode(g, sources, False),
-                                           targets)
-    layers_ = layer_table(g, calib[:min(64, len(calib))], sources)
+    modes["train_mode_no_dropout"] = score(train_mode(g, sources, False), targets)
+    layers_ = layer_table(g, calib[: min(64, len(calib))], sources)
     replays = replay(model, calib, sources, targets, args.replays)
     with Untouched(g):
         recalibrate(g, calib)
         model.inference_statistics = "moving"
-        modes["recalibrated"] = score(model.predict(sources, batch_size=8,
-                                                    verbose=0), targets)
+        modes["recalibrated"] = score(
+            model.predict(sources, batch_size=8, verbose=0), targets
+        )
     model.inference_statistics = "image"
     ref = modes["train_mode_no_dropout"]["l1"]
     gaps = {m: modes[m]["l1"] / ref - 1.0 for m in modes}
@@ -348,8 +393,7 @@ def run_one(task, seed, args):
         "task": task,
         "seed": seed,
         "train_seconds": round(train_s, 1),
-        "final_train_logs": {k: float(v[-1])
-                             for k, v in history.history.items()},
+        "final_train_logs": {k: float(v[-1]) for k, v in history.history.items()},
         "modes": modes,
         "l1_gap_to_train_mode_no_dropout": gaps,
         "pass": all(gaps[m] <= TARGET_GAP for m in ("predict", "export")),
@@ -380,9 +424,11 @@ def render(report):
             f"| {r['task']} | {r['seed']} | {fmt(m['predict'])} | "
             f"{fmt(m['export'])} | {fmt(m['predict_moving'])} | "
             f"{fmt(m['recalibrated'])} | {fmt(m['train_mode'])} | "
-            f"{fmt(m['train_mode_no_dropout'])} |")
-    worst = max(runs, key=lambda r: r["l1_gap_to_train_mode_no_dropout"]
-                ["predict_moving"])
+            f"{fmt(m['train_mode_no_dropout'])} |"
+        )
+    worst = max(
+        runs, key=lambda r: r["l1_gap_to_train_mode_no_dropout"]["predict_moving"]
+    )
 
     def gaps(mode):
         return [r["l1_gap_to_train_mode_no_dropout"][mode] for r in runs]
@@ -418,7 +464,8 @@ def render(report):
         layer_lines.append(
             f"| `{row['layer']}` | {shape} | {row['mean_shift_held']:.2f} | "
             f"{row['var_ratio_held']:.2f} | {row['var_ratio_worst']:.1f} | "
-            f"{row['between_image_spread']:.2f} |")
+            f"{row['between_image_spread']:.2f} |"
+        )
     replays = worst["replay_predict_moving_l1"]
     layer_lines += [
         "",
@@ -463,9 +510,11 @@ def main(argv=None):
     load_start = os.getloadavg()
     os.makedirs(args.workdir, exist_ok=True)
     # Seeds outer, tasks inner: a partial run covers every task.
-    wanted = [(task, seed)
-              for seed in range(args.first_seed, args.first_seed + args.seeds)
-              for task in args.tasks]
+    wanted = [
+        (task, seed)
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+        for task in args.tasks
+    ]
     for task, seed in wanted:
         path = os.path.join(args.workdir, f"{task}_seed{seed}.json")
         marker = path + ".running"
@@ -483,8 +532,7 @@ def main(argv=None):
             write_report(run, path, echo=False)
         finally:
             os.remove(marker)
-        print(json.dumps({k: run[k] for k in ("task", "seed", "modes")}),
-              flush=True)
+        print(json.dumps({k: run[k] for k in ("task", "seed", "modes")}), flush=True)
     runs = []
     for task, seed in wanted:
         path = os.path.join(args.workdir, f"{task}_seed{seed}.json")
@@ -496,9 +544,12 @@ def main(argv=None):
     report = {
         "benchmark": "inference_quality",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "settings": {k: getattr(args, k) for k in FULL} | {
-            "tasks": args.tasks, "target_gap": TARGET_GAP,
-            "model": "Pix2Pix.from_preset('untrained_unet_128'), compile() defaults"},
+        "settings": {k: getattr(args, k) for k in FULL}
+        | {
+            "tasks": args.tasks,
+            "target_gap": TARGET_GAP,
+            "model": "Pix2Pix.from_preset('untrained_unet_128'), compile() defaults",
+        },
         "runs": runs,
         "pass": all(r["pass"] for r in runs),
         "versions": versions(),

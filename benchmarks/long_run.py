@@ -49,22 +49,22 @@ import time  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-import pix2pix_keras as pk  # noqa: E402
 from _common import add_preset_flags  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
 
+import pix2pix_keras as pk  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, "results")
 DATA = os.path.join(HERE, "..", "..", "shared", "data", "cmp_facade_base")
 
-FULL = dict(steps=2000, steps_per_epoch=200, warmup=300, sample_every=100,
-            save_freq=100)
-QUICK = dict(steps=300, steps_per_epoch=50, warmup=100, sample_every=50,
-             save_freq=50)
+FULL = dict(
+    steps=2000, steps_per_epoch=200, warmup=300, sample_every=100, save_freq=100
+)
+QUICK = dict(steps=300, steps_per_epoch=50, warmup=100, sample_every=50, save_freq=50)
 SIZE = 32
 TARGET_GROWTH_PERCENT = 5.0
 
@@ -81,10 +81,14 @@ def parse_args(argv=None):
         "halving,lambda,grid,diagnostics,backup,checkpoint,csv,tensorboard,"
         "validation",
     )
-    p.add_argument("--no-trim", action="store_true",
-                   help="do not call malloc_trim(0) after each sample")
-    p.add_argument("--keep", action="store_true",
-                   help="keep the run's output folder (printed)")
+    p.add_argument(
+        "--no-trim",
+        action="store_true",
+        help="do not call malloc_trim(0) after each sample",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the run's output folder (printed)"
+    )
     args = p.parse_args(argv)
     resolve_args(p, args, FULL, QUICK, "long_run", RESULTS_DIR)
     if args.steps % args.steps_per_epoch:
@@ -145,10 +149,13 @@ class RSSSampler(keras.callbacks.Callback):
             trimmed = None
             if self.trim and malloc_trim():
                 trimmed = round(rss_bytes() / 2**20, 2)
-            self.samples.append((self.step, rss, trimmed,
-                                 round(time.perf_counter() - self.t0, 2)))
-            log(f"step {self.step:5d}  RSS {rss:8.1f} MB"
-                + ("" if trimmed is None else f"  trimmed {trimmed:8.1f} MB"))
+            self.samples.append(
+                (self.step, rss, trimmed, round(time.perf_counter() - self.t0, 2))
+            )
+            log(
+                f"step {self.step:5d}  RSS {rss:8.1f} MB"
+                + ("" if trimmed is None else f"  trimmed {trimmed:8.1f} MB")
+            )
 
 
 def build_model():
@@ -173,41 +180,43 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="long_run-")
     log(f"output folder: {work}")
 
-    common = dict(image_size=SIZE, load_size=SIZE + 4, direction="BtoA",
-                  seed=args.seed)
-    train = pk.load_paired_dataset(os.path.join(args.data, "train"),
-                                   batch_size=1, **common)
-    val = pk.load_paired_dataset(os.path.join(args.data, "val"),
-                                 batch_size=1, training=False, **common)
+    common = dict(image_size=SIZE, load_size=SIZE + 4, direction="BtoA", seed=args.seed)
+    train = pk.load_paired_dataset(
+        os.path.join(args.data, "train"), batch_size=1, **common
+    )
+    val = pk.load_paired_dataset(
+        os.path.join(args.data, "val"), batch_size=1, training=False, **common
+    )
     grid_samples = val.unbatch().batch(4).take(1)
     model = build_model()
     sampler = RSSSampler(args.sample_every, trim=not args.no_trim)
     available = {
         "halving": lambda: pk.LearningRateHalving(every=2),
-        "lambda": lambda: pk.LambdaSchedule(end=10.0, start_epoch=0,
-                                            end_epoch=epochs),
-        "grid": lambda: pk.SampleGrid(grid_samples,
-                                      os.path.join(work, "grids")),
+        "lambda": lambda: pk.LambdaSchedule(end=10.0, start_epoch=0, end_epoch=epochs),
+        "grid": lambda: pk.SampleGrid(grid_samples, os.path.join(work, "grids")),
         "diagnostics": lambda: pk.Diagnostics(verbose=0),
         "backup": lambda: pk.BackupAndRestore(
-            os.path.join(work, "backup"), save_freq=args.save_freq),
+            os.path.join(work, "backup"), save_freq=args.save_freq
+        ),
         "checkpoint": lambda: keras.callbacks.ModelCheckpoint(
-            os.path.join(work, "checkpoints", "epoch{epoch:03d}.keras")),
-        "csv": lambda: keras.callbacks.CSVLogger(
-            os.path.join(work, "log.csv")),
+            os.path.join(work, "checkpoints", "epoch{epoch:03d}.keras")
+        ),
+        "csv": lambda: keras.callbacks.CSVLogger(os.path.join(work, "log.csv")),
         "tensorboard": lambda: pk.TensorBoard(
-            os.path.join(work, "tensorboard"), samples=grid_samples),
+            os.path.join(work, "tensorboard"), samples=grid_samples
+        ),
     }
     unknown = without - set(available) - {"validation"}
     if unknown:
         raise SystemExit(f"unknown --without entries: {sorted(unknown)}")
     os.makedirs(os.path.join(work, "checkpoints"), exist_ok=True)
-    callbacks = [make() for name, make in available.items()
-                 if name not in without]
+    callbacks = [make() for name, make in available.items() if name not in without]
     callbacks.append(sampler)
 
-    log(f"{args.steps} steps: {epochs} epochs of {args.steps_per_epoch}, "
-        f"callbacks: {[type(c).__name__ for c in callbacks]}")
+    log(
+        f"{args.steps} steps: {epochs} epochs of {args.steps_per_epoch}, "
+        f"callbacks: {[type(c).__name__ for c in callbacks]}"
+    )
     t_fit = time.perf_counter()
     history = model.fit(
         train.repeat(),
@@ -229,8 +238,9 @@ def main(argv=None):
             return None
         steps = np.array([s[0] for s in after], dtype="float64")
         rss = np.array([s[column] for s in after], dtype="float64")
-        slope = (float(np.polyfit(steps, rss, 1)[0]) * 1000.0
-                 if len(after) >= 3 else None)
+        slope = (
+            float(np.polyfit(steps, rss, 1)[0]) * 1000.0 if len(after) >= 3 else None
+        )
         growth = 100.0 * (end[column] - warm[column]) / warm[column]
         return {
             "first_step": samples[0][column],
@@ -240,18 +250,21 @@ def main(argv=None):
             "end_step": end[0],
             "max_after_warmup": float(rss.max()),
             "growth_percent": round(growth, 2),
-            "slope_mb_per_1000_steps": (None if slope is None
-                                        else round(slope, 2)),
+            "slope_mb_per_1000_steps": (None if slope is None else round(slope, 2)),
             "target_growth_percent": TARGET_GROWTH_PERCENT,
             "meets_target": growth < TARGET_GROWTH_PERCENT,
         }
 
     files = {
         "grids": len(os.listdir(os.path.join(work, "grids")))
-        if "grid" not in without else 0,
+        if "grid" not in without
+        else 0,
         "checkpoints": len(os.listdir(os.path.join(work, "checkpoints"))),
-        "csv_rows": (sum(1 for _ in open(os.path.join(work, "log.csv"))) - 1
-                     if "csv" not in without else 0),
+        "csv_rows": (
+            sum(1 for _ in open(os.path.join(work, "log.csv"))) - 1
+            if "csv" not in without
+            else 0
+        ),
         "backup_left": os.path.exists(os.path.join(work, "backup")),
     }
     document = {

@@ -48,11 +48,21 @@ BEGIN, END = "<!-- lr_policies begin -->", "<!-- lr_policies end -->"
 def policy_flags(policy, epochs):
     """The `pix2pix train` flags of `policy` scaled to `epochs`."""
     if policy == "linear":
-        return ["--lr-policy", "linear", "--n-epochs", str(epochs - epochs // 2),
-                "--n-epochs-decay", str(epochs // 2)]
+        return [
+            "--lr-policy",
+            "linear",
+            "--n-epochs",
+            str(epochs - epochs // 2),
+            "--n-epochs-decay",
+            str(epochs // 2),
+        ]
     if policy == "halving":
-        return ["--lr-policy", "halving", "--lr-halving-every",
-                str(max(1, round(epochs / 20)))]
+        return [
+            "--lr-policy",
+            "halving",
+            "--lr-halving-every",
+            str(max(1, round(epochs / 20))),
+        ]
     if policy == "constant":
         return ["--lr-policy", "constant"]
     raise SystemExit(f"unknown policy {policy!r}; known: {POLICIES}")
@@ -64,13 +74,34 @@ def train_one(policy, args, runs):
     if os.path.exists(run_dir):
         shutil.rmtree(run_dir)
     argv = [
-        "train", "--data", os.path.join(DATA, "train"),
-        "--val", os.path.join(DATA, "val"), "--direction", "BtoA",
-        "--image-size", str(args.image_size), "--epochs", str(args.epochs),
-        "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-        "--mixed-precision", args.mixed_precision, "--sample-every", "5",
-        "--num-samples", "6", "--checkpoint-every", str(args.epochs),
-        "--no-tensorboard", "--output", run_dir, "--verbose", "2",
+        "train",
+        "--data",
+        os.path.join(DATA, "train"),
+        "--val",
+        os.path.join(DATA, "val"),
+        "--direction",
+        "BtoA",
+        "--image-size",
+        str(args.image_size),
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--seed",
+        str(args.seed),
+        "--mixed-precision",
+        args.mixed_precision,
+        "--sample-every",
+        "5",
+        "--num-samples",
+        "6",
+        "--checkpoint-every",
+        str(args.epochs),
+        "--no-tensorboard",
+        "--output",
+        run_dir,
+        "--verbose",
+        "2",
         *policy_flags(policy, args.epochs),
     ]
     if args.steps_per_epoch:
@@ -80,8 +111,9 @@ def train_one(policy, args, runs):
         env["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
         env["TF_NUM_INTEROP_THREADS"] = "1"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pix2pix_keras", *argv], check=True,
-                   env=env, cwd=REPO)
+    subprocess.run(
+        [sys.executable, "-m", "pix2pix_keras", *argv], check=True, env=env, cwd=REPO
+    )
     seconds = time.perf_counter() - start
 
     import keras
@@ -89,24 +121,30 @@ def train_one(policy, args, runs):
     import pix2pix_keras as pk
 
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
-    val = pk.load_paired_dataset(os.path.join(DATA, "val"), training=False,
-                                 direction="BtoA", image_size=args.image_size)
+    val = pk.load_paired_dataset(
+        os.path.join(DATA, "val"),
+        training=False,
+        direction="BtoA",
+        image_size=args.image_size,
+    )
     report = pk.evaluate(model, val, metrics=("l1", "psnr", "ssim"))
     with open(os.path.join(run_dir, "metrics.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
-    curves = {key: [float(r[key]) for r in rows]
-              for key in ("val_g_l1", "val_psnr", "val_ssim", "g_lr", "g_l1")}
-    shutil.copy(os.path.join(run_dir, "training_curves.png"),
-                os.path.join(runs, f"{policy}_curves.png"))
+    curves = {
+        key: [float(r[key]) for r in rows]
+        for key in ("val_g_l1", "val_psnr", "val_ssim", "g_lr", "g_l1")
+    }
+    shutil.copy(
+        os.path.join(run_dir, "training_curves.png"),
+        os.path.join(runs, f"{policy}_curves.png"),
+    )
     return {
         "policy": policy,
         "flags": policy_flags(policy, args.epochs),
-        "command": "pix2pix " + " ".join(
-            a.replace(os.path.abspath(DATA), "cmp_facade_base")
-            for a in argv),
+        "command": "pix2pix "
+        + " ".join(a.replace(os.path.abspath(DATA), "cmp_facade_base") for a in argv),
         "train_seconds": round(seconds, 1),
-        "val": {k: round(float(report[k]), 4) for k in ("l1", "psnr",
-                                                          "ssim")},
+        "val": {k: round(float(report[k]), 4) for k in ("l1", "psnr", "ssim")},
         "curves": curves,
     }
 
@@ -114,22 +152,30 @@ def train_one(policy, args, runs):
 def render(report):
     """The markdown table of a result file (docs/training_tips.md)."""
     s = report["settings"]
-    rows = ["| policy | flags | val L1 | val PSNR | val SSIM | last learning "
-            "rate | best epoch by val L1 |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| policy | flags | val L1 | val PSNR | val SSIM | last learning "
+        "rate | best epoch by val L1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in report["runs"]:
-        best = min(range(len(r["curves"]["val_g_l1"])),
-                   key=r["curves"]["val_g_l1"].__getitem__)
+        best = min(
+            range(len(r["curves"]["val_g_l1"])), key=r["curves"]["val_g_l1"].__getitem__
+        )
         rows.append(
             f"| `{r['policy']}` | `{' '.join(r['flags'])}` | "
             f"{r['val']['l1']:.4f} | {r['val']['psnr']:.2f} | "
             f"{r['val']['ssim']:.4f} | {r['curves']['g_lr'][-1]:.2g} | "
-            f"{best + 1} |")
+            f"{best + 1} |"
+        )
     m = report["machine"]
-    rows += ["", f"{s['epochs']} epochs of the 302 training pairs at "
-             f"{s['image_size']}×{s['image_size']}, batch {s['batch_size']}, "
-             f"`--mixed-precision {s['mixed_precision']}`, seed {s['seed']}; "
-             f"scores of `predict` on the 37 val pairs. {m['cpu_model']}, "
-             f"{m['cpu_count']} cores."]
+    rows += [
+        "",
+        f"{s['epochs']} epochs of the 302 training pairs at "
+        f"{s['image_size']}×{s['image_size']}, batch {s['batch_size']}, "
+        f"`--mixed-precision {s['mixed_precision']}`, seed {s['seed']}; "
+        f"scores of `predict` on the 37 val pairs. {m['cpu_model']}, "
+        f"{m['cpu_count']} cores.",
+    ]
     return "\n".join(rows)
 
 
@@ -141,16 +187,28 @@ def main():
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--mixed-precision", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0,
-                   help="TensorFlow threads per run (0: all cores)")
-    p.add_argument("--work-dir", default=os.path.join(
-        os.path.expanduser("~"), ".cache", "pix2pix_lr_policies"))
-    p.add_argument("--output", default=os.path.join(RESULTS,
-                                                    "lr_policies.json"))
-    p.add_argument("--steps-per-epoch", type=int, default=None,
-                   help="for a smoke run only (default: one pass)")
-    p.add_argument("--render", action="store_true",
-                   help="print the docs table of --output and exit")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow threads per run (0: all cores)",
+    )
+    p.add_argument(
+        "--work-dir",
+        default=os.path.join(os.path.expanduser("~"), ".cache", "pix2pix_lr_policies"),
+    )
+    p.add_argument("--output", default=os.path.join(RESULTS, "lr_policies.json"))
+    p.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=None,
+        help="for a smoke run only (default: one pass)",
+    )
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="print the docs table of --output and exit",
+    )
     args = p.parse_args()
     if args.render:
         with open(args.output) as f:
@@ -189,12 +247,17 @@ def main():
     report = {
         "benchmark": "lr_policies",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+            timespec="seconds"
+        ),
         "versions": versions(),
         "machine": machine(load_start),
-        "settings": {"epochs": args.epochs, "image_size": args.image_size,
-                     "batch_size": args.batch_size, "seed": args.seed,
-                     "mixed_precision": args.mixed_precision},
+        "settings": {
+            "epochs": args.epochs,
+            "image_size": args.image_size,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "mixed_precision": args.mixed_precision,
+        },
         "runs": runs,
     }
     write_report(report, args.output, echo=False)

@@ -50,13 +50,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import pix2pix_keras as pk  # noqa: E402
 from _common import add_preset_flags  # noqa: E402
 from _common import machine  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
+
 from pix2pix_keras import metrics  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,23 +158,17 @@ def image_metrics(args, rng):
                 float(r)  # sync
 
             out[name][mode] = timed(call, args.reps, args.calls, args.batch)
-            log(
-                f"{name:5s} {mode:5s} "
-                f"{out[name][mode]['images_per_s']:9.1f} images/s"
-            )
+            log(f"{name:5s} {mode:5s} {out[name][mode]['images_per_s']:9.1f} images/s")
     return out
 
 
 def fid_features(args, rng):
     t0 = time.perf_counter()
     fid = metrics.FrechetInceptionDistance(
-        "keras_inception_v3", weights=None, input_size=299,
-        batch_size=args.fid_batch
+        "keras_inception_v3", weights=None, input_size=299, batch_size=args.fid_batch
     )
     build_s = time.perf_counter() - t0
-    images = rng.uniform(-1, 1, (args.fid_images, SIZE, SIZE, 3)).astype(
-        "float32"
-    )
+    images = rng.uniform(-1, 1, (args.fid_images, SIZE, SIZE, 3)).astype("float32")
     t0 = time.perf_counter()
     fid.update_real(images[: args.fid_batch])  # trace
     warmup_s = time.perf_counter() - t0
@@ -241,9 +234,7 @@ def kid(args, rng):
 
 def miou(args, rng):
     ids = rng.integers(0, NUM_CLASSES, (args.batch, SIZE, SIZE)).astype("int32")
-    logits = rng.normal(size=(args.batch, SIZE, SIZE, NUM_CLASSES)).astype(
-        "float32"
-    )
+    logits = rng.normal(size=(args.batch, SIZE, SIZE, NUM_CLASSES)).astype("float32")
     pred_ids = np.argmax(logits, -1).astype("int32")
     ids_t, logits_t, pred_t = (tf.constant(a) for a in (ids, logits, pred_ids))
     score = metrics.SegmentationScore(NUM_CLASSES, ignore_label=0)
@@ -300,17 +291,13 @@ def main(argv=None):
         **results,
         "summary_images_per_s": {
             **{
-                f"{name}_{mode}": results["image_metrics"][name][mode][
-                    "images_per_s"
-                ]
+                f"{name}_{mode}": results["image_metrics"][name][mode]["images_per_s"]
                 for name in ("ssim", "psnr", "l1")
                 for mode in ("graph", "xla", "eager")
             },
             "fid_features": results["fid_features"]["images_per_s"],
             "kid": results["kid"]["images_per_s"],
-            "miou_update_logits": results["miou_update"]["logits"][
-                "images_per_s"
-            ],
+            "miou_update_logits": results["miou_update"]["logits"]["images_per_s"],
             "miou_update_ids": results["miou_update"]["ids"]["images_per_s"],
         },
         "total_runtime_s": time.perf_counter() - t_start,

@@ -104,18 +104,42 @@ def reference_options(size, batch):
     if size not in (128, 256):
         raise ValueError(f"the reference's U-Nets take 128 or 256, not {size}")
     return {
-        "model": "pix2pix", "isTrain": True, "input_nc": 3, "output_nc": 3,
-        "ngf": 64, "ndf": 64, "netG": f"unet_{size}", "netD": "basic",
-        "n_layers_D": 3, "norm": "batch", "init_type": "normal",
-        "init_gain": 0.02, "no_dropout": False, "gan_mode": "vanilla",
-        "lambda_L1": 100.0, "lr": 0.0002, "beta1": 0.5, "pool_size": 0,
-        "direction": "AtoB", "dataset_mode": "aligned",
-        "preprocess": "resize_and_crop", "load_size": size * 286 // 256,
-        "crop_size": size, "batch_size": batch, "name": "bench",
-        "checkpoints_dir": "/tmp/pytorch_reference_bench", "phase": "train",
-        "continue_train": False, "epoch": "latest", "load_iter": 0,
-        "verbose": False, "lr_policy": "linear", "epoch_count": 1,
-        "n_epochs": 100, "n_epochs_decay": 100, "lr_decay_iters": 50,
+        "model": "pix2pix",
+        "isTrain": True,
+        "input_nc": 3,
+        "output_nc": 3,
+        "ngf": 64,
+        "ndf": 64,
+        "netG": f"unet_{size}",
+        "netD": "basic",
+        "n_layers_D": 3,
+        "norm": "batch",
+        "init_type": "normal",
+        "init_gain": 0.02,
+        "no_dropout": False,
+        "gan_mode": "vanilla",
+        "lambda_L1": 100.0,
+        "lr": 0.0002,
+        "beta1": 0.5,
+        "pool_size": 0,
+        "direction": "AtoB",
+        "dataset_mode": "aligned",
+        "preprocess": "resize_and_crop",
+        "load_size": size * 286 // 256,
+        "crop_size": size,
+        "batch_size": batch,
+        "name": "bench",
+        "checkpoints_dir": "/tmp/pytorch_reference_bench",
+        "phase": "train",
+        "continue_train": False,
+        "epoch": "latest",
+        "load_iter": 0,
+        "verbose": False,
+        "lr_policy": "linear",
+        "epoch_count": 1,
+        "n_epochs": 100,
+        "n_epochs_decay": 100,
+        "lr_decay_iters": 50,
     }
 
 
@@ -143,11 +167,16 @@ def torch_info(torch):
         "mkldnn_enabled": torch.backends.mkldnn.enabled,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "mkldnn_bf16_supported": _maybe(
-            lambda: bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())),
+            lambda: bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        ),
         "parallel_backend": next(
-            (line.split(":", 1)[1].strip() for line in
-             torch.__config__.parallel_info().splitlines()
-             if line.startswith("ATen parallel backend")), None),
+            (
+                line.split(":", 1)[1].strip()
+                for line in torch.__config__.parallel_info().splitlines()
+                if line.startswith("ATen parallel backend")
+            ),
+            None,
+        ),
     }
 
 
@@ -160,8 +189,9 @@ def torch_worker(mode, size, batch, steps, warmup, ref, threads, seed=0):
     sys.path.insert(0, os.path.abspath(ref))
     from models.pix2pix_model import Pix2PixModel
 
-    opt = argparse.Namespace(**reference_options(size, batch),
-                             device=torch.device("cpu"))
+    opt = argparse.Namespace(
+        **reference_options(size, batch), device=torch.device("cpu")
+    )
     with contextlib.redirect_stdout(sys.stderr):  # the reference prints
         model = Pix2PixModel(opt)
         model.setup(opt)  # as train.py: init weights, schedulers
@@ -189,10 +219,12 @@ def torch_worker(mode, size, batch, steps, warmup, ref, threads, seed=0):
     source = torch.from_numpy(rng.uniform(-1, 1, shape).astype("float32"))
     target = torch.from_numpy(rng.uniform(-1, 1, shape).astype("float32"))
     batches = [
-        {"A": source[i:i + batch].contiguous(),
-         "B": target[i:i + batch].contiguous(),
-         "A_paths": [f"a{j}" for j in range(i, i + batch)],
-         "B_paths": [f"b{j}" for j in range(i, i + batch)]}
+        {
+            "A": source[i : i + batch].contiguous(),
+            "B": target[i : i + batch].contiguous(),
+            "A_paths": [f"a{j}" for j in range(i, i + batch)],
+            "B_paths": [f"b{j}" for j in range(i, i + batch)],
+        }
         for i in range(0, pairs - batch + 1, batch)
     ]
 
@@ -212,10 +244,14 @@ def torch_worker(mode, size, batch, steps, warmup, ref, threads, seed=0):
     if not all(np.isfinite(v) for v in losses.values()):
         raise FloatingPointError(f"non-finite losses: {losses}")
     med = statistics.median(times)
-    return {"median_s": med, "steps_per_s": 1 / med,
-            "images_per_s": batch / med, "rss_peak_mb": rss_peak_mb(),
-            "losses": {k: round(v, 4) for k, v in losses.items()},
-            "torch_info": {**torch_info(torch), "numpy": np.__version__}}
+    return {
+        "median_s": med,
+        "steps_per_s": 1 / med,
+        "images_per_s": batch / med,
+        "rss_peak_mb": rss_peak_mb(),
+        "losses": {k: round(v, 4) for k, v in losses.items()},
+        "torch_info": {**torch_info(torch), "numpy": np.__version__},
+    }
 
 
 # ----------------------------------------------------------------------
@@ -223,17 +259,27 @@ def torch_worker(mode, size, batch, steps, warmup, ref, threads, seed=0):
 
 
 def spawn_torch(args, mode, size, batch):
-    cmd = [args.torch_python, os.path.abspath(__file__), "--torch-worker",
-           mode, str(size), str(batch), str(args.steps), str(args.warmup),
-           "--torch-ref", args.torch_ref,
-           "--torch-threads", str(args.torch_threads)]
+    cmd = [
+        args.torch_python,
+        os.path.abspath(__file__),
+        "--torch-worker",
+        mode,
+        str(size),
+        str(batch),
+        str(args.steps),
+        str(args.warmup),
+        "--torch-ref",
+        args.torch_ref,
+        "--torch-threads",
+        str(args.torch_threads),
+    ]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                         env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     if out.returncode or not lines:
-        raise RuntimeError(f"torch worker {mode} {size} {batch} failed:\n"
-                           f"{out.stderr[-3000:]}")
+        raise RuntimeError(
+            f"torch worker {mode} {size} {batch} failed:\n{out.stderr[-3000:]}"
+        )
     return json.loads(lines[-1])
 
 
@@ -248,12 +294,20 @@ def run_mode(args, mode, size, batch):
 def reference_commit(path):
     """The commit of the reference checkout: git, else its REF_COMMIT file."""
     try:
-        out = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            ["git", "-C", path, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if out.returncode == 0 and os.path.samefile(
-                path, subprocess.run(
-                    ["git", "-C", path, "rev-parse", "--show-toplevel"],
-                    capture_output=True, text=True).stdout.strip()):
+            path,
+            subprocess.run(
+                ["git", "-C", path, "rev-parse", "--show-toplevel"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip(),
+        ):
             return out.stdout.strip()
     except (OSError, ValueError):
         pass
@@ -270,10 +324,10 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--torch-worker", nargs=5, help=argparse.SUPPRESS)
     add_sweep_flags(p, FULL, QUICK, "pytorch_reference", MODES)
-    p.add_argument("--torch-python", default=TORCH_PYTHON,
-                   help="python of the venv holding torch")
-    p.add_argument("--torch-ref", default=TORCH_REF,
-                   help=f"checkout of {REFERENCE}")
+    p.add_argument(
+        "--torch-python", default=TORCH_PYTHON, help="python of the venv holding torch"
+    )
+    p.add_argument("--torch-ref", default=TORCH_REF, help=f"checkout of {REFERENCE}")
     args = p.parse_args(argv)
     if args.render:
         return args
@@ -283,8 +337,7 @@ def parse_args(argv=None):
         return args
     from _common import resolve_args
 
-    return resolve_args(p, args, FULL, QUICK, "pytorch_reference",
-                        RESULTS_DIR)
+    return resolve_args(p, args, FULL, QUICK, "pytorch_reference", RESULTS_DIR)
 
 
 def summarise(runs, batch, size):
@@ -301,8 +354,9 @@ def summarise(runs, batch, size):
             "images_per_s": round(batch / med, 3),
             "rss_peak_mb": round(max(r["rss_peak_mb"] for r in results)),
             "per_round_step_s": [round(r["median_s"], 4) for r in results],
-            "gflops_achieved": round(GFLOP_PER_256_STEP * batch
-                                     * (size / 256) ** 2 / med, 1),
+            "gflops_achieved": round(
+                GFLOP_PER_256_STEP * batch * (size / 256) ** 2 / med, 1
+            ),
         }
         if "losses" in results[-1]:
             rows[mode]["last_losses"] = results[-1]["losses"]
@@ -313,8 +367,8 @@ def summarise(runs, batch, size):
         for mode in OUR_MODES + ((BF16,) if base == "torch" else ()):
             if mode in rows:
                 ratios[f"{mode}/{base}"] = round(
-                    rows[base]["median_step_s"] / rows[mode]["median_step_s"],
-                    3)
+                    rows[base]["median_step_s"] / rows[mode]["median_step_s"], 3
+                )
     return rows, ratios
 
 
@@ -357,7 +411,8 @@ def render_markdown(report):
             f"| {size.replace('x', '×')}, batch {batch} | {step('torch')} "
             f"| {step(BF16)} | {step('loop')} | {step('fit')} "
             f"| {step('best')} | {ratio('fit/torch')} "
-            f"| {ratio('best/torch')} | {ratio(f'best/{BF16}')} |")
+            f"| {ratio('best/torch')} | {ratio(f'best/{BF16}')} |"
+        )
     return "\n".join(lines)
 
 
@@ -369,8 +424,9 @@ def main(argv=None):
         return 0
     if args.torch_worker:
         mode, *rest = args.torch_worker
-        result = torch_worker(mode, *map(int, rest), ref=args.torch_ref,
-                              threads=args.torch_threads)
+        result = torch_worker(
+            mode, *map(int, rest), ref=args.torch_ref, threads=args.torch_threads
+        )
         print(json.dumps(result), flush=True)
         return 0
 
@@ -381,8 +437,7 @@ def main(argv=None):
 
     if not os.path.exists(args.torch_python):
         sys.exit(f"no torch python at {args.torch_python} (see --help)")
-    if not os.path.exists(os.path.join(args.torch_ref, "models",
-                                       "pix2pix_model.py")):
+    if not os.path.exists(os.path.join(args.torch_ref, "models", "pix2pix_model.py")):
         sys.exit(f"no {REFERENCE} checkout at {args.torch_ref} (see --help)")
 
     started = time.perf_counter()
@@ -391,28 +446,30 @@ def main(argv=None):
     report = {
         "benchmark": "pytorch_reference",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "settings": {"steps": args.steps, "warmup": args.warmup,
-                     "rounds": args.rounds, "modes": modes,
-                     "torch_threads": args.torch_threads,
-                     "ratio": "'X/base' = base step time / X step time "
-                              "(> 1: X is faster than base)"},
+        "settings": {
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "modes": modes,
+            "torch_threads": args.torch_threads,
+            "ratio": "'X/base' = base step time / X step time "
+            "(> 1: X is faster than base)",
+        },
         "reference": {
             "repository": REFERENCE,
             "commit": reference_commit(args.torch_ref),
             "step": "model.set_input({'A', 'B', 'A_paths', 'B_paths'}); "
-                    "model.optimize_parameters(); "
-                    "model.get_current_losses()",
-            "model": "models.pix2pix_model.Pix2PixModel + setup(opt), "
-                     "device cpu",
-            "options": {f"{s}x{s}_b{b}": reference_options(s, b)
-                        for s, b in configs},
+            "model.optimize_parameters(); "
+            "model.get_current_losses()",
+            "model": "models.pix2pix_model.Pix2PixModel + setup(opt), device cpu",
+            "options": {f"{s}x{s}_b{b}": reference_options(s, b) for s, b in configs},
             "bf16_autocast": "torch.autocast('cpu', dtype=torch.bfloat16) "
-                             "around the forward of netG and netD, outputs "
-                             ".float(); losses, backward and Adam in float32",
+            "around the forward of netG and netD, outputs "
+            ".float(); losses, backward and Adam in float32",
             "gan_mode_note": "the reference's pix2pix default gan_mode is "
-                             "vanilla (BCE with logits); ours is LSGAN. Same "
-                             "networks and FLOPs, only the patch-map loss "
-                             "differs.",
+            "vanilla (BCE with logits); ours is LSGAN. Same "
+            "networks and FLOPs, only the patch-map loss "
+            "differs.",
         },
         "ours": {m: MODE_NAMES[m] for m in OUR_MODES},
         "configs": {},
@@ -444,8 +501,11 @@ def main(argv=None):
         if skipped:
             report["configs"][key]["skipped"] = skipped
     report["faster_than_torch"] = {
-        key: {m: cfg["ratios"][f"{m}/torch"] > 1 for m in OUR_MODES
-              if f"{m}/torch" in cfg["ratios"]}
+        key: {
+            m: cfg["ratios"][f"{m}/torch"] > 1
+            for m in OUR_MODES
+            if f"{m}/torch" in cfg["ratios"]
+        }
         for key, cfg in report["configs"].items()
     }
     report["torch"] = torch_meta

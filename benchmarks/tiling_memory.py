@@ -38,10 +38,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 RESULTS_DIR = os.path.join(HERE, "results")
 
-FULL = dict(train_size=256, filters=64, n_blocks=9, batch_size=4,
-            sizes=[(512, 512), (1024, 1024), (1536, 2048)])
-QUICK = dict(train_size=64, filters=8, n_blocks=2, batch_size=4,
-             sizes=[(128, 128), (256, 256), (384, 512)])
+FULL = dict(
+    train_size=256,
+    filters=64,
+    n_blocks=9,
+    batch_size=4,
+    sizes=[(512, 512), (1024, 1024), (1536, 2048)],
+)
+QUICK = dict(
+    train_size=64,
+    filters=8,
+    n_blocks=2,
+    batch_size=4,
+    sizes=[(128, 128), (256, 256), (384, 512)],
+)
 
 
 def _peak_mb():
@@ -56,21 +66,25 @@ def worker(mode, height, width, train_size, filters, n_blocks, batch_size):
     import pix2pix_keras as pk
 
     keras.utils.set_random_seed(0)
-    generator = pk.ResnetGenerator(image_size=train_size, filters=filters,
-                                   n_blocks=n_blocks)
-    image = np.random.default_rng(0).uniform(
-        -1, 1, (height, width, 3)).astype("float32")
+    generator = pk.ResnetGenerator(
+        image_size=train_size, filters=filters, n_blocks=n_blocks
+    )
+    image = (
+        np.random.default_rng(0).uniform(-1, 1, (height, width, 3)).astype("float32")
+    )
     result = {"params": generator.count_params()}
     if mode == "tiled":
-        layout = pk.tile_layout(height, width, train_size,
-                                overlap=train_size // 4, align=4)
+        layout = pk.tile_layout(
+            height, width, train_size, overlap=train_size // 4, align=4
+        )
         result["tiles"] = len(layout.tops) * len(layout.lefts)
 
         def run():
             return pk.translate_tiled(generator, image, batch_size=batch_size)
     else:
-        full = pk.ResnetGenerator(image_size=(height, width), filters=filters,
-                                  n_blocks=n_blocks)
+        full = pk.ResnetGenerator(
+            image_size=(height, width), filters=filters, n_blocks=n_blocks
+        )
         full.set_weights(generator.get_weights())
         result["tiles"] = 1
 
@@ -90,21 +104,35 @@ def worker(mode, height, width, train_size, filters, n_blocks, batch_size):
         time_s=round(times[1], 3),
     )
     result["translation_rss_mb"] = round(
-        result["peak_rss_mb"] - result["rss_after_build_mb"], 1)
+        result["peak_rss_mb"] - result["rss_after_build_mb"], 1
+    )
     print(json.dumps(result), flush=True)
 
 
 def run_one(mode, size, cfg):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode,
-           str(size[0]), str(size[1]), str(cfg["train_size"]),
-           str(cfg["filters"]), str(cfg["n_blocks"]), str(cfg["batch_size"])]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        mode,
+        str(size[0]),
+        str(size[1]),
+        str(cfg["train_size"]),
+        str(cfg["filters"]),
+        str(cfg["n_blocks"]),
+        str(cfg["batch_size"]),
+    ]
     print(f"{mode} {size[0]}x{size[1]} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
-    row = {"mode": mode, "height": size[0], "width": size[1],
-           "megapixels": round(size[0] * size[1] / 1e6, 3),
-           "process_wall_s": round(wall, 1)}
+    row = {
+        "mode": mode,
+        "height": size[0],
+        "width": size[1],
+        "megapixels": round(size[0] * size[1] / 1e6, 3),
+        "process_wall_s": round(wall, 1),
+    }
     if out.returncode:
         row["error"] = (out.stderr.strip().splitlines() or ["?"])[-1][:500]
         row["returncode"] = out.returncode
@@ -117,13 +145,19 @@ def run_one(mode, size, cfg):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
-    p.add_argument("--quick", action="store_true",
-                   help="small network and images, writes "
-                   "results/tiling_memory_quick.json")
-    p.add_argument("--no-full", action="store_true",
-                   help="skip the full-image comparison")
-    p.add_argument("--output", help="JSON path (default: results/"
-                   "tiling_memory.json, or tiling_memory_quick.json)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small network and images, writes results/tiling_memory_quick.json",
+    )
+    p.add_argument(
+        "--no-full", action="store_true", help="skip the full-image comparison"
+    )
+    p.add_argument(
+        "--output",
+        help="JSON path (default: results/"
+        "tiling_memory.json, or tiling_memory_quick.json)",
+    )
     args = p.parse_args(argv)
     if args.worker:
         mode, *numbers = args.worker
@@ -137,8 +171,8 @@ def main(argv=None):
     load_start = os.getloadavg()
     cfg = QUICK if args.quick else FULL
     output = args.output or os.path.join(
-        RESULTS_DIR,
-        "tiling_memory_quick.json" if args.quick else "tiling_memory.json")
+        RESULTS_DIR, "tiling_memory_quick.json" if args.quick else "tiling_memory.json"
+    )
     rows = []
     for size in cfg["sizes"]:
         rows.append(run_one("tiled", size, cfg))
@@ -150,17 +184,21 @@ def main(argv=None):
     if len(tiled) >= 2:
         small, large = tiled[0], tiled[-1]
         summary["tiled_pixels_ratio"] = round(
-            large["megapixels"] / small["megapixels"], 2)
+            large["megapixels"] / small["megapixels"], 2
+        )
         summary["tiled_translation_rss_ratio"] = round(
-            large["translation_rss_mb"]
-            / max(small["translation_rss_mb"], 1.0), 2)
+            large["translation_rss_mb"] / max(small["translation_rss_mb"], 1.0), 2
+        )
         summary["tiled_ms_per_megapixel"] = {
             f"{r['height']}x{r['width']}": round(
-                1000 * r["time_s"] / r["megapixels"], 1) for r in tiled}
+                1000 * r["time_s"] / r["megapixels"], 1
+            )
+            for r in tiled
+        }
     if full:
         summary["full_translation_rss_mb"] = {
-            f"{r['height']}x{r['width']}": r["translation_rss_mb"]
-            for r in full}
+            f"{r['height']}x{r['width']}": r["translation_rss_mb"] for r in full
+        }
     report = {
         "benchmark": "tiling_memory",
         "timestamp": datetime.datetime.now().isoformat(timespec="seconds"),

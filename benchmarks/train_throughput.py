@@ -70,11 +70,11 @@ RSS_FULL = (256, (1, 2, 4, 8), ("fit", "best"))
 RSS_QUICK = (64, (1, 2), ("fit",))
 # The targets, as ratios measured in the same run.
 TARGETS = {
-    "fit_over_loop": 1.0,       # fit at defaults vs the classic loop
-    "best_over_loop": 2.5,      # best mode vs the classic float32 loop
-    "d2_over_fit": 1.15,        # d_every=2 vs d_every=1
-    "quality_l1_ratio": 1.05,   # best's val L1 / float32's, at most
-    "rss_256_b1_mb": 3000,      # peak RSS of training at 256×256 batch 1
+    "fit_over_loop": 1.0,  # fit at defaults vs the classic loop
+    "best_over_loop": 2.5,  # best mode vs the classic float32 loop
+    "d2_over_fit": 1.15,  # d_every=2 vs d_every=1
+    "quality_l1_ratio": 1.05,  # best's val L1 / float32's, at most
+    "rss_256_b1_mb": 3000,  # peak RSS of training at 256×256 batch 1
 }
 DOCS = os.path.join(HERE, "..", "docs", "performance.md")
 BEGIN = "<!-- BEGIN train_throughput table (generated) -->"
@@ -124,8 +124,11 @@ def worker(mode, size, batch, steps, warmup, seed=0):
             fn(x).numpy()
             times.append(time.perf_counter() - t)
         med = statistics.median(times)
-        return {"median_s": med, "images_per_s": batch / med,
-                "rss_peak_mb": rss_peak_mb()}
+        return {
+            "median_s": med,
+            "images_per_s": batch / med,
+            "rss_peak_mb": rss_peak_mb(),
+        }
 
     from fit_vs_loop import ClassicLoop
     from fit_vs_loop import make_dataset
@@ -133,8 +136,11 @@ def worker(mode, size, batch, steps, warmup, seed=0):
     data = make_dataset(size, batch, pairs=max(4, batch * 2), seed=seed)
     if mode == "loop":
         keras.utils.set_random_seed(seed)
-        loop = ClassicLoop(pk.UNetGenerator(image_size=size),
-                           pk.PatchDiscriminator(image_size=size), data)
+        loop = ClassicLoop(
+            pk.UNetGenerator(image_size=size),
+            pk.PatchDiscriminator(image_size=size),
+            data,
+        )
         loop.run(warmup)
         times, _ = loop.run(steps)
     else:
@@ -147,12 +153,15 @@ def worker(mode, size, batch, steps, warmup, seed=0):
 
         timer = StepTimer()
         model.fit(data, steps_per_epoch=warmup, epochs=1, verbose=0)
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
-                  callbacks=[timer])
+        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
         times = timer.times
     med = statistics.median(times)
-    return {"median_s": med, "steps_per_s": 1 / med,
-            "images_per_s": batch / med, "rss_peak_mb": rss_peak_mb()}
+    return {
+        "median_s": med,
+        "steps_per_s": 1 / med,
+        "images_per_s": batch / med,
+        "rss_peak_mb": rss_peak_mb(),
+    }
 
 
 def conv_peaks(repeats=10):
@@ -190,18 +199,27 @@ def quality(mode, steps, size=256, seed=0, val_images=30):
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(seed)
     train = pk.load_paired_dataset(
-        os.path.join(DATA, "train"), direction="BtoA", image_size=size,
-        load_size=int(round(size * 286 / 256)), seed=seed).repeat()
+        os.path.join(DATA, "train"),
+        direction="BtoA",
+        image_size=size,
+        load_size=int(round(size * 286 / 256)),
+        seed=seed,
+    ).repeat()
     val = pk.load_paired_dataset(
-        os.path.join(DATA, "val"), direction="BtoA", image_size=size,
-        training=False, batch_size=1).take(val_images)
+        os.path.join(DATA, "val"),
+        direction="BtoA",
+        image_size=size,
+        training=False,
+        batch_size=1,
+    ).take(val_images)
     model = pk.Pix2Pix(image_size=size)
     model.compile(**kwargs)
     model.fit(train, steps_per_epoch=steps, epochs=1, verbose=0)
-    l1 = [float(np.mean(np.abs(model.predict(s, verbose=0) - t)))
-          for s, t in val.as_numpy_iterator()]
-    return {"val_l1": float(np.mean(l1)), "steps": steps,
-            "rss_peak_mb": rss_peak_mb()}
+    l1 = [
+        float(np.mean(np.abs(model.predict(s, verbose=0) - t)))
+        for s, t in val.as_numpy_iterator()
+    ]
+    return {"val_l1": float(np.mean(l1)), "steps": steps, "rss_peak_mb": rss_peak_mb()}
 
 
 # ----------------------------------------------------------------------
@@ -224,16 +242,24 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     add_sweep_flags(p, FULL, QUICK, "train_throughput", MODES)
-    p.add_argument("--rss-batches",
-                   help="batch sizes of the RSS sweep, e.g. 1,2,4,8; "
-                        "'none' skips it")
+    p.add_argument(
+        "--rss-batches",
+        help="batch sizes of the RSS sweep, e.g. 1,2,4,8; 'none' skips it",
+    )
     args = p.parse_args(argv)
     if args.render:
         return args
     if args.worker:
         return args
-    return resolve_args(p, args, FULL, QUICK, "train_throughput",
-                        RESULTS_DIR, minimums={"quality_steps": 0})
+    return resolve_args(
+        p,
+        args,
+        FULL,
+        QUICK,
+        "train_throughput",
+        RESULTS_DIR,
+        minimums={"quality_steps": 0},
+    )
 
 
 def main(argv=None):
@@ -257,14 +283,19 @@ def main(argv=None):
     from _common import write_report
 
     load_start = os.getloadavg()
-    modes, configs = sweep_selection(args, MODES + ("fit_d2",),
-                                     CONFIGS_FULL, CONFIGS_QUICK)
+    modes, configs = sweep_selection(
+        args, MODES + ("fit_d2",), CONFIGS_FULL, CONFIGS_QUICK
+    )
     report = {
         "benchmark": "train_throughput",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "settings": {"steps": args.steps, "warmup": args.warmup,
-                     "rounds": args.rounds, "best": BEST,
-                     "gflop_per_256_step": GFLOP_PER_256_STEP},
+        "settings": {
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "best": BEST,
+            "gflop_per_256_step": GFLOP_PER_256_STEP,
+        },
         "peaks": spawn("peak", 0, 0, 0, 0),
         "configs": {},
     }
@@ -299,13 +330,15 @@ def main(argv=None):
             row["gflops_achieved"] = round(gflop / row["median_step_s"], 1)
         if "fit_d2" in rows and "fit" in rows:
             rows["fit_d2"]["speedup_vs_fit"] = round(
-                rows["fit"]["median_step_s"] / rows["fit_d2"]["median_step_s"],
-                3)
+                rows["fit"]["median_step_s"] / rows["fit_d2"]["median_step_s"], 3
+            )
         infer = {}
         for pol in ("infer_f32", "infer_bf16"):
             res = spawn(pol, size, batch, max(args.steps * 2, 4), args.warmup)
-            infer[pol] = {"images_per_s": round(res["images_per_s"], 2),
-                          "rss_peak_mb": round(res["rss_peak_mb"])}
+            infer[pol] = {
+                "images_per_s": round(res["images_per_s"], 2),
+                "rss_peak_mb": round(res["rss_peak_mb"]),
+            }
         report["configs"][key] = {"train": rows, "inference": infer}
     peaks = report["peaks"]["conv_gflops"]
     first = next(iter(report["configs"].values()))["train"]
@@ -319,16 +352,19 @@ def main(argv=None):
     if args.quality_steps:
         size = 64 if args.quick else 256
         report["quality"] = {
-            m: spawn("quality", m, args.quality_steps, size)
-            for m in ("fit", "best")
+            m: spawn("quality", m, args.quality_steps, size) for m in ("fit", "best")
         }
         q = report["quality"]
         report["quality"]["best_over_fit_l1"] = round(
-            q["best"]["val_l1"] / q["fit"]["val_l1"], 4)
+            q["best"]["val_l1"] / q["fit"]["val_l1"], 4
+        )
     rss_size, rss_batches, rss_modes = RSS_QUICK if args.quick else RSS_FULL
     if args.rss_batches:
-        rss_batches = () if args.rss_batches == "none" else tuple(
-            int(b) for b in args.rss_batches.split(","))
+        rss_batches = (
+            ()
+            if args.rss_batches == "none"
+            else tuple(int(b) for b in args.rss_batches.split(","))
+        )
     if rss_batches:
         sweep = {}
         for mode in rss_modes:
@@ -336,8 +372,7 @@ def main(argv=None):
             for b in rss_batches:
                 res = spawn(mode, rss_size, b, 2, 1)
                 sweep[mode][str(b)] = round(res["rss_peak_mb"])
-                print(json.dumps({"rss": {mode: {b: sweep[mode][str(b)]}}}),
-                      flush=True)
+                print(json.dumps({"rss": {mode: {b: sweep[mode][str(b)]}}}), flush=True)
         report["rss_vs_batch"] = {"image_size": rss_size, "peak_rss_mb": sweep}
     report["targets"] = check_targets(report)
     report["versions"] = versions()
@@ -368,21 +403,32 @@ def check_targets(report):
     rows = report["configs"][first_key]["train"] if first_key else {}
 
     def add(name, value, passed):
-        out[name] = {"target": TARGETS[name], "measured": value,
-                     "config": first_key, "pass": bool(passed)}
+        out[name] = {
+            "target": TARGETS[name],
+            "measured": value,
+            "config": first_key,
+            "pass": bool(passed),
+        }
 
     def missing(name, reason):
-        out[name] = {"target": TARGETS[name], "measured": None,
-                     "config": first_key, "pass": None,
-                     "not_measured": reason}
+        out[name] = {
+            "target": TARGETS[name],
+            "measured": None,
+            "config": first_key,
+            "pass": None,
+            "not_measured": reason,
+        }
 
     def ratio(name, mode, key, base):
         value = rows.get(mode, {}).get(key)
         if value is None:
             absent = [m for m in (mode, base) if m not in rows]
-            missing(name, f"needs modes {mode} and {base} at the first "
-                    f"configuration; {', '.join(absent) or 'the ratio'} "
-                    "not measured")
+            missing(
+                name,
+                f"needs modes {mode} and {base} at the first "
+                f"configuration; {', '.join(absent) or 'the ratio'} "
+                "not measured",
+            )
         else:
             add(name, value, value >= TARGETS[name])
 
@@ -399,8 +445,10 @@ def check_targets(report):
         v = rows["fit"]["rss_peak_mb"]
         add("rss_256_b1_mb", v, v < TARGETS["rss_256_b1_mb"])
     else:
-        missing("rss_256_b1_mb", "needs mode fit at 256x256 batch 1 as the "
-                "first configuration")
+        missing(
+            "rss_256_b1_mb",
+            "needs mode fit at 256x256 batch 1 as the first configuration",
+        )
     return out
 
 
@@ -453,48 +501,74 @@ def render_markdown(report):
                 f"| {'' if speed is None else f'{speed:.2f}×'} "
                 f"| {row['gflops_achieved']:.0f} | {row['rss_peak_mb']:,} |"
             )
-    lines += ["", "Generator inference (`training=False`, images/s):", "",
-              "| config | float32 | bf16 |", "|---|---|---|"]
+    lines += [
+        "",
+        "Generator inference (`training=False`, images/s):",
+        "",
+        "| config | float32 | bf16 |",
+        "|---|---|---|",
+    ]
     for key, cfg in report["configs"].items():
         inf = cfg["inference"]
-        lines.append(f"| {key.replace('_b', ', batch ')} "
-                     f"| {inf['infer_f32']['images_per_s']:.1f} "
-                     f"| {inf['infer_bf16']['images_per_s']:.1f} |")
+        lines.append(
+            f"| {key.replace('_b', ', batch ')} "
+            f"| {inf['infer_f32']['images_per_s']:.1f} "
+            f"| {inf['infer_bf16']['images_per_s']:.1f} |"
+        )
     if "rss_vs_batch" in report:
         sweep = report["rss_vs_batch"]
         batches = list(next(iter(sweep["peak_rss_mb"].values())))
-        lines += ["", f"Peak RSS of training (MB) at "
-                  f"{sweep['image_size']}×{sweep['image_size']} against batch "
-                  "size:", "",
-                  "| mode | " + " | ".join(f"batch {b}" for b in batches) + " |",
-                  "|---|" + "---|" * len(batches)]
+        lines += [
+            "",
+            f"Peak RSS of training (MB) at "
+            f"{sweep['image_size']}×{sweep['image_size']} against batch "
+            "size:",
+            "",
+            "| mode | " + " | ".join(f"batch {b}" for b in batches) + " |",
+            "|---|" + "---|" * len(batches),
+        ]
         for mode, row in sweep["peak_rss_mb"].items():
-            lines.append(f"| {MODE_NAMES.get(mode, mode)} | "
-                         + " | ".join(f"{row[b]:,}" for b in batches) + " |")
+            lines.append(
+                f"| {MODE_NAMES.get(mode, mode)} | "
+                + " | ".join(f"{row[b]:,}" for b in batches)
+                + " |"
+            )
     if "best_vs_peaks" in report:
         b = report["best_vs_peaks"]
-        lines += ["", f"Best mode at the first config: {b['gflops']:.0f} "
-                  f"GFLOP/s = {b['fraction_of_bf16_conv_peak']:.0%} of the "
-                  f"bf16 conv peak, {b['fraction_of_f32_conv_peak']:.0%} of "
-                  "the float32 conv peak."]
+        lines += [
+            "",
+            f"Best mode at the first config: {b['gflops']:.0f} "
+            f"GFLOP/s = {b['fraction_of_bf16_conv_peak']:.0%} of the "
+            f"bf16 conv peak, {b['fraction_of_f32_conv_peak']:.0%} of "
+            "the float32 conv peak.",
+        ]
     if "quality" in report:
         q = report["quality"]
-        lines += ["", f"Quality after {q['fit']['steps']} steps on CMP "
-                  f"facades (val L1, [-1, 1]): float32 `fit` "
-                  f"{q['fit']['val_l1']:.4f}, best {q['best']['val_l1']:.4f} "
-                  f"(ratio {q['best_over_fit_l1']:.3f})."]
+        lines += [
+            "",
+            f"Quality after {q['fit']['steps']} steps on CMP "
+            f"facades (val L1, [-1, 1]): float32 `fit` "
+            f"{q['fit']['val_l1']:.4f}, best {q['best']['val_l1']:.4f} "
+            f"(ratio {q['best_over_fit_l1']:.3f}).",
+        ]
     if report.get("targets"):
-        lines += ["", "| target | wanted | measured | pass |",
-                  "|---|---|---|---|"]
+        lines += ["", "| target | wanted | measured | pass |", "|---|---|---|---|"]
         for name, t in report["targets"].items():
-            op = "≤" if name == "quality_l1_ratio" else (
-                "<" if name.startswith("rss") else "≥")
+            op = (
+                "≤"
+                if name == "quality_l1_ratio"
+                else ("<" if name.startswith("rss") else "≥")
+            )
             if t.get("measured") is None:
-                lines.append(f"| {name} | {op} {t['target']} | not measured "
-                             f"({t.get('not_measured', '?')}) | – |")
+                lines.append(
+                    f"| {name} | {op} {t['target']} | not measured "
+                    f"({t.get('not_measured', '?')}) | – |"
+                )
                 continue
-            lines.append(f"| {name} | {op} {t['target']} | {t['measured']} "
-                         f"| {'yes' if t['pass'] else '**no**'} |")
+            lines.append(
+                f"| {name} | {op} {t['target']} | {t['measured']} "
+                f"| {'yes' if t['pass'] else '**no**'} |"
+            )
     return "\n".join(lines)
 
 

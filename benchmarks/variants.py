@@ -30,14 +30,14 @@ import sys  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import pix2pix_keras as pk  # noqa: E402
+from _common import StepTimer  # noqa: E402
 from _common import add_preset_flags  # noqa: E402
 from _common import machine  # noqa: E402
-from _common import StepTimer  # noqa: E402
 from _common import resolve_args  # noqa: E402
 from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
+
+import pix2pix_keras as pk  # noqa: E402
 from pix2pix_keras.models.discriminator import MultiScaleDiscriminator  # noqa: E402,E501
 from pix2pix_keras.models.discriminator import PixelDiscriminator  # noqa: E402
 from pix2pix_keras.models.resnet import ResnetGenerator  # noqa: E402
@@ -51,12 +51,9 @@ QUICK = dict(size=64, steps=2, rounds=1, warmup=1)
 def generators(size):
     return {
         "unet_batch": lambda: pk.UNetGenerator(image_size=size),
-        "unet_instance": lambda: pk.UNetGenerator(image_size=size,
-                                                  norm="instance"),
-        "unet_attention": lambda: pk.UNetGenerator(image_size=size,
-                                                   attention=True),
-        "unet_residual": lambda: pk.UNetGenerator(image_size=size,
-                                                  residual_blocks=1),
+        "unet_instance": lambda: pk.UNetGenerator(image_size=size, norm="instance"),
+        "unet_attention": lambda: pk.UNetGenerator(image_size=size, attention=True),
+        "unet_residual": lambda: pk.UNetGenerator(image_size=size, residual_blocks=1),
         "resnet_6": lambda: ResnetGenerator(image_size=size, n_blocks=6),
         "resnet_9": lambda: ResnetGenerator(image_size=size, n_blocks=9),
     }
@@ -64,20 +61,20 @@ def generators(size):
 
 def discriminators(size):
     d = {
-        f"patch_n{n}": (lambda n=n: pk.PatchDiscriminator(image_size=size,
-                                                          n_layers=n))
+        f"patch_n{n}": (lambda n=n: pk.PatchDiscriminator(image_size=size, n_layers=n))
         for n in (1, 2, 3, 4, 5)
         if size > 2 ** (n + 1)
     }
     d["patch_n3_spectral"] = lambda: pk.PatchDiscriminator(
-        image_size=size, spectral_norm=True)
+        image_size=size, spectral_norm=True
+    )
     d["pixel"] = lambda: PixelDiscriminator(image_size=size)
     for scales in (2, 3):
         # The coarsest scale must see more than 2 ** (n_layers + 1) pixels.
         if size // 2 ** (scales - 1) > 16:
-            d[f"multiscale_{scales}"] = (
-                lambda s=scales: MultiScaleDiscriminator(image_size=size,
-                                                         num_scales=s))
+            d[f"multiscale_{scales}"] = lambda s=scales: MultiScaleDiscriminator(
+                image_size=size, num_scales=s
+            )
     return d
 
 
@@ -86,8 +83,9 @@ def parse_args(argv=None):
     add_preset_flags(p, FULL, QUICK, "variants")
     p.add_argument("--only", help="comma-separated variant names")
     args = p.parse_args(argv)
-    return resolve_args(p, args, FULL, QUICK, "variants", RESULTS_DIR,
-                        minimums={"warmup": 0})
+    return resolve_args(
+        p, args, FULL, QUICK, "variants", RESULTS_DIR, minimums={"warmup": 0}
+    )
 
 
 def main(argv=None):
@@ -96,19 +94,24 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     shape = (1, args.size, args.size, 3)
     data = tf.data.Dataset.from_tensors(
-        (rng.uniform(-1, 1, shape).astype("float32"),
-         rng.uniform(-1, 1, shape).astype("float32"))).repeat()
+        (
+            rng.uniform(-1, 1, shape).astype("float32"),
+            rng.uniform(-1, 1, shape).astype("float32"),
+        )
+    ).repeat()
     variants = {}
     for name, make in generators(args.size).items():
-        variants[f"G:{name}"] = (make, lambda: pk.PatchDiscriminator(
-            image_size=args.size))
+        variants[f"G:{name}"] = (
+            make,
+            lambda: pk.PatchDiscriminator(image_size=args.size),
+        )
     for name, make in discriminators(args.size).items():
-        variants[f"D:{name}"] = (lambda: pk.UNetGenerator(
-            image_size=args.size), make)
+        variants[f"D:{name}"] = (lambda: pk.UNetGenerator(image_size=args.size), make)
     if args.only:
         keep = {v.strip() for v in args.only.split(",")}
-        variants = {k: v for k, v in variants.items()
-                    if k in keep or k.split(":")[1] in keep}
+        variants = {
+            k: v for k, v in variants.items() if k in keep or k.split(":")[1] in keep
+        }
     # Two passes, the second in reverse order, so a change of the machine's
     # load between early and late variants evens out; the baseline runs
     # first and last in each pass, and its spread shows the drift.
@@ -119,18 +122,25 @@ def main(argv=None):
         for name in order:
             make_g, make_d = variants[name]
             keras.utils.set_random_seed(0)
-            model = pk.Pix2Pix(generator=make_g(), discriminator=make_d(),
-                               image_size=args.size)
+            model = pk.Pix2Pix(
+                generator=make_g(), discriminator=make_d(), image_size=args.size
+            )
             model.compile()
-            model.fit(data, steps_per_epoch=max(args.warmup, 1), epochs=1,
-                      verbose=0)
+            model.fit(data, steps_per_epoch=max(args.warmup, 1), epochs=1, verbose=0)
             timer = StepTimer()
             for _ in range(args.rounds):
-                model.fit(data, steps_per_epoch=args.steps, epochs=1,
-                          verbose=0, callbacks=[timer])
+                model.fit(
+                    data,
+                    steps_per_epoch=args.steps,
+                    epochs=1,
+                    verbose=0,
+                    callbacks=[timer],
+                )
             samples[name].append(statistics.median(timer.times))
-            params[name] = (model.generator.count_params(),
-                            model.discriminator.count_params())
+            params[name] = (
+                model.generator.count_params(),
+                model.discriminator.count_params(),
+            )
             print(json.dumps({name: round(samples[name][-1], 4)}), flush=True)
             del model
             keras.backend.clear_session()

@@ -88,21 +88,13 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
     from pix2pix_keras.augment import Augment
     from pix2pix_keras.augment import color_jitter
     from pix2pix_keras.augment import elastic_deform
-    from pix2pix_keras.evaluation import evaluate
-    from pix2pix_keras.metrics import L1
-    from pix2pix_keras.metrics import PSNR
-    from pix2pix_keras.metrics import SSIM
-    from pix2pix_keras.metrics import FrechetInceptionDistance
-    from pix2pix_keras.metrics import KernelInceptionDistance
-    from pix2pix_keras.metrics import SegmentationScore
-    from pix2pix_keras.metrics import fcn_score
     from pix2pix_keras.callbacks import BackupAndRestore
     from pix2pix_keras.callbacks import Diagnostics
+    from pix2pix_keras.callbacks import FIDMonitor
     from pix2pix_keras.callbacks import LambdaSchedule
     from pix2pix_keras.callbacks import LearningRateHalving
     from pix2pix_keras.callbacks import LinearDecay
     from pix2pix_keras.callbacks import SampleGrid
-    from pix2pix_keras.callbacks import FIDMonitor
     from pix2pix_keras.callbacks import make_grid
     from pix2pix_keras.data import LabelMaps
     from pix2pix_keras.data import default_load_size
@@ -111,49 +103,67 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API docs
     from pix2pix_keras.data import load_paired_dataset
     from pix2pix_keras.data import random_jitter
     from pix2pix_keras.data import sample_data_dir
+    from pix2pix_keras.evaluation import evaluate
+    from pix2pix_keras.extensions.tiling import tile_layout
+    from pix2pix_keras.extensions.tiling import translate_tiled
     from pix2pix_keras.losses import VGGPerceptualLoss
+    from pix2pix_keras.metrics import L1
+    from pix2pix_keras.metrics import PSNR
+    from pix2pix_keras.metrics import SSIM
+    from pix2pix_keras.metrics import FrechetInceptionDistance
+    from pix2pix_keras.metrics import KernelInceptionDistance
+    from pix2pix_keras.metrics import SegmentationScore
+    from pix2pix_keras.metrics import fcn_score
+    from pix2pix_keras.models import BatchNormalization
+    from pix2pix_keras.models import BicycleGAN
     from pix2pix_keras.models import ConcatLatent
+    from pix2pix_keras.models import FadeIn
+    from pix2pix_keras.models import LatentEncoder
     from pix2pix_keras.models import LatentNoise
     from pix2pix_keras.models import MultiScaleDiscriminator
-    from pix2pix_keras.models.training import NonFiniteError
-    from pix2pix_keras.models import BatchNormalization
     from pix2pix_keras.models import NoiseDropout
     from pix2pix_keras.models import PatchDiscriminator
     from pix2pix_keras.models import Pix2Pix
     from pix2pix_keras.models import PixelDiscriminator
+    from pix2pix_keras.models import ProgressivePatchDiscriminator
+    from pix2pix_keras.models import ProgressiveUNetGenerator
     from pix2pix_keras.models import ResidualBlock
     from pix2pix_keras.models import ResnetGenerator
     from pix2pix_keras.models import UNetGenerator
     from pix2pix_keras.models import export_generator
+    from pix2pix_keras.models import get_alpha
+    from pix2pix_keras.models import grow
     from pix2pix_keras.models import receptive_field
+    from pix2pix_keras.models import set_alpha
+    from pix2pix_keras.models import stabilize
+    from pix2pix_keras.models import train_progressive
+    from pix2pix_keras.models.training import NonFiniteError
+    from pix2pix_keras.plotting import show_augmentations
+    from pix2pix_keras.plotting import show_pairs
     from pix2pix_keras.pretrained import list_pretrained
     from pix2pix_keras.pretrained import load_pretrained
     from pix2pix_keras.pytorch import convert_pytorch
     from pix2pix_keras.pytorch import load_pytorch_checkpoint
-    from pix2pix_keras.plotting import show_augmentations
-    from pix2pix_keras.plotting import show_pairs
     from pix2pix_keras.tensorboard_logging import TensorBoard
-    from pix2pix_keras.extensions.tiling import tile_layout
-    from pix2pix_keras.extensions.tiling import translate_tiled
-    from pix2pix_keras.models import FadeIn
-    from pix2pix_keras.models import ProgressivePatchDiscriminator
-    from pix2pix_keras.models import ProgressiveUNetGenerator
-    from pix2pix_keras.models import get_alpha
-    from pix2pix_keras.models import grow
-    from pix2pix_keras.models import set_alpha
-    from pix2pix_keras.models import stabilize
-    from pix2pix_keras.models import train_progressive
-    from pix2pix_keras.models import BicycleGAN
-    from pix2pix_keras.models import LatentEncoder
 
 #: Submodules that are public attributes (`pk.metrics.PSNR`).
 _MODULES = ("datasets", "losses", "metrics")
 #: The other modules, imported on first use as `pk.<name>` too (they were
 #: attributes when the package imported them all).
-_SUBMODULES = ("augment", "callbacks", "data", "evaluation", "extensions",
-               "models",
-               "plotting", "pretrained", "pytorch", "tensorboard_logging",
-               "tiling", "utils")
+_SUBMODULES = (
+    "augment",
+    "callbacks",
+    "data",
+    "evaluation",
+    "extensions",
+    "models",
+    "plotting",
+    "pretrained",
+    "pytorch",
+    "tensorboard_logging",
+    "tiling",
+    "utils",
+)
 
 __all__ = [*_MODULES, *_NAMES]
 

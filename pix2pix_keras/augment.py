@@ -212,11 +212,7 @@ class _Sampler:
         return tf.reshape(out, tf.shape(image))
 
     def __call__(self, image, method):
-        return (
-            self.bilinear(image)
-            if method == "bilinear"
-            else self.nearest(image)
-        )
+        return self.bilinear(image) if method == "bilinear" else self.nearest(image)
 
 
 def _check_image(name, image):
@@ -329,9 +325,11 @@ def elastic_deform(images, seed, alpha=34.0, sigma=4.0, methods=None):
                     f"(images[{i}])"
                 )
         else:
-            checks.append(tf.debugging.assert_equal(
-                tf.shape(im)[:2], size, message="elastic_deform: sizes differ"
-            ))
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.shape(im)[:2], size, message="elastic_deform: sizes differ"
+                )
+            )
     sampler = _Sampler(displacement_field(size, seed, alpha, sigma))
     with tf.control_dependencies([c for c in checks if c is not None]):
         out = [sampler(tf.identity(im), m) for im, m in zip(images, methods)]
@@ -340,9 +338,7 @@ def elastic_deform(images, seed, alpha=34.0, sigma=4.0, methods=None):
 
 def _gray(rgb):
     return (
-        _LUMA[0] * rgb[..., 0:1]
-        + _LUMA[1] * rgb[..., 1:2]
-        + _LUMA[2] * rgb[..., 2:3]
+        _LUMA[0] * rgb[..., 0:1] + _LUMA[1] * rgb[..., 1:2] + _LUMA[2] * rgb[..., 2:3]
     )
 
 
@@ -360,9 +356,7 @@ def _check_jitter(brightness, contrast, saturation, hue):
     )
 
 
-def color_jitter(
-    image, seed, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0
-):
+def color_jitter(image, seed, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0):
     """Random brightness, contrast, saturation and hue (torchvision semantics).
 
     Factors as in torchvision `ColorJitter`: brightness, contrast and
@@ -414,8 +408,7 @@ def color_jitter(
     channels = image.shape[-1]
     if channels not in (1, 3, 4, None):
         raise ValueError(
-            "`image` must have 1, 3 or 4 channels. Received shape "
-            f"{tuple(image.shape)}"
+            f"`image` must have 1, 3 or 4 channels. Received shape {tuple(image.shape)}"
         )
     image = tf.clip_by_value(tf.cast(image, tf.float32), -1.0, 1.0)
     if b == c == s == h == 0.0 or (channels == 1 and b == c == 0.0):
@@ -509,9 +502,7 @@ class Augment:
         color_jitter_side="source",
     ):
         if not isinstance(elastic, bool):
-            raise ValueError(
-                f"`elastic` must be a bool. Received: elastic={elastic!r}"
-            )
+            raise ValueError(f"`elastic` must be a bool. Received: elastic={elastic!r}")
         self.elastic = elastic
         self.elastic_alpha = _check_number("elastic_alpha", elastic_alpha)
         self.elastic_sigma = _check_number("elastic_sigma", elastic_sigma)
@@ -527,9 +518,7 @@ class Augment:
                     f"`color_jitter` keys must be among {JITTER_KEYS}. "
                     f"Received: color_jitter={color_jitter!r}"
                 )
-            values = _check_jitter(
-                *(color_jitter.get(k, 0.0) for k in JITTER_KEYS)
-            )
+            values = _check_jitter(*(color_jitter.get(k, 0.0) for k in JITTER_KEYS))
             color_jitter = dict(zip(JITTER_KEYS, values))
         self.color_jitter = color_jitter
         if color_jitter_side not in JITTER_SIDES:

@@ -100,7 +100,9 @@ def default_load_size(image_size):
 
 def _choice(value, allowed, name):
     if value not in allowed:
-        raise ValueError(f"`{name}` must be one of {allowed}. Received: {name}={value!r}")
+        raise ValueError(
+            f"`{name}` must be one of {allowed}. Received: {name}={value!r}"
+        )
     return value
 
 
@@ -110,7 +112,8 @@ def _choice(value, allowed, name):
 
 def _image_files(directory):
     return sorted(
-        n for n in os.listdir(directory)
+        n
+        for n in os.listdir(directory)
         if n.lower().endswith(IMAGE_EXTENSIONS)
         and os.path.isfile(os.path.join(directory, n))
     )
@@ -139,7 +142,9 @@ def detect_layout(directory, suffixes=(".jpg", ".png")):
 
 def _lonely_error(where, lonely, hint):
     shown = ", ".join(lonely[:8]) + (" ..." if len(lonely) > 8 else "")
-    return ValueError(f"{len(lonely)} file(s) in {where} have no partner ({hint}): {shown}")
+    return ValueError(
+        f"{len(lonely)} file(s) in {where} have no partner ({hint}): {shown}"
+    )
 
 
 def find_pairs(directory, layout="auto", suffixes=(".jpg", ".png")):
@@ -208,7 +213,8 @@ def find_pairs(directory, layout="auto", suffixes=(".jpg", ".png")):
     lonely = sorted([a.get(s) or b.get(s) for s in set(a) ^ set(b)] + other)
     if lonely:
         raise _lonely_error(
-            repr(directory), lonely,
+            repr(directory),
+            lonely,
             f"each '*{suffixes[0]}' file needs a '*{suffixes[1]}' file with "
             "the same stem and vice versa",
         )
@@ -244,7 +250,9 @@ def inspect_image(path, full=False):
         with Image.open(path) as im:
             fmt, (w, h) = im.format, im.size
             if fmt not in ("JPEG", "PNG", "BMP"):
-                raise ValueError(f"{path}: unsupported format {fmt}; use JPEG, PNG or BMP")
+                raise ValueError(
+                    f"{path}: unsupported format {fmt}; use JPEG, PNG or BMP"
+                )
             if full:
                 im.load()
     except UnidentifiedImageError:
@@ -340,17 +348,22 @@ class LabelMaps:
     13
     """
 
-    def __init__(self, num_classes, side="source", encoding="palette",
-                 palette=None, mode="color"):
+    def __init__(
+        self, num_classes, side="source", encoding="palette", palette=None, mode="color"
+    ):
         check_int(num_classes=num_classes)
         if num_classes > 256:
-            raise ValueError(f"`num_classes` must be <= 256. Received: num_classes={num_classes}")
+            raise ValueError(
+                f"`num_classes` must be <= 256. Received: num_classes={num_classes}"
+            )
         self.num_classes = num_classes
         self.side = _choice(side, ("source", "target"), "side")
         self.encoding = _choice(encoding, ("palette", "ids"), "encoding")
         self.mode = _choice(mode, ("color", "onehot"), "mode")
         if palette is not None:
-            palette = {int(k): tuple(int(c) for c in v) for k, v in dict(palette).items()}
+            palette = {
+                int(k): tuple(int(c) for c in v) for k, v in dict(palette).items()
+            }
             bad = [k for k in palette if not 0 <= k < num_classes]
             if bad:
                 raise ValueError(
@@ -389,16 +402,26 @@ class LabelMaps:
                 default_value=-1,
             )
             ids = table.lookup(code)[..., None]
-        checks = [tf.debugging.Assert(
-            tf.reduce_max(ids) < self.num_classes,
-            ["Label id >= num_classes =", self.num_classes, "in", path,
-             "max id:", tf.reduce_max(ids)],
-        )]
+        checks = [
+            tf.debugging.Assert(
+                tf.reduce_max(ids) < self.num_classes,
+                [
+                    "Label id >= num_classes =",
+                    self.num_classes,
+                    "in",
+                    path,
+                    "max id:",
+                    tf.reduce_max(ids),
+                ],
+            )
+        ]
         if self.encoding == "palette":
-            checks.append(tf.debugging.Assert(
-                tf.reduce_min(ids) >= 0,
-                ["Label map has a colour that is not in the palette:", path],
-            ))
+            checks.append(
+                tf.debugging.Assert(
+                    tf.reduce_min(ids) >= 0,
+                    ["Label map has a colour that is not in the palette:", path],
+                )
+            )
         # The checks run before any use of the ids (a gather would fail
         # first, without naming the file).
         with tf.control_dependencies(checks):
@@ -627,8 +650,10 @@ def load_paired_dataset(
     for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if value not in (1, 3, 4):
             raise ValueError(f"`{arg}` must be 1, 3 or 4. Received: {arg}={value!r}")
-    if training and preprocess == "resize_and_crop" and (
-        load_size[0] < image_size[0] or load_size[1] < image_size[1]
+    if (
+        training
+        and preprocess == "resize_and_crop"
+        and (load_size[0] < image_size[0] or load_size[1] < image_size[1])
     ):
         raise ValueError(
             f"`load_size` {load_size} must be at least `image_size` "
@@ -648,7 +673,8 @@ def load_paired_dataset(
     if augment is not None and labels is not None:
         jitter_side = getattr(augment, "color_jitter_side", None)
         if getattr(augment, "color_jitter", None) and jitter_side in (
-            labels.side, "both"
+            labels.side,
+            "both",
         ):
             raise ValueError(
                 f"Colour jitter on the {labels.side} side would change label "
@@ -670,7 +696,9 @@ def load_paired_dataset(
         shuffle = training
 
     def read(path, channels, is_label, half):
-        raw = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+        raw = tf.io.decode_image(
+            tf.io.read_file(path), channels=0, expand_animations=False
+        )
         if layout == "ab":
             w = tf.shape(raw)[1] // 2
             raw = raw[:, half * w : (half + 1) * w]
@@ -706,18 +734,18 @@ def load_paired_dataset(
         """Random crop/flip/augment (training), then float32 and encoding."""
         if preprocess == "none":
             shape = tf.shape(src)
-            size = tf.stack([
-                tf.maximum(shape[0] // size_multiple, 1) * size_multiple,
-                tf.maximum(shape[1] // size_multiple, 1) * size_multiple,
-            ])
+            size = tf.stack(
+                [
+                    tf.maximum(shape[0] // size_multiple, 1) * size_multiple,
+                    tf.maximum(shape[1] // size_multiple, 1) * size_multiple,
+                ]
+            )
         elif preprocess == "scale_width" and not training:
             size = None
         else:
             size = tf.constant(image_size)
         seeds = tf.random.experimental.stateless_split(seed, 3)
-        if size is not None and not (
-            preprocess == "resize_and_crop" and not training
-        ):
+        if size is not None and not (preprocess == "resize_and_crop" and not training):
             stacked = tf.concat([src, tgt], axis=-1)
             shape = tf.shape(stacked)
             room = tf.maximum(shape[:2] - size, 0)
@@ -746,7 +774,9 @@ def load_paired_dataset(
         tgt = tf.ensure_shape(tgt, [None, None, 1 if tgt_is_label else out_channels])
         if training and augment is not None:
             src, tgt = augment.apply(
-                src, tgt, seeds[2],
+                src,
+                tgt,
+                seeds[2],
                 source_method="nearest" if src_is_label else "bilinear",
                 target_method="nearest" if tgt_is_label else "bilinear",
             )[:2]
@@ -759,8 +789,12 @@ def load_paired_dataset(
             ids, src = src, labels.encode(src)
         if tgt_is_label:
             ids, tgt = tgt, labels.encode(tgt)
-        src = tf.ensure_shape(src, hw + [labels.channels if src_is_label else in_channels])
-        tgt = tf.ensure_shape(tgt, hw + [labels.channels if tgt_is_label else out_channels])
+        src = tf.ensure_shape(
+            src, hw + [labels.channels if src_is_label else in_channels]
+        )
+        tgt = tf.ensure_shape(
+            tgt, hw + [labels.channels if tgt_is_label else out_channels]
+        )
         if with_label_ids:
             return src, tgt, tf.cast(ids[..., 0], tf.int32)
         return src, tgt

@@ -183,8 +183,7 @@ def _find_root(extracted, name):
     """The folder holding the split folders inside the extraction folder."""
     for candidate in (os.path.join(extracted, name), extracted):
         if os.path.isdir(candidate) and any(
-            os.path.isdir(os.path.join(candidate, s))
-            for s in ("train", "val", "test")
+            os.path.isdir(os.path.join(candidate, s)) for s in ("train", "val", "test")
         ):
             return candidate
     subdirs = [
@@ -355,8 +354,7 @@ def load(
         direction = info.direction
     if direction not in data.DIRECTIONS:
         raise ValueError(
-            f"`direction` must be 'AtoB' or 'BtoA'. Received: "
-            f"direction={direction!r}"
+            f"`direction` must be 'AtoB' or 'BtoA'. Received: direction={direction!r}"
         )
     if splits is None:
         splits = info.splits
@@ -368,16 +366,12 @@ def load(
             "`splits` must be a split name or a non-empty sequence of them. "
             f"Received: splits={splits!r}"
         )
-    root = download(
-        name, directory=directory, origin=origin, file_hash=file_hash
-    )
+    root = download(name, directory=directory, origin=origin, file_hash=file_hash)
     folders = {split: os.path.join(root, split) for split in splits}
     for split, folder in folders.items():
         if not os.path.isdir(folder):
             present = sorted(
-                d
-                for d in os.listdir(root)
-                if os.path.isdir(os.path.join(root, d))
+                d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))
             )
             raise FileNotFoundError(
                 f"Split {split!r} of the {name!r} dataset not found: no folder "
@@ -388,7 +382,5 @@ def load(
     for split, folder in folders.items():
         options = dict(kwargs)
         options.setdefault("training", split == "train")
-        result[split] = data.load_paired_dataset(
-            folder, direction=direction, **options
-        )
+        result[split] = data.load_paired_dataset(folder, direction=direction, **options)
     return result

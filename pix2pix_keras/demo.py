@@ -46,34 +46,51 @@ DEMO_SETTINGS = {
     "seed": 0,
 }
 #: `--fast`: a smoke run for tests (64×64, one epoch, float32).
-FAST_SETTINGS = {"image_size": 64, "epochs": 1, "sample_every": 1,
-                 "checkpoint_every": 1, "mixed_precision": "off"}
+FAST_SETTINGS = {
+    "image_size": 64,
+    "epochs": 1,
+    "sample_every": 1,
+    "checkpoint_every": 1,
+    "mixed_precision": "off",
+}
 METRICS_FILE = "metrics.json"
 
 
 def add_arguments(p):
     """The demo's flags, on `p` (an `argparse` parser)."""
-    p.add_argument("--output", default=os.path.join("runs", "demo"),
-                   help="run folder (default runs/demo); an earlier demo "
-                   "there is replaced")
-    p.add_argument("--seed", type=int, default=DEMO_SETTINGS["seed"],
-                   help="seed of the weights, shuffling and augmentation")
-    p.add_argument("--fast", action="store_true",
-                   help="a smoke run: 64×64, one epoch, float32")
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2,
-                   help="Keras progress output (default 2: a line per "
-                   "epoch)")
+    p.add_argument(
+        "--output",
+        default=os.path.join("runs", "demo"),
+        help="run folder (default runs/demo); an earlier demo there is replaced",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEMO_SETTINGS["seed"],
+        help="seed of the weights, shuffling and augmentation",
+    )
+    p.add_argument(
+        "--fast", action="store_true", help="a smoke run: 64×64, one epoch, float32"
+    )
+    p.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=2,
+        help="Keras progress output (default 2: a line per epoch)",
+    )
     return p
 
 
-DESCRIPTION = ("Train Pix2Pix for a few minutes on the bundled CMP facades "
-               "sample (label map -> photo): a `pix2pix train` run folder "
-               "plus metrics.json.")
+DESCRIPTION = (
+    "Train Pix2Pix for a few minutes on the bundled CMP facades "
+    "sample (label map -> photo): a `pix2pix train` run folder "
+    "plus metrics.json."
+)
 
 
 def build_parser(prog="pix2pix demo"):
-    return add_arguments(argparse.ArgumentParser(prog=prog,
-                                                 description=DESCRIPTION))
+    return add_arguments(argparse.ArgumentParser(prog=prog, description=DESCRIPTION))
 
 
 def train_argv(output, seed=0, fast=False):
@@ -90,10 +107,15 @@ def train_argv(output, seed=0, fast=False):
     from pix2pix_keras import cli
     from pix2pix_keras.data import sample_data_dir
 
-    settings = {**DEMO_SETTINGS, **(FAST_SETTINGS if fast else {}),
-                "seed": seed}
-    argv = ["--data", sample_data_dir("train"), "--val",
-            sample_data_dir("val"), "--output", output]
+    settings = {**DEMO_SETTINGS, **(FAST_SETTINGS if fast else {}), "seed": seed}
+    argv = [
+        "--data",
+        sample_data_dir("train"),
+        "--val",
+        sample_data_dir("val"),
+        "--output",
+        output,
+    ]
     for key, value in settings.items():
         argv += [cli.OPTIONS[key].flag, str(value)]
     return argv
@@ -115,7 +137,8 @@ def _clear_previous_demo(output):
     if os.listdir(output):
         raise SystemExit(
             f"pix2pix demo: {output} exists and does not hold an earlier "
-            "demo; choose another --output")
+            "demo; choose another --output"
+        )
 
 
 def _cpu_model():
@@ -162,12 +185,18 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
         config = json.load(f)
     model = keras.saving.load_model(os.path.join(output, runs.MODEL_FILE))
     val = pk.load_paired_dataset(
-        pk.sample_data_dir("val"), training=False,
-        direction=config["direction"], image_size=config["image_size"])
+        pk.sample_data_dir("val"),
+        training=False,
+        direction=config["direction"],
+        image_size=config["image_size"],
+    )
     report = pk.evaluate(model, val, metrics=("l1", "psnr", "ssim"))
-    shown = [a.replace(pk.sample_data_dir("train"), "<sample>/train")
-             .replace(pk.sample_data_dir("val"), "<sample>/val")
-             for a in argv]
+    shown = [
+        a.replace(pk.sample_data_dir("train"), "<sample>/train").replace(
+            pk.sample_data_dir("val"), "<sample>/val"
+        )
+        for a in argv
+    ]
     metrics = {
         "demo": True,
         "command": "pix2pix train " + shlex.join(shown),
@@ -177,12 +206,14 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
         "train_steps": int(model.g_optimizer.iterations),
         "compute_dtype": model.generator.dtype_policy.compute_dtype,
         "seconds": round(train_seconds, 1),
-        "val": {k: round(float(report[k]), 4) for k in ("l1", "psnr",
-                                                          "ssim")},
-        "machine": {"cpu": _cpu_model(), "bf16_cpu": cli.cpu_has_bf16(),
-                    "cpu_count": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "pix2pix_keras": pk.__version__},
+        "val": {k: round(float(report[k]), 4) for k in ("l1", "psnr", "ssim")},
+        "machine": {
+            "cpu": _cpu_model(),
+            "bf16_cpu": cli.cpu_has_bf16(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "pix2pix_keras": pk.__version__,
+        },
     }
     with atomic_path(os.path.join(output, METRICS_FILE), suffix=".json") as t:
         with open(t, "w") as f:
@@ -192,8 +223,9 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
 
 def report(args):
     """Runs the demo of parsed `args` and prints where its outputs are."""
-    metrics = run(output=args.output, seed=args.seed, fast=args.fast,
-                  verbose=args.verbose)
+    metrics = run(
+        output=args.output, seed=args.seed, fast=args.fast, verbose=args.verbose
+    )
     val = metrics["val"]
     out = args.output
     print(

@@ -101,11 +101,13 @@ def evaluate(
     fid = kid = seg = None
     if "fid" in metrics:
         fid = metrics_lib.FrechetInceptionDistance(
-            feature_extractor, weights=feature_weights)
+            feature_extractor, weights=feature_weights
+        )
     if "kid" in metrics:
         kid_extractor = fid.extractor if fid is not None else feature_extractor
         kid = metrics_lib.KernelInceptionDistance(
-            kid_extractor, weights=feature_weights, subset_size=kid_subset_size)
+            kid_extractor, weights=feature_weights, subset_size=kid_subset_size
+        )
     if "miou" in metrics:
         seg = metrics_lib.SegmentationScore(num_classes, ignore_label=ignore_label)
 
@@ -140,7 +142,9 @@ def evaluate(
             kid.update_state(real=target, fake=fake)
         if seg is not None:
             if len(batch) != 3:
-                raise ValueError("metrics=['miou'] needs (source, target, ids) batches.")
+                raise ValueError(
+                    "metrics=['miou'] needs (source, target, ids) batches."
+                )
             seg.update_state(np.asarray(batch[2]), np.asarray(segmenter(fake)))
         for i, score in enumerate(per_image_l1):
             item = (source[i], fake[i], target[i])

@@ -44,8 +44,7 @@ __all__ = [
 
 #: Where the original FID implementation downloads the graph from.
 FID_INCEPTION_URL = (
-    "http://download.tensorflow.org/models/image/imagenet/"
-    "inception-2015-12-05.tgz"
+    "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
 )
 #: The archive's file name in the Keras cache (`~/.keras/models/`).
 FID_INCEPTION_ARCHIVE = "inception-2015-12-05.tgz"
@@ -79,15 +78,14 @@ def to_uint8_range(images):
     return np.clip(np.round((images + 1.0) * 127.5), 0.0, 255.0)
 
 
-
 def _cache_path(cache_dir):
     # The file keras.utils.get_file writes into `cache_dir` (with its
     # fallback to /tmp/.keras when that folder is not writable).
     base = cache_dir
     if not os.access(base, os.W_OK):
         base = os.path.join(
-            "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(),
-            ".keras")
+            "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras"
+        )
     return os.path.join(base, "models", FID_INCEPTION_ARCHIVE)
 
 
@@ -101,8 +99,11 @@ def _read_graph_def(path):
     try:
         if tarfile.is_tarfile(path):
             with tarfile.open(path, "r:*") as tar:
-                members = [m for m in tar.getmembers() if m.isfile()
-                           and os.path.basename(m.name) == FID_INCEPTION_GRAPH]
+                members = [
+                    m
+                    for m in tar.getmembers()
+                    if m.isfile() and os.path.basename(m.name) == FID_INCEPTION_GRAPH
+                ]
                 if not members:
                     raise ValueError(f"it holds no {FID_INCEPTION_GRAPH}")
                 data = tar.extractfile(members[0]).read()
@@ -118,12 +119,11 @@ def _read_graph_def(path):
     except DecodeError as e:
         raise ValueError(f"not a GraphDef ({e})") from None
     names = {node.name for node in graph_def.node}
-    missing = [t for t in (INPUT_TENSOR, OUTPUT_TENSOR)
-               if t.split(":")[0] not in names]
+    missing = [t for t in (INPUT_TENSOR, OUTPUT_TENSOR) if t.split(":")[0] not in names]
     if missing:
         raise ValueError(
-            f"the graph has no {' and no '.join(missing)} tensor "
-            f"({len(names)} nodes)")
+            f"the graph has no {' and no '.join(missing)} tensor ({len(names)} nodes)"
+        )
     return graph_def
 
 
@@ -161,10 +161,14 @@ class FIDInception:
         self._graph = tf.Graph()
         with self._graph.as_default():
             self._input = tf.compat.v1.placeholder(
-                tf.float32, (None, None, None, 3), name="images")
+                tf.float32, (None, None, None, 3), name="images"
+            )
             (pool,) = tf.compat.v1.import_graph_def(
-                graph_def, input_map={INPUT_TENSOR: self._input},
-                return_elements=[OUTPUT_TENSOR], name="fid_inception")
+                graph_def,
+                input_map={INPUT_TENSOR: self._input},
+                return_elements=[OUTPUT_TENSOR],
+                name="fid_inception",
+            )
             self._output = tf.reshape(pool, (tf.shape(self._input)[0], -1))
         self._session = tf.compat.v1.Session(graph=self._graph)
 
@@ -175,15 +179,20 @@ class FIDInception:
         if images.ndim != 4 or images.shape[-1] not in (1, 3):
             raise ValueError(
                 "The FID Inception network takes a batch (n, h, w, c) of RGB "
-                f"(or grayscale) images. Received shape {images.shape}.")
+                f"(or grayscale) images. Received shape {images.shape}."
+            )
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
-        return self._session.run(self._output,
-                                 {self._input: to_uint8_range(images)})
+        return self._session.run(self._output, {self._input: to_uint8_range(images)})
 
 
-def fid_inception_extractor(path=None, *, origin=FID_INCEPTION_URL,
-                            file_hash=FID_INCEPTION_SHA256, cache_dir=None):
+def fid_inception_extractor(
+    path=None,
+    *,
+    origin=FID_INCEPTION_URL,
+    file_hash=FID_INCEPTION_SHA256,
+    cache_dir=None,
+):
     """Loads the Inception graph of published FID numbers (see the module).
 
     Without `path`, `inception-2015-12-05.tgz` (89 MB) is downloaded once
@@ -229,15 +238,20 @@ def fid_inception_extractor(path=None, *, origin=FID_INCEPTION_URL,
         except ValueError as e:
             raise ValueError(
                 f"{path} is not the FID Inception graph or its archive "
-                f"({FID_INCEPTION_ARCHIVE}): {e}") from None
+                f"({FID_INCEPTION_ARCHIVE}): {e}"
+            ) from None
     from pix2pix_keras.datasets import _cache_root  # (imports metrics)
 
     cache_dir = _cache_root(cache_dir)
     cached = _cache_path(cache_dir)
     try:
         archive = keras.utils.get_file(
-            fname=FID_INCEPTION_ARCHIVE, origin=origin, file_hash=file_hash,
-            cache_subdir="models", cache_dir=cache_dir)
+            fname=FID_INCEPTION_ARCHIVE,
+            origin=origin,
+            file_hash=file_hash,
+            cache_subdir="models",
+            cache_dir=cache_dir,
+        )
     except ValueError as e:  # the hash does not match; get_file keeps it
         if os.path.isfile(cached):
             os.remove(cached)
@@ -258,7 +272,8 @@ def fid_inception_extractor(path=None, *, origin=FID_INCEPTION_URL,
         raise ValueError(
             f"The cached FID Inception archive {archive} is corrupt ({e}); "
             f"it was deleted and will be downloaded again from {origin} on "
-            "the next call.") from None
+            "the next call."
+        ) from None
     return FIDInception(graph_def, archive)
 
 
@@ -288,6 +303,8 @@ def legacy_resize_bilinear(images, size):
         hi = np.minimum(lo + 1, old - 1)
         frac = (pos - lo).astype(np.float64)
         frac = frac.reshape([-1 if a == axis else 1 for a in range(4)])
-        out = (np.take(out, lo, axis=axis) * (1 - frac)
-               + np.take(out, hi, axis=axis) * frac)
+        out = (
+            np.take(out, lo, axis=axis) * (1 - frac)
+            + np.take(out, hi, axis=axis) * frac
+        )
     return out

@@ -86,9 +86,7 @@ def lsgan_discriminator_loss(d_real, d_fake):
 def _bce_with_logits(labels_value, logits):
     # log(1 + exp(-|z|)) + max(z, 0) - z * label: stable for any logit.
     z = _f32(logits)
-    return ops.mean(
-        ops.relu(z) - z * labels_value + ops.log1p(ops.exp(-ops.abs(z)))
-    )
+    return ops.mean(ops.relu(z) - z * labels_value + ops.log1p(ops.exp(-ops.abs(z))))
 
 
 def vanilla_generator_loss(d_fake):
@@ -303,9 +301,12 @@ def feature_matching_loss(real_features, fake_features):
         ("real_features", real_features),
         ("fake_features", fake_features),
     ):
-        if not isinstance(value, (list, tuple)) or not value or not all(
-            isinstance(scale, (list, tuple)) and len(scale) >= 2
-            for scale in value
+        if (
+            not isinstance(value, (list, tuple))
+            or not value
+            or not all(
+                isinstance(scale, (list, tuple)) and len(scale) >= 2 for scale in value
+            )
         ):
             raise ValueError(
                 f"`{arg}` must be a non-empty list (one entry per scale) of "
@@ -332,8 +333,7 @@ def feature_matching_loss(real_features, fake_features):
         per_layer = [
             ops.mean(
                 ops.abs(
-                    ops.cast(ops.stop_gradient(r), "float32")
-                    - ops.cast(f, "float32")
+                    ops.cast(ops.stop_gradient(r), "float32") - ops.cast(f, "float32")
                 )
             )
             for r, f in zip(real_scale[:-1], fake_scale[:-1])
@@ -364,9 +364,7 @@ def kl_divergence(mu, log_var):
     """
     mu = ops.cast(mu, "float32")
     log_var = ops.cast(log_var, "float32")
-    return -0.5 * ops.sum(
-        1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1
-    )
+    return -0.5 * ops.sum(1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1)
 
 
 # ---------------------------------------------------------------------------
@@ -512,9 +510,7 @@ class VGGPerceptualLoss:
                     f"Received: resize={resize!r}"
                 )
             resize = tuple(resize)
-            if any(
-                isinstance(v, bool) or not isinstance(v, int) for v in resize
-            ):
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in resize):
                 raise ValueError(
                     "`resize` must be None or two ints (height, width). "
                     f"Received: resize={resize!r}"
@@ -582,9 +578,7 @@ class VGGPerceptualLoss:
 
     def _make_feature_model(self):
         weights = self._check_weights(self.weights)
-        kwargs = dict(
-            include_top=False, weights=weights, input_shape=(None, None, 3)
-        )
+        kwargs = dict(include_top=False, weights=weights, input_shape=(None, None, 3))
         if weights == "imagenet":
             try:
                 vgg = keras.applications.VGG19(**kwargs)
@@ -676,8 +670,7 @@ class VGGPerceptualLoss:
         """
         t_shape, g_shape = tuple(target.shape), tuple(generated.shape)
         if len(t_shape) != len(g_shape) or any(
-            a is not None and b is not None and a != b
-            for a, b in zip(t_shape, g_shape)
+            a is not None and b is not None and a != b for a, b in zip(t_shape, g_shape)
         ):
             raise ValueError(
                 "`target` and `generated` must have the same shape. "

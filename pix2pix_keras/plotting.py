@@ -40,9 +40,7 @@ def ids_to_display(ids):
     """
     ids = np.asarray(ids)
     if ids.ndim != 3:
-        raise ValueError(
-            f"Expected ids of shape (n, h, w). Received {ids.shape}"
-        )
+        raise ValueError(f"Expected ids of shape (n, h, w). Received {ids.shape}")
     palette = np.random.default_rng(0).uniform(0.0, 1.0, (256, 3))
     return palette[np.clip(ids, 0, 255).astype("int64")].astype("float32")
 

@@ -80,14 +80,13 @@ class PretrainedInfo:
 PRETRAINED = {
     info.name: info
     for info in (
-        PretrainedInfo("facades_label2photo", "facade label map → photo",
-                       "facades", "BtoA"),
+        PretrainedInfo(
+            "facades_label2photo", "facade label map → photo", "facades", "BtoA"
+        ),
         PretrainedInfo("sat2map", "aerial photo → map", "maps", "AtoB"),
         PretrainedInfo("map2sat", "map → aerial photo", "maps", "BtoA"),
-        PretrainedInfo("edges2shoes", "edge map → shoe photo",
-                       "edges2shoes", "AtoB"),
-        PretrainedInfo("day2night", "daytime scene → night", "night2day",
-                       "BtoA"),
+        PretrainedInfo("edges2shoes", "edge map → shoe photo", "edges2shoes", "AtoB"),
+        PretrainedInfo("day2night", "daytime scene → night", "night2day", "BtoA"),
     )
 }
 
@@ -118,8 +117,7 @@ def _stamp(path):
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def download_checkpoint(name, *, directory=None, origin=None,
-                        file_hash=None):
+def download_checkpoint(name, *, directory=None, origin=None, file_hash=None):
     """Downloads the `.pth` file of a published generator, once.
 
     Args:
@@ -150,8 +148,11 @@ def download_checkpoint(name, *, directory=None, origin=None,
     cached = os.path.join(root, CACHE_SUBDIR, f"{name}.pth")
     try:
         return keras.utils.get_file(
-            fname=f"{name}.pth", origin=origin, file_hash=file_hash,
-            cache_subdir=CACHE_SUBDIR, cache_dir=root,
+            fname=f"{name}.pth",
+            origin=origin,
+            file_hash=file_hash,
+            cache_subdir=CACHE_SUBDIR,
+            cache_dir=root,
         )
     except Exception as e:  # noqa: BLE001 - re-raised with the name
         # get_file keeps a file that fails the hash check; never let a
@@ -159,8 +160,7 @@ def download_checkpoint(name, *, directory=None, origin=None,
         if file_hash and os.path.isfile(cached):
             os.remove(cached)
         raise ValueError(
-            f"Could not get the pretrained model {name!r} from {origin}: "
-            f"{e}"
+            f"Could not get the pretrained model {name!r} from {origin}: {e}"
         ) from e
 
 
@@ -194,8 +194,12 @@ def pretrained_path(name, *, directory=None, origin=None, file_hash=None):
     )
     converted = os.path.splitext(checkpoint)[0] + ".keras"
     marker = converted + ".json"
-    record = {"checkpoint": _stamp(checkpoint), "netG": info.netG,
-              "ngf": info.ngf, "image_size": info.image_size}
+    record = {
+        "checkpoint": _stamp(checkpoint),
+        "netG": info.netG,
+        "ngf": info.ngf,
+        "image_size": info.image_size,
+    }
     if os.path.isfile(converted) and os.path.isfile(marker):
         try:
             with open(marker) as f:
@@ -205,7 +209,10 @@ def pretrained_path(name, *, directory=None, origin=None, file_hash=None):
             pass
     try:
         pytorch_lib.convert_pytorch(
-            checkpoint, converted, netG=info.netG, ngf=info.ngf,
+            checkpoint,
+            converted,
+            netG=info.netG,
+            ngf=info.ngf,
             image_size=info.image_size,
         )
     except pytorch_lib.CheckpointError as e:
@@ -223,9 +230,15 @@ def pretrained_path(name, *, directory=None, origin=None, file_hash=None):
     return converted
 
 
-def load_pretrained(name, *, inference_statistics="image",
-                    inference_dropout=False, directory=None, origin=None,
-                    file_hash=None):
+def load_pretrained(
+    name,
+    *,
+    inference_statistics="image",
+    inference_dropout=False,
+    directory=None,
+    origin=None,
+    file_hash=None,
+):
     """A published generator as a `Pix2Pix`, ready to `predict`.
 
     Downloads, converts and caches on first use (`pretrained_path`); later

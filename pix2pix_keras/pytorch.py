@@ -92,7 +92,7 @@ class _View:
 
     @property
     def data(self):
-        return self.root.data[self.offset:self.offset + self.size]
+        return self.root.data[self.offset : self.offset + self.size]
 
 
 class _LazyTensor:
@@ -106,13 +106,11 @@ class _LazyTensor:
         flat = self.storage.data
         if any(n == 0 for n in self.size):
             return np.zeros(self.size, flat.dtype)
-        last = self.offset + sum(
-            (n - 1) * s for n, s in zip(self.size, self.stride)
-        )
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
         if self.offset < 0 or last >= flat.size:
             raise ValueError("a tensor reaches past the end of its storage")
         view = np.lib.stride_tricks.as_strided(
-            flat[self.offset:],
+            flat[self.offset :],
             shape=self.size,
             strides=[s * flat.itemsize for s in self.stride],
             writeable=False,
@@ -161,8 +159,7 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
-            raise pickle.UnpicklingError(
-                f"unknown persistent id {pid!r:.60}")
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r:.60}")
         return self._load_storage(pid)
 
 
@@ -218,10 +215,7 @@ def _read_legacy(f):
     if protocol != _LEGACY_PROTOCOL:
         raise ValueError(f"unsupported legacy protocol version {protocol}")
     sys_info = _plain_load(f)
-    little = (
-        sys_info.get("little_endian", True) if isinstance(sys_info, dict)
-        else True
-    )
+    little = sys_info.get("little_endian", True) if isinstance(sys_info, dict) else True
     roots = {}
 
     def load_storage(pid):
@@ -302,9 +296,19 @@ def load_pytorch_checkpoint(path):
             with open(path, "rb") as f:
                 obj = _read_legacy(io.BytesIO(f.read()))
         obj = _materialize(obj)
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError,
-            TypeError, IndexError, AttributeError, struct.error,
-            zipfile.BadZipFile, UnicodeDecodeError, MemoryError) as e:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        struct.error,
+        zipfile.BadZipFile,
+        UnicodeDecodeError,
+        MemoryError,
+    ) as e:
         reason = str(e) or type(e).__name__
         if isinstance(e, EOFError):
             reason = "the file ends early (truncated?)"
@@ -316,15 +320,17 @@ def load_pytorch_checkpoint(path):
             f"{path} does not hold a state_dict (a mapping of names to "
             f"tensors); it holds a {type(obj).__name__}."
         )
-    bad = [k for k, v in obj.items()
-           if not isinstance(k, str) or not isinstance(v, np.ndarray)]
+    bad = [
+        k
+        for k, v in obj.items()
+        if not isinstance(k, str) or not isinstance(v, np.ndarray)
+    ]
     if bad:
         raise CheckpointError(
-            f"{path} does not hold a state_dict: entry {bad[0]!r} is not a "
-            "tensor."
+            f"{path} does not hold a state_dict: entry {bad[0]!r} is not a tensor."
         )
     if all(k.startswith("module.") for k in obj):  # DataParallel
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
     return dict(obj)
 
 
@@ -337,34 +343,35 @@ def _unet_plan(depth, ngf, norm, input_nc, output_nc):
     f = [ngf * min(2**k, 8) for k in range(depth)]
     bias = norm == "instance"
     bn = norm == "batch"
-    downs = [("model.model.0", "conv", ("down0_conv",),
-              (f[0], input_nc, 4, 4), bias)]
+    downs = [("model.model.0", "conv", ("down0_conv",), (f[0], input_nc, 4, 4), bias)]
     ups = []  # outermost first
     for k in range(1, depth):
         p = "model.model.1.model." + "3.model." * (k - 1)
         up = depth - 1 - k
-        downs.append((p + "1", "conv", (f"down{k}_conv",),
-                      (f[k], f[k - 1], 4, 4), bias))
+        downs.append(
+            (p + "1", "conv", (f"down{k}_conv",), (f[k], f[k - 1], 4, 4), bias)
+        )
         if k < depth - 1:
             if bn:
                 downs.append((p + "2", "bn", (f"down{k}_norm",), (f[k],), 0))
-            block = [(p + "5", "convT", (f"up{up}_conv",),
-                      (2 * f[k], f[k - 1], 4, 4), bias)]
+            block = [
+                (p + "5", "convT", (f"up{up}_conv",), (2 * f[k], f[k - 1], 4, 4), bias)
+            ]
             if bn:
-                block.append((p + "6", "bn", (f"up{up}_norm",),
-                              (f[k - 1],), 0))
+                block.append((p + "6", "bn", (f"up{up}_norm",), (f[k - 1],), 0))
         else:
-            block = [(p + "3", "convT", (f"up{up}_conv",),
-                      (f[k], f[k - 1], 4, 4), bias)]
+            block = [
+                (p + "3", "convT", (f"up{up}_conv",), (f[k], f[k - 1], 4, 4), bias)
+            ]
             if bn:
-                block.append((p + "4", "bn", (f"up{up}_norm",),
-                              (f[k - 1],), 0))
+                block.append((p + "4", "bn", (f"up{up}_norm",), (f[k - 1],), 0))
         ups.append(block)
     # The reference's order: the nested blocks' downs, then their ups from
     # the innermost out.
     plan = downs + [entry for block in reversed(ups) for entry in block]
-    plan.append(("model.model.3", "convT", ("output",),
-                 (2 * f[0], output_nc, 4, 4), True))
+    plan.append(
+        ("model.model.3", "convT", ("output",), (2 * f[0], output_nc, 4, 4), True)
+    )
     return plan
 
 
@@ -376,31 +383,32 @@ def _resnet_plan(n_blocks, ngf, norm, use_dropout, input_nc, output_nc):
         plan.append(("model.2", "bn", ("in_norm",), (ngf,), 0))
     for i in range(2):
         c = ngf * 2**i
-        plan.append((f"model.{4 + 3 * i}", "conv", (f"down{i}_conv",),
-                     (2 * c, c, 3, 3), bias))
+        plan.append(
+            (f"model.{4 + 3 * i}", "conv", (f"down{i}_conv",), (2 * c, c, 3, 3), bias)
+        )
         if bn:
-            plan.append((f"model.{5 + 3 * i}", "bn", (f"down{i}_norm",),
-                         (2 * c,), 0))
+            plan.append((f"model.{5 + 3 * i}", "bn", (f"down{i}_norm",), (2 * c,), 0))
     c = 4 * ngf
     second = 5 + bool(use_dropout)
     for j in range(n_blocks):
         p = f"model.{10 + j}.conv_block."
         for conv, at in (("1", 1), ("2", second)):
-            plan.append((f"{p}{at}", "conv", (f"res{j}", f"conv{conv}"),
-                         (c, c, 3, 3), bias))
+            plan.append(
+                (f"{p}{at}", "conv", (f"res{j}", f"conv{conv}"), (c, c, 3, 3), bias)
+            )
             if bn:
-                plan.append((f"{p}{at + 1}", "bn", (f"res{j}", f"norm{conv}"),
-                             (c,), 0))
+                plan.append((f"{p}{at + 1}", "bn", (f"res{j}", f"norm{conv}"), (c,), 0))
     u = 10 + n_blocks
     for i in range(2):
         c = ngf * 2 ** (2 - i)
-        plan.append((f"model.{u + 3 * i}", "convT", (f"up{i}_conv",),
-                     (c, c // 2, 3, 3), bias))
+        plan.append(
+            (f"model.{u + 3 * i}", "convT", (f"up{i}_conv",), (c, c // 2, 3, 3), bias)
+        )
         if bn:
-            plan.append((f"model.{u + 1 + 3 * i}", "bn", (f"up{i}_norm",),
-                         (c // 2,), 0))
-    plan.append((f"model.{u + 7}", "conv", ("output",),
-                 (output_nc, ngf, 7, 7), True))
+            plan.append(
+                (f"model.{u + 1 + 3 * i}", "bn", (f"up{i}_norm",), (c // 2,), 0)
+            )
+    plan.append((f"model.{u + 7}", "conv", ("output",), (output_nc, ngf, 7, 7), True))
     return plan
 
 
@@ -409,12 +417,12 @@ def _plan(netG, ngf, norm, use_dropout, input_nc, output_nc):
         depth = {"unet_256": 8, "unet_128": 7}[netG]
         return _unet_plan(depth, ngf, norm, input_nc, output_nc)
     n_blocks = {"resnet_9blocks": 9, "resnet_6blocks": 6}[netG]
-    return _resnet_plan(n_blocks, ngf, norm, use_dropout, input_nc,
-                        output_nc)
+    return _resnet_plan(n_blocks, ngf, norm, use_dropout, input_nc, output_nc)
 
 
-def reference_keys(netG="unet_256", ngf=64, norm="batch", no_dropout=False,
-                   input_nc=3, output_nc=3):
+def reference_keys(
+    netG="unet_256", ngf=64, norm="batch", no_dropout=False, input_nc=3, output_nc=3
+):
     """The state_dict keys and shapes of a reference generator.
 
     Batch-norm `num_batches_tracked` entries (written by torch >= 0.4.1)
@@ -440,8 +448,10 @@ def reference_keys(netG="unet_256", ngf=64, norm="batch", no_dropout=False,
         netG, ngf, norm, not no_dropout, input_nc, output_nc
     ):
         if kind == "bn":
-            keys += [(f"{prefix}.{s}", shape) for s in
-                     ("weight", "bias", "running_mean", "running_var")]
+            keys += [
+                (f"{prefix}.{s}", shape)
+                for s in ("weight", "bias", "running_mean", "running_var")
+            ]
             continue
         keys.append((f"{prefix}.weight", shape))
         if bias:
@@ -452,13 +462,9 @@ def reference_keys(netG="unet_256", ngf=64, norm="batch", no_dropout=False,
 
 def _check_args(netG, ngf, norm, input_nc, output_nc):
     if netG not in NET_G:
-        raise ValueError(
-            f"`netG` must be one of {NET_G}. Received: netG={netG!r}"
-        )
+        raise ValueError(f"`netG` must be one of {NET_G}. Received: netG={netG!r}")
     if norm not in NORMS:
-        raise ValueError(
-            f"`norm` must be one of {NORMS}. Received: norm={norm!r}"
-        )
+        raise ValueError(f"`norm` must be one of {NORMS}. Received: norm={norm!r}")
     check_int(ngf=ngf, input_nc=input_nc, output_nc=output_nc)
 
 
@@ -468,18 +474,27 @@ def _ignored(key, norm):
         return True
     # Instance norm saved with track_running_stats=True (reference versions
     # of 2018): the reference's loader drops these before loading.
-    return norm == "instance" and key.endswith(
-        (".running_mean", ".running_var"))
+    return norm == "instance" and key.endswith((".running_mean", ".running_var"))
 
 
 def _describe(netG, ngf, norm, no_dropout, input_nc, output_nc):
-    return (f"--netG {netG} --ngf {ngf} --norm {norm}"
-            f"{' --no_dropout' if no_dropout else ''} --input_nc {input_nc}"
-            f" --output_nc {output_nc}")
+    return (
+        f"--netG {netG} --ngf {ngf} --norm {norm}"
+        f"{' --no_dropout' if no_dropout else ''} --input_nc {input_nc}"
+        f" --output_nc {output_nc}"
+    )
 
 
-def check_state_dict(state, netG="unet_256", ngf=64, norm="batch",
-                     no_dropout=False, input_nc=3, output_nc=3, source=None):
+def check_state_dict(
+    state,
+    netG="unet_256",
+    ngf=64,
+    norm="batch",
+    no_dropout=False,
+    input_nc=3,
+    output_nc=3,
+    source=None,
+):
     """Raises a `CheckpointError` unless `state` fits the architecture.
 
     The message names the first missing key, the first unexpected key or
@@ -492,8 +507,7 @@ def check_state_dict(state, netG="unet_256", ngf=64, norm="batch",
             `convert_pytorch`.
         source: str or `None`. The file name for the message.
     """
-    expected = reference_keys(netG, ngf, norm, no_dropout, input_nc,
-                              output_nc)
+    expected = reference_keys(netG, ngf, norm, no_dropout, input_nc, output_nc)
     arch = _describe(netG, ngf, norm, no_dropout, input_nc, output_nc)
     where = f"{source} " if source else "The checkpoint "
     names = dict(expected)
@@ -520,10 +534,18 @@ def check_state_dict(state, netG="unet_256", ngf=64, norm="batch",
 # conversion
 
 
-def build_reference_generator(netG="unet_256", ngf=64, norm="batch",
-                              no_dropout=False, input_nc=3, output_nc=3,
-                              image_size=None, inference_statistics="image",
-                              inference_dropout=False, name=None):
+def build_reference_generator(
+    netG="unet_256",
+    ngf=64,
+    norm="batch",
+    no_dropout=False,
+    input_nc=3,
+    output_nc=3,
+    image_size=None,
+    inference_statistics="image",
+    inference_dropout=False,
+    name=None,
+):
     """The package generator with the reference's architecture (untrained).
 
     `unet_*` gives a `UNetGenerator` and `resnet_*` a `ResnetGenerator`,
@@ -551,19 +573,30 @@ def build_reference_generator(netG="unet_256", ngf=64, norm="batch",
         if image_size is None:
             image_size = 2**depth
         return UNetGenerator(
-            image_size=image_size, in_channels=input_nc,
-            out_channels=output_nc, depth=depth, filters=ngf,
-            max_filters=8 * ngf, norm=norm, dropout=dropout,
-            num_dropout=max(depth - 5, 0), pytorch_layout=True,
+            image_size=image_size,
+            in_channels=input_nc,
+            out_channels=output_nc,
+            depth=depth,
+            filters=ngf,
+            max_filters=8 * ngf,
+            norm=norm,
+            dropout=dropout,
+            num_dropout=max(depth - 5, 0),
+            pytorch_layout=True,
             inference_statistics=inference_statistics,
             inference_dropout=inference_dropout,
             name=name or "generator",
         )
     return ResnetGenerator(
         image_size=256 if image_size is None else image_size,
-        in_channels=input_nc, out_channels=output_nc, filters=ngf,
+        in_channels=input_nc,
+        out_channels=output_nc,
+        filters=ngf,
         n_blocks={"resnet_9blocks": 9, "resnet_6blocks": 6}[netG],
-        n_downsampling=2, norm=norm, dropout=dropout, pytorch_layout=True,
+        n_downsampling=2,
+        norm=norm,
+        dropout=dropout,
+        pytorch_layout=True,
         inference_statistics=inference_statistics,
         inference_dropout=inference_dropout,
         name=name or "resnet_generator",
@@ -577,9 +610,17 @@ def _keras_layer(generator, path):
     return layer
 
 
-def load_reference_weights(generator, state, netG="unet_256", ngf=64,
-                           norm="batch", no_dropout=False, input_nc=3,
-                           output_nc=3, source=None):
+def load_reference_weights(
+    generator,
+    state,
+    netG="unet_256",
+    ngf=64,
+    norm="batch",
+    no_dropout=False,
+    input_nc=3,
+    output_nc=3,
+    source=None,
+):
     """Assigns a reference state_dict to a `build_reference_generator`
     network, layer by layer (after `check_state_dict`).
 
@@ -589,32 +630,46 @@ def load_reference_weights(generator, state, netG="unet_256", ngf=64,
     their transposes). Batch norm's `running_mean` / `running_var` become
     the moving statistics. A bias the reference does not have is set to 0.
     """
-    check_state_dict(state, netG, ngf, norm, no_dropout, input_nc,
-                     output_nc, source)
+    check_state_dict(state, netG, ngf, norm, no_dropout, input_nc, output_nc, source)
     for prefix, kind, path, _shape, bias in _plan(
         netG, ngf, norm, not no_dropout, input_nc, output_nc
     ):
         layer = _keras_layer(generator, path)
         if kind == "bn":
-            for attr, key in (("gamma", "weight"), ("beta", "bias"),
-                              ("moving_mean", "running_mean"),
-                              ("moving_variance", "running_var")):
-                getattr(layer, attr).assign(
-                    state[f"{prefix}.{key}"].astype("float32"))
+            for attr, key in (
+                ("gamma", "weight"),
+                ("beta", "bias"),
+                ("moving_mean", "running_mean"),
+                ("moving_variance", "running_var"),
+            ):
+                getattr(layer, attr).assign(state[f"{prefix}.{key}"].astype("float32"))
             continue
         kernel = state[f"{prefix}.weight"].astype("float32")
         layer.kernel.assign(kernel.transpose(2, 3, 1, 0))
         if layer.bias is not None:
-            value = (state[f"{prefix}.bias"].astype("float32") if bias
-                     else np.zeros(layer.bias.shape, "float32"))
+            value = (
+                state[f"{prefix}.bias"].astype("float32")
+                if bias
+                else np.zeros(layer.bias.shape, "float32")
+            )
             layer.bias.assign(value)
     return generator
 
 
-def convert_pytorch(checkpoint, output=None, *, netG="unet_256", ngf=64,
-                    norm="batch", no_dropout=False, input_nc=3, output_nc=3,
-                    image_size=None, inference_statistics="image",
-                    inference_dropout=False):
+def convert_pytorch(
+    checkpoint,
+    output=None,
+    *,
+    netG="unet_256",
+    ngf=64,
+    norm="batch",
+    no_dropout=False,
+    input_nc=3,
+    output_nc=3,
+    image_size=None,
+    inference_statistics="image",
+    inference_dropout=False,
+):
     """Converts a PyTorch-reference generator checkpoint to a `Pix2Pix`.
 
     Reads the state_dict (`load_pytorch_checkpoint`, no torch needed),
@@ -681,17 +736,28 @@ def convert_pytorch(checkpoint, output=None, *, netG="unet_256", ngf=64,
     _check_args(netG, ngf, norm, input_nc, output_nc)
     state = load_pytorch_checkpoint(checkpoint)
     source = os.fspath(checkpoint)
-    check_state_dict(state, netG, ngf, norm, no_dropout, input_nc,
-                     output_nc, source)
+    check_state_dict(state, netG, ngf, norm, no_dropout, input_nc, output_nc, source)
     generator = build_reference_generator(
-        netG, ngf, norm, no_dropout, input_nc, output_nc, image_size,
-        inference_statistics, inference_dropout,
+        netG,
+        ngf,
+        norm,
+        no_dropout,
+        input_nc,
+        output_nc,
+        image_size,
+        inference_statistics,
+        inference_dropout,
     )
-    load_reference_weights(generator, state, netG, ngf, norm, no_dropout,
-                           input_nc, output_nc, source)
+    load_reference_weights(
+        generator, state, netG, ngf, norm, no_dropout, input_nc, output_nc, source
+    )
     h, w = generator.inputs[0].shape[1:3]
-    model = Pix2Pix(generator=generator, image_size=(h, w),
-                    in_channels=input_nc, out_channels=output_nc)
+    model = Pix2Pix(
+        generator=generator,
+        image_size=(h, w),
+        in_channels=input_nc,
+        out_channels=output_nc,
+    )
     if output is not None:
         model.save(output)
     return model

@@ -136,9 +136,7 @@ def model_path(path):
         state = read_state(path)
         if state is not None:
             return state["checkpoint"], path
-        raise UsageError(
-            f"{path}: no {MODEL_FILE} and no checkpoint in this folder"
-        )
+        raise UsageError(f"{path}: no {MODEL_FILE} and no checkpoint in this folder")
     if not os.path.isfile(path):
         raise UsageError(f"no such model file: {path}")
     return path, None

@@ -25,9 +25,7 @@ def learning_rates(model):
     for key in ("g", "d"):
         opt = getattr(model, f"{key}_optimizer", None)
         if opt is not None:
-            rates[f"{key}_lr"] = float(
-                keras.ops.convert_to_numpy(opt.learning_rate)
-            )
+            rates[f"{key}_lr"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
     return rates
 
 
@@ -78,8 +76,9 @@ class TensorBoard(keras.callbacks.TensorBoard):
     ```
     """
 
-    def __init__(self, log_dir="logs", samples=None, image_every=1,
-                 write_graph=True, **kwargs):
+    def __init__(
+        self, log_dir="logs", samples=None, image_every=1, write_graph=True, **kwargs
+    ):
         if kwargs.get("write_steps_per_second"):
             raise ValueError(
                 "`write_steps_per_second=True` is not supported for Pix2Pix "
@@ -89,8 +88,7 @@ class TensorBoard(keras.callbacks.TensorBoard):
         check_int(image_every=image_every)
         if not isinstance(write_graph, bool):
             raise ValueError(
-                "`write_graph` must be a bool. Received: "
-                f"write_graph={write_graph!r}"
+                f"`write_graph` must be a bool. Received: write_graph={write_graph!r}"
             )
         # Keras's own graph writer finds nothing to write for Pix2Pix.
         super().__init__(log_dir=log_dir, write_graph=False, **kwargs)
@@ -99,7 +97,8 @@ class TensorBoard(keras.callbacks.TensorBoard):
         # SampleGrid validates the samples and renders the grid; it writes
         # no file unless its own hooks run, which they do not here.
         self._grid = (
-            None if samples is None
+            None
+            if samples is None
             else SampleGrid(samples, directory=log_dir, every=image_every)
         )
         self._tracing = False

@@ -61,8 +61,7 @@ def check_int(minimum=1, **values):
             )
 
 
-def check_number(name, value, low=None, high=None, low_open=False,
-                 high_open=False):
+def check_number(name, value, low=None, high=None, low_open=False, high_open=False):
     """Returns `value` as a float if it is a finite real number in bounds.
 
     Booleans, NaN and infinities are rejected; `low` / `high` are
@@ -92,8 +91,7 @@ def check_number(name, value, low=None, high=None, low_open=False,
             parts.append(f"{'<' if high_open else '<='} {high}")
         bounds = f" {' and '.join(parts)}" if parts else ""
         raise ValueError(
-            f"`{name}` must be a finite number{bounds}. "
-            f"Received: {name}={value!r}"
+            f"`{name}` must be a finite number{bounds}. Received: {name}={value!r}"
         )
     return float(value)
 
@@ -120,9 +118,9 @@ def config_keys(cls):
             continue
         params = inspect.signature(vars(klass)["__init__"]).parameters
         keys.update(
-            name for name, p in params.items()
-            if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD,
-                                             p.KEYWORD_ONLY)
+            name
+            for name, p in params.items()
+            if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         )
         if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
             break  # nothing is forwarded further up
@@ -165,7 +163,11 @@ def check_config_keys(cls, config, what=None):
 
 #: Config entries that do not describe the architecture.
 _NOT_ARCHITECTURE = (
-    "name", "trainable", "module", "registered_name", "build_config",
+    "name",
+    "trainable",
+    "module",
+    "registered_name",
+    "build_config",
     "compile_config",
 )
 
@@ -192,8 +194,9 @@ def config_differences(saved, current, path=""):
             else:
                 sub = f"{path}.{key}" if path else key
             if key not in saved or key not in current:
-                out.append((sub, saved.get(key, "<absent>"),
-                            current.get(key, "<absent>")))
+                out.append(
+                    (sub, saved.get(key, "<absent>"), current.get(key, "<absent>"))
+                )
             else:
                 out += config_differences(saved[key], current[key], sub)
         return out
@@ -271,7 +274,7 @@ def remove_stale_temporaries(path):
     for name in names:
         if not name.startswith(prefix):
             continue
-        owner = name[len(prefix):].rsplit("-", 1)[0]  # "<pid>@<host>"
+        owner = name[len(prefix) :].rsplit("-", 1)[0]  # "<pid>@<host>"
         pid, _, owner_host = owner.partition("@")
         if owner_host != host or not pid.isdigit():
             continue
@@ -397,14 +400,12 @@ def check_keras_file(path):
             bad = f"a member ({type(e).__name__}: {e})"
     if bad is not None:
         raise ValueError(
-            f"{path} is damaged: {bad} fails its checksum. Use an earlier "
-            "checkpoint."
+            f"{path} is damaged: {bad} fails its checksum. Use an earlier checkpoint."
         )
     missing = {"config.json", "metadata.json"} - set(names)
     if missing:
         raise ValueError(
-            f"{path} is a zip file but not a .keras model: it lacks "
-            f"{sorted(missing)}."
+            f"{path} is a zip file but not a .keras model: it lacks {sorted(missing)}."
         )
     return path
 
@@ -429,10 +430,16 @@ def read_palette_lines(path):
             if len(parts) < 5 or parts[0].startswith("#"):
                 continue
             try:
-                entries.append((int(parts[0]), " ".join(parts[1:-3]),
-                                tuple(int(v) for v in parts[-3:])))
+                entries.append(
+                    (
+                        int(parts[0]),
+                        " ".join(parts[1:-3]),
+                        tuple(int(v) for v in parts[-3:]),
+                    )
+                )
             except ValueError:
                 raise ValueError(
                     f"{path}, line {number}: expected `id name r g b` with "
-                    f"integer id and colour, got {line.strip()!r}") from None
+                    f"integer id and colour, got {line.strip()!r}"
+                ) from None
     return entries

@@ -90,11 +90,17 @@ def build(norm):
     layer_norm = "batch" if norm == "sync_batch" else norm
     model = pk.Pix2Pix(
         generator=pk.UNetGenerator(
-            image_size=SIZE, filters=8, max_filters=32, norm=layer_norm,
+            image_size=SIZE,
+            filters=8,
+            max_filters=32,
+            norm=layer_norm,
             dropout=0.0,  # replicas draw other masks than one device
         ),
         discriminator=pk.PatchDiscriminator(
-            image_size=SIZE, filters=8, max_filters=32, n_layers=2,
+            image_size=SIZE,
+            filters=8,
+            max_filters=32,
+            n_layers=2,
             norm=layer_norm,
         ),
         image_size=SIZE,
@@ -138,12 +144,14 @@ def run(mode, strategy, out, norm, weights, report):
             {k: float(v) for k, v in logs.items()}
         )
     )
-    history = model.fit(dataset(GLOBAL_BATCH * STEPS, 0), epochs=1,
-                        verbose=0, callbacks=[record])
+    history = model.fit(
+        dataset(GLOBAL_BATCH * STEPS, 0), epochs=1, verbose=0, callbacks=[record]
+    )
     evaluated = {}
     if norm in EVALUATE:
-        evaluated = model.evaluate(dataset(2 * GLOBAL_BATCH, 1), verbose=0,
-                                   return_dict=True)
+        evaluated = model.evaluate(
+            dataset(2 * GLOBAL_BATCH, 1), verbose=0, return_dict=True
+        )
     paths = [w.path for w in model.weights]
     for i, (w0, w1) in enumerate(zip(initial, model.get_weights())):
         weights[f"{norm}/init/{i:03d}"] = w0
@@ -157,10 +165,10 @@ def run(mode, strategy, out, norm, weights, report):
     spread = 0.0
     for w in model.weights:
         if "moving_" in w.path:
-            local = [v.numpy() for v in
-                     strategy.experimental_local_results(w.value)]
-            spread = max([spread] + [float(np.max(np.abs(v - local[0])))
-                                     for v in local])
+            local = [v.numpy() for v in strategy.experimental_local_results(w.value)]
+            spread = max(
+                [spread] + [float(np.max(np.abs(v - local[0]))) for v in local]
+            )
 
     report[norm] = {
         "replicas": strategy.num_replicas_in_sync,

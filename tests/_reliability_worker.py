@@ -76,11 +76,17 @@ def mirrored_nan(out):
     def build():
         return pk.Pix2Pix(
             generator=pk.UNetGenerator(
-                image_size=32, filters=8, max_filters=32, norm="instance",
+                image_size=32,
+                filters=8,
+                max_filters=32,
+                norm="instance",
                 dropout=0.0,
             ),
             discriminator=pk.PatchDiscriminator(
-                image_size=32, filters=8, max_filters=32, n_layers=2,
+                image_size=32,
+                filters=8,
+                max_filters=32,
+                n_layers=2,
                 norm="instance",
             ),
             image_size=32,
@@ -121,16 +127,16 @@ def mirrored_nan(out):
                 entry["error"] = f"{type(e).__name__}: {e}"
             entry["g_iterations"] = int(model.g_optimizer.iterations.numpy())
             entry["d_iterations"] = int(model.d_optimizer.iterations.numpy())
-            entry["step_counter"] = int(
-                keras.ops.convert_to_numpy(model.step_counter)
-            )
+            entry["step_counter"] = int(keras.ops.convert_to_numpy(model.step_counter))
             weights = model.get_weights()
             entry["finite"] = bool(all(np.isfinite(w).all() for w in weights))
             report[f"{mode}/{name}"] = entry
             report[f"{mode}/{name}/weights"] = weights
     for mode in ("skip", "stop"):
-        a, b = report.pop(f"{mode}/mirrored/weights"), report.pop(
-            f"{mode}/single/weights")
+        a, b = (
+            report.pop(f"{mode}/mirrored/weights"),
+            report.pop(f"{mode}/single/weights"),
+        )
         report[f"{mode}/max_weight_diff"] = float(
             max(np.max(np.abs(u - v)) for u, v in zip(a, b))
         )

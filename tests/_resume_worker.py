@@ -107,9 +107,7 @@ def state(model):
         ("d_optimizer", model.d_optimizer.variables),
     ):
         for i, v in enumerate(variables):
-            out[f"{prefix}/{i:03d}/{v.path}"] = np.array(
-                keras.ops.convert_to_numpy(v)
-            )
+            out[f"{prefix}/{i:03d}/{v.path}"] = np.array(keras.ops.convert_to_numpy(v))
     return out
 
 
@@ -151,16 +149,18 @@ def train(out, lockstep=False, keras_callback=False, finite=False):
         last = None
 
         def on_train_begin(self, logs=None):
-            _emit("begin", {"initial_epoch": model._initial_epoch or 0,
-                            **counters()})
+            _emit("begin", {"initial_epoch": model._initial_epoch or 0, **counters()})
 
         def on_epoch_begin(self, epoch, logs=None):
-            _emit("epoch", {
-                "epoch": epoch,
-                "g_lr": _scalar(model.g_optimizer.learning_rate),
-                "d_lr": _scalar(model.d_optimizer.learning_rate),
-                "lambda": _scalar(model.l1_weight),
-            })
+            _emit(
+                "epoch",
+                {
+                    "epoch": epoch,
+                    "g_lr": _scalar(model.g_optimizer.learning_rate),
+                    "d_lr": _scalar(model.d_optimizer.learning_rate),
+                    "lambda": _scalar(model.l1_weight),
+                },
+            )
             self.epoch = epoch
 
         def on_train_batch_end(self, batch, logs=None):
@@ -172,10 +172,15 @@ def train(out, lockstep=False, keras_callback=False, finite=False):
                     meta = json.loads(text)
                     meta.pop("metrics", None)
                     _emit("backup", meta)
-            _emit("batch", {
-                "epoch": self.epoch, "batch": batch, **counters(),
-                "logs": {k: float(v) for k, v in (logs or {}).items()},
-            })
+            _emit(
+                "batch",
+                {
+                    "epoch": self.epoch,
+                    "batch": batch,
+                    **counters(),
+                    "logs": {k: float(v) for k, v in (logs or {}).items()},
+                },
+            )
             if lockstep:
                 sys.stdin.readline()
 
@@ -198,12 +203,15 @@ def train(out, lockstep=False, keras_callback=False, finite=False):
     np.savez(os.path.join(out, "final.npz"), **state(model))
     with open(os.path.join(out, "history.json"), "w") as f:
         json.dump(history.history, f)
-    _emit("end", {
-        **counters(),
-        "g_lr": _scalar(model.g_optimizer.learning_rate),
-        "d_lr": _scalar(model.d_optimizer.learning_rate),
-        "lambda": _scalar(model.l1_weight),
-    })
+    _emit(
+        "end",
+        {
+            **counters(),
+            "g_lr": _scalar(model.g_optimizer.learning_rate),
+            "d_lr": _scalar(model.d_optimizer.learning_rate),
+            "lambda": _scalar(model.l1_weight),
+        },
+    )
 
 
 def steps(out, seeds, n=12, op_determinism=True):
@@ -239,15 +247,20 @@ def steptime(size=64, n=60, op_determinism=True, filters=8):
 
     timer = Timer()
     timer.ends = []
-    model.fit(data, epochs=1, steps_per_epoch=n + 10, verbose=0,
-              callbacks=[timer])
+    model.fit(data, epochs=1, steps_per_epoch=n + 10, verbose=0, callbacks=[timer])
     times = np.diff(timer.ends[9:]) * 1000.0
-    print(json.dumps({
-        "size": size, "filters": filters, "op_determinism": op_determinism,
-        "steps": len(times),
-        "median_ms": float(np.median(times)),
-        "p25_ms": float(np.percentile(times, 25)),
-    }))
+    print(
+        json.dumps(
+            {
+                "size": size,
+                "filters": filters,
+                "op_determinism": op_determinism,
+                "steps": len(times),
+                "median_ms": float(np.median(times)),
+                "p25_ms": float(np.percentile(times, 25)),
+            }
+        )
+    )
 
 
 def main(argv):
@@ -268,15 +281,26 @@ def main(argv):
         i += 1
     op_determinism = "--no-op-determinism" not in flags
     if command == "train":
-        train(rest[0], lockstep="--lockstep" in flags,
-              keras_callback="--keras-callback" in flags,
-              finite="--finite" in flags)
+        train(
+            rest[0],
+            lockstep="--lockstep" in flags,
+            keras_callback="--keras-callback" in flags,
+            finite="--finite" in flags,
+        )
     elif command == "steps":
-        steps(rest[0], [int(s) for s in rest[1:]],
-              n=values.get("--steps", 12), op_determinism=op_determinism)
+        steps(
+            rest[0],
+            [int(s) for s in rest[1:]],
+            n=values.get("--steps", 12),
+            op_determinism=op_determinism,
+        )
     elif command == "steptime":
-        steptime(values.get("--size", 64), values.get("--steps", 60),
-                 op_determinism, values.get("--filters", 8))
+        steptime(
+            values.get("--size", 64),
+            values.get("--steps", 60),
+            op_determinism,
+            values.get("--filters", 8),
+        )
     else:
         raise SystemExit(f"unknown command {command!r}")
 

@@ -61,9 +61,7 @@ def test_smoothing_equals_scipy_gaussian_filter_mirror(sigma):
     ours = _smooth(tf.constant(field), sigma).numpy()
     ref = np.stack(
         [
-            ndimage.gaussian_filter(
-                field[..., i], sigma, mode="mirror", truncate=3.0
-            )
+            ndimage.gaussian_filter(field[..., i], sigma, mode="mirror", truncate=3.0)
             for i in range(2)
         ],
         axis=-1,
@@ -128,9 +126,7 @@ def test_bilinear_warp_equals_scipy_map_coordinates_mirror():
     rows, cols = np.mgrid[0:h, 0:w].astype("float64")
     coords = [rows + disp[..., 0], cols + disp[..., 1]]
     for c in range(2):
-        ref = ndimage.map_coordinates(
-            image[..., c], coords, order=1, mode="mirror"
-        )
+        ref = ndimage.map_coordinates(image[..., c], coords, order=1, mode="mirror")
         np.testing.assert_allclose(ours[..., c], ref, atol=1e-5)
 
 
@@ -166,9 +162,7 @@ def test_displacement_field_scale_matches_theory():
     r = math.ceil(3 * sigma)
     interior = field[r:-r, r:-r]
     mean_abs = np.abs(interior).mean()
-    assert mean_abs == pytest.approx(
-        expected_std * math.sqrt(2 / math.pi), rel=0.1
-    )
+    assert mean_abs == pytest.approx(expected_std * math.sqrt(2 / math.pi), rel=0.1)
     assert interior.std() == pytest.approx(expected_std, rel=0.1)
     assert abs(interior.mean()) < 0.15 * expected_std
     # Scale is linear in alpha: same noise, same seed.
@@ -183,10 +177,7 @@ def test_displacement_field_scale_matches_theory():
 def test_larger_sigma_gives_a_smoother_field():
     def roughness(sigma):
         f = displacement_field((96, 96), SEED, 1.0, sigma).numpy()
-        step = (
-            np.abs(np.diff(f, axis=0)).mean()
-            + np.abs(np.diff(f, axis=1)).mean()
-        )
+        step = np.abs(np.diff(f, axis=0)).mean() + np.abs(np.diff(f, axis=1)).mean()
         return step / (2 * np.abs(f).mean())
 
     r = [roughness(s) for s in (0.0, 1.0, 4.0, 8.0)]
@@ -200,9 +191,7 @@ def test_larger_sigma_gives_a_smoother_field():
 def test_deformation_grows_with_alpha():
     image = tf.constant(smooth_image())
     diffs = [
-        float(
-            tf.reduce_mean(tf.abs(elastic_deform(image, SEED, a, 4.0) - image))
-        )
+        float(tf.reduce_mean(tf.abs(elastic_deform(image, SEED, a, 4.0) - image)))
         for a in (0.0, 10.0, 34.0, 100.0, 300.0)
     ]
     assert diffs[0] == 0.0
@@ -216,9 +205,7 @@ def test_deformation_grows_with_alpha():
 def test_alpha_zero_is_exact_identity():
     image = rand((32, 40, 3), seed=7)
     label = np.arange(32 * 40 * 1).reshape(32, 40, 1).astype("int32")
-    out = elastic_deform(
-        [image, label], SEED, 0.0, 4.0, ["bilinear", "nearest"]
-    )
+    out = elastic_deform([image, label], SEED, 0.0, 4.0, ["bilinear", "nearest"])
     np.testing.assert_array_equal(out[0].numpy(), image)
     np.testing.assert_array_equal(out[1].numpy(), label)
 
@@ -242,9 +229,7 @@ def test_one_field_for_all_images():
     assert np.abs(a.numpy() - image).mean() > 0.1  # it did deform
     # Bilinear sampling is linear: the negated image gives negated output,
     # also with a different channel count.
-    a, neg, first = elastic_deform(
-        [image, -image, image[..., :1]], SEED, 60.0, 3.0
-    )
+    a, neg, first = elastic_deform([image, -image, image[..., :1]], SEED, 60.0, 3.0)
     np.testing.assert_array_equal(neg.numpy(), -a.numpy())
     np.testing.assert_array_equal(first.numpy(), a.numpy()[..., :1])
     # The field is the one displacement_field draws for this seed.
@@ -444,9 +429,7 @@ def test_output_range_and_reproducibility():
     for out in outs:
         assert out.dtype == np.float32 and out.shape == (24, 24, 3)
         assert out.min() >= -1.0 and out.max() <= 1.0
-    np.testing.assert_array_equal(
-        outs[0], color_jitter(image, seed(0), **kw).numpy()
-    )
+    np.testing.assert_array_equal(outs[0], color_jitter(image, seed(0), **kw).numpy())
     assert min(np.abs(outs[0] - o).mean() for o in outs[1:]) > 1e-3
 
 
@@ -553,12 +536,8 @@ def test_augment_apply_errors():
     augment = Augment(elastic=True)
     with pytest.raises(ValueError, match="source_method='cubic'"):
         augment.apply(x, x, SEED, source_method="cubic")
-    with pytest.raises(
-        ValueError, match=r"extra_methods=\('nearest', 'nearest'\)"
-    ):
-        augment.apply(
-            x, x, SEED, extra=(x,), extra_methods=("nearest", "nearest")
-        )
+    with pytest.raises(ValueError, match=r"extra_methods=\('nearest', 'nearest'\)"):
+        augment.apply(x, x, SEED, extra=(x,), extra_methods=("nearest", "nearest"))
     with pytest.raises(ValueError, match=r"extra_methods\[0\]='x'"):
         augment.apply(x, x, SEED, extra=(x,), extra_methods=("x",))
 
@@ -591,12 +570,10 @@ def test_augment_jitter_side(side):
     image = rand((24, 24, 3), seed=22)
     jitter = {"brightness": 0.5, "saturation": 0.5}
     plain = Augment(elastic=True).apply(image, image, SEED)
-    out = Augment(
-        elastic=True, color_jitter=jitter, color_jitter_side=side
-    ).apply(image, image, SEED)
-    changed = [
-        np.abs(o.numpy() - p.numpy()).mean() > 1e-3 for o, p in zip(out, plain)
-    ]
+    out = Augment(elastic=True, color_jitter=jitter, color_jitter_side=side).apply(
+        image, image, SEED
+    )
+    changed = [np.abs(o.numpy() - p.numpy()).mean() > 1e-3 for o, p in zip(out, plain)]
     assert changed == [side != "target", side != "source"]
     if side == "both":  # independent factors per side
         assert np.abs(out[0].numpy() - out[1].numpy()).mean() > 1e-3

@@ -33,7 +33,10 @@ def op_determinism():
 
 def latent_generator():
     return pk.UNetGenerator(
-        image_size=32, filters=8, max_filters=32, latent_dim=LATENT,
+        image_size=32,
+        filters=8,
+        max_filters=32,
+        latent_dim=LATENT,
         latent_injection="all",
     )
 
@@ -103,8 +106,7 @@ def linear_encoder():
     """An encoder whose codes respond to the image from the first step."""
     image = keras.Input((32, 32, 3), name="image")
     flat = layers.Flatten(name="encoder_flat")(image)
-    heads = [layers.Dense(LATENT, name=f"encoder_{n}")(flat)
-             for n in ("mu", "log_var")]
+    heads = [layers.Dense(LATENT, name=f"encoder_{n}")(flat) for n in ("mu", "log_var")]
     return keras.Model(image, heads, name="encoder")
 
 
@@ -114,8 +116,7 @@ def concat_generator():
     z = keras.Input((LATENT,), name="z")
     x = pk.ConcatLatent(name="g_concat")([image, z])
     x = layers.Conv2D(8, 3, padding="same", activation="relu", name="g_c0")(x)
-    out = layers.Conv2D(3, 3, padding="same", activation="tanh",
-                        name="g_out")(x)
+    out = layers.Conv2D(3, 3, padding="same", activation="tanh", name="g_out")(x)
     return keras.Model([image, z], out, name="generator")
 
 
@@ -137,8 +138,7 @@ def _mean_abs(a, b):
 GRAY_LEVEL = 2.0 / 255.0
 
 
-KEYS = ["d2_loss", "d_loss", "g_gan_lr", "g_gan_vae", "g_l1", "g_loss", "kl",
-        "z_l1"]
+KEYS = ["d2_loss", "d_loss", "g_gan_lr", "g_gan_vae", "g_l1", "g_loss", "kl", "z_l1"]
 
 
 # ----------------------------------------------------------------------
@@ -159,14 +159,16 @@ def test_encoder_shapes_parameters_and_config_round_trip():
     assert e.count_params() == conv + block + heads == 2560
     config = e.get_config()
     clone = pk.LatentEncoder.from_config(json.loads(json.dumps(config)))
-    assert json.loads(json.dumps(clone.get_config())) == json.loads(
-        json.dumps(config))
+    assert json.loads(json.dumps(clone.get_config())) == json.loads(json.dumps(config))
     assert clone.count_params() == e.count_params()
     # The reference's resnet_256: five stages, widths 64·min(4, i + 1).
     big = pk.LatentEncoder(image_size=256)
     assert big.n_blocks == 5
-    widths = [l.filters for l in big.layers
-              if l.name.endswith("_conv1") or l.name == "encoder_conv"]
+    widths = [
+        l.filters
+        for l in big.layers
+        if l.name.endswith("_conv1") or l.name == "encoder_conv"
+    ]
     assert widths == [64, 128, 192, 256, 256]
     # The parameter count of the reference's E_ResNet (nef=64, nz=8,
     # affine-free instance norm).
@@ -183,7 +185,8 @@ def test_kl_closed_form_and_non_negative():
     assert got[1] == 0.0  # N(0, I) itself
     # 0.5·(1 + 1 − 1 − 0) + 0.5·(2 + 4 − 1 − ln 2) + 0.5·(e⁻¹ − 1 + 1)
     assert got[0] == pytest.approx(
-        0.5 + 0.5 * (5 - np.log(2)) + 0.5 * np.exp(-1), rel=1e-6)
+        0.5 + 0.5 * (5 - np.log(2)) + 0.5 * np.exp(-1), rel=1e-6
+    )
     e = tiny_encoder()
     y = np.random.default_rng(1).uniform(-1, 1, (8, 32, 32, 3)).astype("f")
     kl = _np(kl_divergence(*e(y)))
@@ -199,17 +202,20 @@ def test_constructor_and_compile_validation():
     model = tiny_bicycle()
     # D2 is a fresh copy of D's architecture.
     assert model.discriminator2.name == "discriminator2"
-    assert model.discriminator2.count_params() == \
-        model.discriminator.count_params()
+    assert model.discriminator2.count_params() == model.discriminator.count_params()
     assert not np.array_equal(
         _np(model.discriminator.trainable_variables[0]),
-        _np(model.discriminator2.trainable_variables[0]))
+        _np(model.discriminator2.trainable_variables[0]),
+    )
     shared = tiny_bicycle(shared=True)
     assert shared.discriminator2 is None
     with pytest.raises(ValueError, match="generator\\(\\[image, z\\]\\)"):
-        pk.BicycleGAN(generator=pk.UNetGenerator(image_size=32, filters=8),
-                      discriminator=tiny_discriminator(),
-                      encoder=tiny_encoder(), image_size=32)
+        pk.BicycleGAN(
+            generator=pk.UNetGenerator(image_size=32, filters=8),
+            discriminator=tiny_discriminator(),
+            encoder=tiny_encoder(),
+            image_size=32,
+        )
     with pytest.raises(ValueError, match="must be None with"):
         tiny_bicycle(shared=True, discriminator2=tiny_discriminator("d2"))
     with pytest.raises(ValueError, match="d_every"):
@@ -234,8 +240,13 @@ def test_fit_logs_and_optimizer_steps(trained):
     assert model.optimizer is None
     logs = {key: values[-1] for key, values in history.history.items()}
     assert logs["kl"] >= 0.0 and logs["z_l1"] > 0.0
-    want = (logs["g_gan_vae"] + logs["g_gan_lr"] + 10.0 * logs["g_l1"]
-            + 0.01 * logs["kl"] + 0.5 * logs["z_l1"])
+    want = (
+        logs["g_gan_vae"]
+        + logs["g_gan_lr"]
+        + 10.0 * logs["g_l1"]
+        + 0.01 * logs["kl"]
+        + 0.5 * logs["z_l1"]
+    )
     assert logs["g_loss"] == pytest.approx(want, rel=1e-5)
     result = model.evaluate(tiny_dataset(n=4), return_dict=True, verbose=0)
     assert sorted(result) == sorted(KEYS + ["psnr", "ssim"])
@@ -247,21 +258,33 @@ def _z_l1_curve(lambda_z, steps=150):
     and G's and E's weights after the first step."""
     keras.utils.set_random_seed(0)
     model = pk.BicycleGAN(
-        generator=latent_generator(), discriminator=tiny_discriminator(),
-        encoder=linear_encoder(), latent_dim=LATENT, image_size=32, seed=0)
+        generator=latent_generator(),
+        discriminator=tiny_discriminator(),
+        encoder=linear_encoder(),
+        latent_dim=LATENT,
+        image_size=32,
+        seed=0,
+    )
     adam = lambda: keras.optimizers.Adam(1e-3, beta_1=0.5)  # noqa: E731
-    model.compile(g_optimizer=adam(), d_optimizer=adam(), e_optimizer=adam(),
-                  d2_optimizer=adam(), lambda_z=lambda_z)
+    model.compile(
+        g_optimizer=adam(),
+        d_optimizer=adam(),
+        e_optimizer=adam(),
+        d2_optimizer=adam(),
+        lambda_z=lambda_z,
+    )
     x, y = tiny_arrays(4)
     curve = []
     for step in range(steps):
         i = 2 * (step % 2)
         model.reset_metrics()  # the logs are then this step's values
-        logs = model.train_on_batch(x[i:i + 2], y[i:i + 2], return_dict=True)
+        logs = model.train_on_batch(x[i : i + 2], y[i : i + 2], return_dict=True)
         curve.append(logs["z_l1"])
         if step == 0:
-            first = {net: _values(getattr(model, net).trainable_variables)
-                     for net in ("generator", "encoder")}
+            first = {
+                net: _values(getattr(model, net).trainable_variables)
+                for net in ("generator", "encoder")
+            }
     return np.array(curve), first
 
 
@@ -286,8 +309,10 @@ def test_z_l1_falls_on_a_toy_problem():
     # same with and without the latent regression, and G is not.
     for a, b in zip(first["encoder"], first_without["encoder"]):
         np.testing.assert_array_equal(a, b)
-    changed = [not np.array_equal(a, b) for a, b in
-               zip(first["generator"], first_without["generator"])]
+    changed = [
+        not np.array_equal(a, b)
+        for a, b in zip(first["generator"], first_without["generator"])
+    ]
     assert sum(changed) > 0.9 * len(changed)
 
 
@@ -343,21 +368,24 @@ def test_predict_sample_and_encode(trained):
     clone.set_weights(trained.get_weights())
     fresh = pk.BicycleGAN.from_config(trained.get_config())
     fresh.set_weights(trained.get_weights())
-    np.testing.assert_allclose(clone.predict(x, verbose=0),
-                               fresh.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        clone.predict(x, verbose=0), fresh.predict(x, verbose=0), atol=1e-6
+    )
 
 
 def test_any_generator_called_with_image_and_z():
-    model = pk.BicycleGAN(generator=concat_generator(),
-                          discriminator=tiny_discriminator(),
-                          encoder=tiny_encoder(), latent_dim=LATENT,
-                          image_size=32)
+    model = pk.BicycleGAN(
+        generator=concat_generator(),
+        discriminator=tiny_discriminator(),
+        encoder=tiny_encoder(),
+        latent_dim=LATENT,
+        image_size=32,
+    )
     x, _ = tiny_arrays(2)
     pairs = model.sample(x, n=2, seed=0)
     assert pairs.shape == (2, 2, 32, 32, 3)
     assert _mean_abs(pairs[:, 0], pairs[:, 1]) > 0.0
-    clone = pk.BicycleGAN.from_config(
-        json.loads(json.dumps(model.get_config())))
+    clone = pk.BicycleGAN.from_config(json.loads(json.dumps(model.get_config())))
     assert type(clone.generator).__name__ == "Functional"
     assert clone.generator.count_params() == model.generator.count_params()
 
@@ -371,12 +399,14 @@ def test_get_config_round_trip_is_json_equal():
     config = model.get_config()
     clone = pk.BicycleGAN.from_config(json.loads(json.dumps(config)))
     assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(
-        config, sort_keys=True)
+        config, sort_keys=True
+    )
     assert type(clone.encoder) is pk.LatentEncoder
     assert clone.latent_dim == LATENT and clone.seed == 0
     for net in ("generator", "discriminator", "discriminator2", "encoder"):
-        assert getattr(clone, net).count_params() == \
-            getattr(model, net).count_params(), net
+        assert (
+            getattr(clone, net).count_params() == getattr(model, net).count_params()
+        ), net
     with pytest.raises(ValueError, match="Unknown key"):
         pk.BicycleGAN.from_config({**config, "latnet_dim": 8})
 
@@ -396,7 +426,10 @@ def test_save_load_and_resume_equals_uninterrupted(tmp_path):
         assert type(loaded.encoder) is pk.LatentEncoder
         assert loaded.get_config() == model.get_config()
         assert (loaded.lambda_kl, loaded.lambda_z, loaded.split_batch) == (
-            0.02, 0.5, False)
+            0.02,
+            0.5,
+            False,
+        )
         assert float(_np(loaded.l1_weight)) == 10.0
         assert set(loaded.base_learning_rates) == {"g", "d", "e", "d2"}
         for key in ("g", "d", "e", "d2"):
@@ -493,23 +526,31 @@ def test_docs_page_runs(tmp_path, monkeypatch):
 
 def test_linear_decay_decays_all_four_optimizers():
     model = _build()
-    history = model.fit(tiny_dataset(n=2), epochs=3, verbose=0,
-                        callbacks=[pk.LinearDecay(n_epochs=1, n_epochs_decay=2)])
+    history = model.fit(
+        tiny_dataset(n=2),
+        epochs=3,
+        verbose=0,
+        callbacks=[pk.LinearDecay(n_epochs=1, n_epochs_decay=2)],
+    )
     for key in ("g", "d", "e", "d2"):
         base = model.base_learning_rates[key]
         assert history.history[f"{key}_lr"] == pytest.approx(
-            [base, base * 2 / 3, base / 3])
+            [base, base * 2 / 3, base / 3]
+        )
 
 
 def test_learning_rate_halving_decays_all_four_optimizers():
     """The reference decays G, D, E and D2 alike; so does the callback."""
     model = _build()
-    history = model.fit(tiny_dataset(n=2), epochs=3, verbose=0,
-                        callbacks=[pk.LearningRateHalving(every=1)])
+    history = model.fit(
+        tiny_dataset(n=2),
+        epochs=3,
+        verbose=0,
+        callbacks=[pk.LearningRateHalving(every=1)],
+    )
     for key in ("g", "d", "e", "d2"):
         base = model.base_learning_rates[key]
         assert base == pytest.approx(2e-4)
-        assert history.history[f"{key}_lr"] == pytest.approx(
-            [base, base / 2, base / 4])
+        assert history.history[f"{key}_lr"] == pytest.approx([base, base / 2, base / 4])
         lr = _np(getattr(model, f"{key}_optimizer").learning_rate)
         assert float(lr) == pytest.approx(base / 4)

@@ -5,7 +5,8 @@ import json
 import keras
 import numpy as np
 import pytest
-from keras import layers, ops
+from keras import layers
+from keras import ops
 
 import pix2pix_keras as pk
 from pix2pix_keras.models.blocks import ResidualBlock
@@ -56,9 +57,7 @@ def test_residual_block_with_zero_convs_is_identity(norm):
     for conv in (block.conv1, block.conv2):
         conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
     x = _random((2, 6, 6, 4), seed=1)
-    np.testing.assert_array_equal(
-        ops.convert_to_numpy(block(x, training=False)), x
-    )
+    np.testing.assert_array_equal(ops.convert_to_numpy(block(x, training=False)), x)
 
 
 def test_residual_block_matches_numpy_reference():
@@ -84,10 +83,7 @@ def test_residual_block_instance_norm_matches_numpy_reference():
     block = _block(norm="instance", channels=3)
     rng = np.random.default_rng(4)
     block.set_weights(
-        [
-            rng.normal(size=w.shape).astype("float32")
-            for w in block.get_weights()
-        ]
+        [rng.normal(size=w.shape).astype("float32") for w in block.get_weights()]
     )
     k1, b1 = block.conv1.get_weights()
     k2, b2 = block.conv2.get_weights()
@@ -125,9 +121,7 @@ def test_residual_block_dropout_only_in_training():
     block = _block(norm="none", channels=8, dropout=0.5)
     x = _random((2, 6, 6, 8), seed=6)
     a = ops.convert_to_numpy(block(x, training=False))
-    np.testing.assert_array_equal(
-        a, ops.convert_to_numpy(block(x, training=False))
-    )
+    np.testing.assert_array_equal(a, ops.convert_to_numpy(block(x, training=False)))
     b = ops.convert_to_numpy(block(x, training=True))
     c = ops.convert_to_numpy(block(x, training=True))
     assert np.mean(b != c) > 0.9
@@ -157,8 +151,7 @@ def test_residual_block_config_round_trip(norm):
     assert clone.name == "res"
     # Registered for serialization under the package name.
     assert (
-        keras.saving.get_registered_name(ResidualBlock)
-        == "pix2pix_keras>ResidualBlock"
+        keras.saving.get_registered_name(ResidualBlock) == "pix2pix_keras>ResidualBlock"
     )
     x = _random((2, 6, 6, 4), seed=7)
     expected = ops.convert_to_numpy(block(x, training=False))

@@ -54,9 +54,13 @@ def test_halving_resumes_from_absolute_epoch():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"every": 0}, "every"), ({"every": 2.5}, "every"),
-     ({"factor": 0.0}, "factor"), ({"factor": 1.5}, "factor"),
-     ({"min_lr": -1.0}, "min_lr")],
+    [
+        ({"every": 0}, "every"),
+        ({"every": 2.5}, "every"),
+        ({"factor": 0.0}, "factor"),
+        ({"factor": 1.5}, "factor"),
+        ({"min_lr": -1.0}, "min_lr"),
+    ],
 )
 def test_halving_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -68,8 +72,9 @@ def test_halving_rejects_schedules():
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
     model.compile(g_optimizer=keras.optimizers.Adam(schedule))
     with pytest.raises(ValueError, match="g_optimizer"):
-        model.fit(tiny_dataset(n=2), epochs=1, verbose=0,
-                  callbacks=[pk.LearningRateHalving()])
+        model.fit(
+            tiny_dataset(n=2), epochs=1, verbose=0, callbacks=[pk.LearningRateHalving()]
+        )
 
 
 def test_halving_needs_compiled_model():
@@ -89,7 +94,8 @@ def test_linear_decay_formula_at_the_boundaries():
     cb = pk.LinearDecay(n_epochs=100, n_epochs_decay=100)
     for epoch in (0, 98, 99, 100, 101, 150, 198, 199):
         assert cb.multiplier(epoch) == pytest.approx(
-            _reference_lambda_rule(epoch, 100, 100), abs=1e-15)
+            _reference_lambda_rule(epoch, 100, 100), abs=1e-15
+        )
     assert cb.learning_rate(2e-4, 0) == 2e-4
     assert cb.learning_rate(2e-4, 99) == 2e-4  # n_epochs - 1: still base
     # n_epochs: the first decayed epoch, base * 100 / 101.
@@ -114,14 +120,18 @@ def test_linear_decay_in_fit_acts_on_both_optimizers_and_logs_them():
         d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5),
     )
     history = model.fit(
-        tiny_dataset(n=2), epochs=5, verbose=0,
+        tiny_dataset(n=2),
+        epochs=5,
+        verbose=0,
         callbacks=[pk.LinearDecay(n_epochs=2, n_epochs_decay=3)],
     )
     factors = [1.0, 1.0, 0.75, 0.5, 0.25]
     np.testing.assert_allclose(
-        history.history["g_lr"], [1e-3 * f for f in factors], rtol=1e-6)
+        history.history["g_lr"], [1e-3 * f for f in factors], rtol=1e-6
+    )
     np.testing.assert_allclose(
-        history.history["d_lr"], [4e-4 * f for f in factors], rtol=1e-6)
+        history.history["d_lr"], [4e-4 * f for f in factors], rtol=1e-6
+    )
 
 
 def test_linear_decay_resumes_from_absolute_epoch():
@@ -130,8 +140,11 @@ def test_linear_decay_resumes_from_absolute_epoch():
             model = tiny_pix2pix()
             model.compile()
         return model, model.fit(
-            tiny_dataset(n=2), initial_epoch=initial_epoch, epochs=epochs,
-            verbose=0, callbacks=[pk.LinearDecay(n_epochs=2, n_epochs_decay=3)],
+            tiny_dataset(n=2),
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            verbose=0,
+            callbacks=[pk.LinearDecay(n_epochs=2, n_epochs_decay=3)],
         ).history["g_lr"]
 
     _, whole = run(0, 5)
@@ -148,16 +161,24 @@ def test_linear_decay_warns_when_the_run_does_not_match():
     model = tiny_pix2pix()
     model.compile()
     for epochs, message in (
-            (10, r"spans 5 epochs but fit\(\) runs 10: the rates are 0 from "
-                 r"epoch 6 on, so the last 5 epoch\(s\) learn nothing"),
-            (3, r"spans 5 epochs but fit\(\) runs 3: the decay is cut off "
-                r"at 0.75 × the base rate")):
+        (
+            10,
+            r"spans 5 epochs but fit\(\) runs 10: the rates are 0 from "
+            r"epoch 6 on, so the last 5 epoch\(s\) learn nothing",
+        ),
+        (
+            3,
+            r"spans 5 epochs but fit\(\) runs 3: the decay is cut off "
+            r"at 0.75 × the base rate",
+        ),
+    ):
         cb = pk.LinearDecay(n_epochs=2, n_epochs_decay=3)
         cb.set_model(model)
         cb.set_params({"epochs": epochs})
         with pytest.warns(UserWarning, match=message):
             cb.on_train_begin()
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cb.set_params({"epochs": 5})
@@ -166,9 +187,12 @@ def test_linear_decay_warns_when_the_run_does_not_match():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"n_epochs": -1}, "n_epochs"), ({"n_epochs": 2.5}, "n_epochs"),
-     ({"n_epochs_decay": -3}, "n_epochs_decay"),
-     ({"n_epochs_decay": 1.0}, "n_epochs_decay")],
+    [
+        ({"n_epochs": -1}, "n_epochs"),
+        ({"n_epochs": 2.5}, "n_epochs"),
+        ({"n_epochs_decay": -3}, "n_epochs_decay"),
+        ({"n_epochs_decay": 1.0}, "n_epochs_decay"),
+    ],
 )
 def test_linear_decay_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -180,8 +204,7 @@ def test_linear_decay_rejects_schedules():
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
     model.compile(d_optimizer=keras.optimizers.Adam(schedule))
     with pytest.raises(ValueError, match="LinearDecay.*d_optimizer"):
-        model.fit(tiny_dataset(n=2), epochs=1, verbose=0,
-                  callbacks=[pk.LinearDecay()])
+        model.fit(tiny_dataset(n=2), epochs=1, verbose=0, callbacks=[pk.LinearDecay()])
 
 
 def test_make_grid_layout():
@@ -214,28 +237,34 @@ def test_to_display_channels():
 
 def test_make_grid_rejects_mismatched_columns():
     with pytest.raises(ValueError, match="same number"):
-        pk.make_grid(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 3)),
-                     np.zeros((3, 8, 8, 3)))
+        pk.make_grid(
+            np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 3)), np.zeros((3, 8, 8, 3))
+        )
 
 
 def test_sample_grid_png_changes_after_training(tmp_path):
     model = tiny_pix2pix()
-    model.compile(g_optimizer=keras.optimizers.Adam(1e-2),
-                  d_optimizer=keras.optimizers.Adam(1e-3))
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-3)
+    )
     x, y = tiny_arrays(n=4)
     cb = pk.SampleGrid((x[:3], y[:3]), tmp_path, every=2)
     cb.set_model(model)
     before = cb.render()
     model.fit(tiny_dataset(n=4), epochs=4, verbose=0, callbacks=[cb])
     assert [p.rsplit("/", 1)[-1] for p in cb.paths] == [
-        "samples_epoch0002.png", "samples_epoch0004.png"]
+        "samples_epoch0002.png",
+        "samples_epoch0004.png",
+    ]
     png = matplotlib.image.imread(tmp_path / "samples_latest.png")
     assert png.shape[:2] == (3 * 32 + 2 * 2, 3 * 32 + 2 * 2)
     png = png[..., :3]
     w = 32
     # Source and target columns are the inputs; only the generated one moves.
     np.testing.assert_allclose(png[:, :w], before[:, :w], atol=1 / 255)
-    np.testing.assert_allclose(png[:, 2 * w + 4 :], before[:, 2 * w + 4 :], atol=1 / 255)
+    np.testing.assert_allclose(
+        png[:, 2 * w + 4 :], before[:, 2 * w + 4 :], atol=1 / 255
+    )
     change = np.abs(png[:, w + 2 : 2 * w + 2] - before[:, w + 2 : 2 * w + 2]).mean()
     assert change > 0.01
 
@@ -258,13 +287,18 @@ def test_lambda_schedule_values_and_logs():
     assert [cb.value(e, 100.0) for e in range(5)] == [100.0, 100.0, 55.0, 10.0, 10.0]
     model = tiny_pix2pix()
     model.compile(lambda_l1=100.0)
-    history = model.fit(tiny_dataset(n=2, batch_size=2), epochs=4, verbose=0,
-                        callbacks=[cb])
+    history = model.fit(
+        tiny_dataset(n=2, batch_size=2), epochs=4, verbose=0, callbacks=[cb]
+    )
     np.testing.assert_allclose(history.history["lambda_l1"], [100, 100, 55, 10])
     # The step really uses the scheduled weight.
     h = history.history
-    np.testing.assert_allclose(h["g_loss"][2], h["g_gan"][2] + 55.0 * h["g_l1"][2], rtol=1e-5)
-    np.testing.assert_allclose(h["g_loss"][3], h["g_gan"][3] + 10.0 * h["g_l1"][3], rtol=1e-5)
+    np.testing.assert_allclose(
+        h["g_loss"][2], h["g_gan"][2] + 55.0 * h["g_l1"][2], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        h["g_loss"][3], h["g_gan"][3] + 10.0 * h["g_l1"][3], rtol=1e-5
+    )
 
 
 def test_lambda_schedule_survives_save_and_load(tmp_path):
@@ -276,15 +310,25 @@ def test_lambda_schedule_survives_save_and_load(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert float(loaded.l1_weight) == 65.0 and loaded.lambda_l1 == 80.0
-    history = loaded.fit(tiny_dataset(n=2), initial_epoch=2, epochs=3, verbose=0,
-                         callbacks=[pk.LambdaSchedule(end=20.0, start_epoch=0, end_epoch=4)])
+    history = loaded.fit(
+        tiny_dataset(n=2),
+        initial_epoch=2,
+        epochs=3,
+        verbose=0,
+        callbacks=[pk.LambdaSchedule(end=20.0, start_epoch=0, end_epoch=4)],
+    )
     assert history.history["lambda_l1"] == [50.0]  # epoch 2: 80 - 60 / 2
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"end": -1.0}, "end"), ({"start": float("nan")}, "start"),
-    ({"start_epoch": -1}, "start_epoch"), ({"start_epoch": 5, "end_epoch": 5}, "end_epoch"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"end": -1.0}, "end"),
+        ({"start": float("nan")}, "start"),
+        ({"start_epoch": -1}, "start_epoch"),
+        ({"start_epoch": 5, "end_epoch": 5}, "end_epoch"),
+    ],
+)
 def test_lambda_schedule_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         pk.LambdaSchedule(**kwargs)

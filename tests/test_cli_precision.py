@@ -19,8 +19,9 @@ def test_bf16_run_computes_in_bfloat16_with_float32_outputs(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["mixed_precision"] == "bf16"
     model = keras.saving.load_model(run_dir / "model.keras")
-    policies = {layer.dtype_policy.name
-                for layer in model.generator.layers if layer.weights}
+    policies = {
+        layer.dtype_policy.name for layer in model.generator.layers if layer.weights
+    }
     assert "mixed_bfloat16" in policies
     conv = [v for v in model.generator.weights if "kernel" in v.path][0]
     assert conv.dtype == "float32"  # the weights stay float32
@@ -38,15 +39,19 @@ def test_off_is_float32(tmp_path):
     run_dir = tmp_path / "off"
     assert main(tiny_train(run_dir, 1)) == 0
     model = keras.saving.load_model(run_dir / "model.keras")
-    assert {layer.dtype_policy.name for layer in model.generator.layers
-            if layer.weights} == {"float32"}
+    assert {
+        layer.dtype_policy.name for layer in model.generator.layers if layer.weights
+    } == {"float32"}
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ("fpu vme avx512f avx512_bf16", True),
-    ("fpu vme amx_bf16 amx_tile", True),
-    ("fpu vme avx2 avx512f", False),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ("fpu vme avx512f avx512_bf16", True),
+        ("fpu vme amx_bf16 amx_tile", True),
+        ("fpu vme avx2 avx512f", False),
+    ],
+)
 def test_auto_follows_the_cpu_flags(tmp_path, monkeypatch, flags, expected):
     info = tmp_path / "cpuinfo"
     info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
@@ -55,8 +60,7 @@ def test_auto_follows_the_cpu_flags(tmp_path, monkeypatch, flags, expected):
     from pix2pix_keras.cli import config as config_lib
 
     monkeypatch.setattr(config_lib, "cpu_has_bf16", lambda: expected)
-    assert cli.compute_policy("auto") == (
-        "mixed_bfloat16" if expected else "float32")
+    assert cli.compute_policy("auto") == ("mixed_bfloat16" if expected else "float32")
     assert cli.compute_policy("bf16") == "mixed_bfloat16"
     assert cli.compute_policy("off") == "float32"
 
@@ -74,9 +78,9 @@ def test_mixed_policy_survives_save_and_load(tmp_path):
     with dtype_policy_scope("mixed_bfloat16"):
         model = pk.Pix2Pix(
             generator=pk.UNetGenerator(image_size=32, filters=8),
-            discriminator=pk.PatchDiscriminator(image_size=32, filters=8,
-                                                n_layers=2),
-            image_size=32)
+            discriminator=pk.PatchDiscriminator(image_size=32, filters=8, n_layers=2),
+            image_size=32,
+        )
     assert keras.config.dtype_policy().name == "float32"
     model.compile()
     assert model.generator.get_config()["dtype"] == "mixed_bfloat16"
@@ -86,11 +90,12 @@ def test_mixed_policy_survives_save_and_load(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     for net in ("generator", "discriminator"):
-        names = {layer.name: layer.dtype_policy.name
-                 for layer in getattr(model, net).layers}
-        assert {layer.name: layer.dtype_policy.name
-                for layer in getattr(loaded, net).layers} == names
+        names = {
+            layer.name: layer.dtype_policy.name for layer in getattr(model, net).layers
+        }
+        assert {
+            layer.name: layer.dtype_policy.name for layer in getattr(loaded, net).layers
+        } == names
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), before)
     # float32 networks keep the config they always had (no "dtype" key).
-    assert "dtype" not in pk.UNetGenerator(image_size=32,
-                                           filters=8).get_config()
+    assert "dtype" not in pk.UNetGenerator(image_size=32, filters=8).get_config()

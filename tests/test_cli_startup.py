@@ -47,10 +47,14 @@ sys.exit(code)
 
 
 def _env(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")
+    }
     env["PYTHONPATH"] = os.pathsep.join(
-        [ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        [ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    )
     env.update(extra)
     return env
 
@@ -58,21 +62,31 @@ def _env(**extra):
 @pytest.mark.parametrize("argv", QUICK_COMMANDS, ids=" ".join)
 def test_quick_commands_do_not_import_tensorflow(argv):
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
-        timeout=120, cwd=ROOT, env=_env())
+        [sys.executable, "-c", PROBE, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=_env(),
+    )
     assert result.stderr == ""
     assert result.returncode == 0
     assert result.stdout.strip()
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"],
-                                  ["datasets", "list"], ["presets"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["datasets", "list"], ["presets"]], ids=" ".join
+)
 def test_python_m_prints_nothing_on_stderr(argv):
     # No TF_CPP_MIN_LOG_LEVEL: TensorFlow's C++ logging would show here.
     result = subprocess.run(
-        [sys.executable, "-m", "pix2pix_keras", *argv], capture_output=True,
-        text=True, timeout=120, cwd=ROOT, env=_env())
+        [sys.executable, "-m", "pix2pix_keras", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=_env(),
+    )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.strip()
 
@@ -94,8 +108,13 @@ assert "pix2pix_keras.metrics" in sys.modules
 print(pk.Pix2Pix.__name__, pk.metrics.PSNR.__name__)
 """
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True,
-        timeout=300, cwd=ROOT, env=_env(TF_CPP_MIN_LOG_LEVEL="3"))
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=_env(TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["Pix2Pix", "PSNR"]
 
@@ -114,12 +133,16 @@ def test_public_names_resolve_and_match_the_type_checking_imports():
         pk.nope  # noqa: B018
 
 
-@pytest.mark.parametrize("argv, codes", [
-    (["datasets", "list", "--json"], (141,)),
-    (["presets"], (141,)),
-    # argparse itself ignores the failed write of its help text.
-    (["--help"], (0, 141)),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+@pytest.mark.parametrize(
+    "argv, codes",
+    [
+        (["datasets", "list", "--json"], (141,)),
+        (["presets"], (141,)),
+        # argparse itself ignores the failed write of its help text.
+        (["--help"], (0, 141)),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
 def test_closed_output_pipe_ends_quietly(argv, codes):
     # The reader is gone before the first write: every write fails with
     # EPIPE, as when `head -1` has exited.
@@ -127,22 +150,34 @@ def test_closed_output_pipe_ends_quietly(argv, codes):
     os.close(read)
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "pix2pix_keras", *argv], stdout=write,
-            stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT,
-            env=_env())
+            [sys.executable, "-m", "pix2pix_keras", *argv],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env=_env(),
+        )
     finally:
         os.close(write)
     assert result.stderr == ""
     assert result.returncode in codes  # 141 = 128 + SIGPIPE, as a shell says
 
 
-@pytest.mark.skipif(shutil.which("sh") is None or shutil.which("head") is None,
-                    reason="needs sh and head")
+@pytest.mark.skipif(
+    shutil.which("sh") is None or shutil.which("head") is None,
+    reason="needs sh and head",
+)
 def test_pipe_into_head_has_no_traceback():
-    command = (f"'{sys.executable}' -m pix2pix_keras datasets list --json "
-               "| head -1")
-    result = subprocess.run(["sh", "-c", command], capture_output=True,
-                            text=True, timeout=120, cwd=ROOT, env=_env())
+    command = f"'{sys.executable}' -m pix2pix_keras datasets list --json | head -1"
+    result = subprocess.run(
+        ["sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=_env(),
+    )
     assert result.returncode == 0
     assert result.stdout == "{\n"
     assert result.stderr == ""

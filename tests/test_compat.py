@@ -22,18 +22,29 @@ SKIPPED = {"_compat.py", "cli.py", "serve.py"}
 # Private names that are not attributes of the objects below until some
 # code path sets them (or that live on classes not instantiated here).
 KNOWN = {
-    "_flatten_layers", "_in_multi_worker_mode", "_distribute_strategy",
-    "_dataset", "_initial_epoch", "_learning_rate", "_maybe_symbolic_build",
-    "_save_model", "_weights_path", "_training_metadata_path",
-    "_last_batch_seen", "_current_epoch", "_batches_seen_since_last_saving",
-    "_layers", "_tracker", "_losses", "_metrics",
+    "_flatten_layers",
+    "_in_multi_worker_mode",
+    "_distribute_strategy",
+    "_dataset",
+    "_initial_epoch",
+    "_learning_rate",
+    "_maybe_symbolic_build",
+    "_save_model",
+    "_weights_path",
+    "_training_metadata_path",
+    "_last_batch_seen",
+    "_current_epoch",
+    "_batches_seen_since_last_saving",
+    "_layers",
+    "_tracker",
+    "_losses",
+    "_metrics",
 }
 
 
 def _private(obj):
     return {
-        name for name in dir(obj)
-        if name.startswith("_") and not name.startswith("__")
+        name for name in dir(obj) if name.startswith("_") and not name.startswith("__")
     }
 
 
@@ -53,28 +64,31 @@ def keras_private_names():
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
-    inherited = KNOWN | _names([
-        model,
-        keras.layers.Dense(2),
-        keras.layers.BatchNormalization(),
-        optimizer,
-        keras.metrics.Mean(),
-        keras.callbacks.Callback(),
-        keras.callbacks.BackupAndRestore("unused_backup_dir"),
-    ])
-    other = inherited | _names([
-        keras.Variable(0.0),
-        tf.distribute.get_strategy(),
-        tf.distribute.get_strategy().extended,
-        iter(tf.data.Dataset.range(1)),
-        tf.data.Dataset.range(1),
-    ])
+    inherited = KNOWN | _names(
+        [
+            model,
+            keras.layers.Dense(2),
+            keras.layers.BatchNormalization(),
+            optimizer,
+            keras.metrics.Mean(),
+            keras.callbacks.Callback(),
+            keras.callbacks.BackupAndRestore("unused_backup_dir"),
+        ]
+    )
+    other = inherited | _names(
+        [
+            keras.Variable(0.0),
+            tf.distribute.get_strategy(),
+            tf.distribute.get_strategy().extended,
+            iter(tf.data.Dataset.range(1)),
+            tf.data.Dataset.range(1),
+        ]
+    )
     return inherited, other
 
 
 def package_files():
-    paths = sorted(glob.glob(os.path.join(PACKAGE, "**", "*.py"),
-                             recursive=True))
+    paths = sorted(glob.glob(os.path.join(PACKAGE, "**", "*.py"), recursive=True))
     return [p for p in paths if os.path.basename(p) not in SKIPPED]
 
 
@@ -84,11 +98,9 @@ def private_uses(source, private):
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Attribute):
-            own = isinstance(node.value, ast.Name) and node.value.id in (
-                "self", "cls")
+            own = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
             names = inherited if own else other
-            if node.attr in names or node.attr in ("__internal__",
-                                                   "__dict__"):
+            if node.attr in names or node.attr in ("__internal__", "__dict__"):
                 found.append((node.lineno, f".{node.attr}"))
             if (
                 node.attr == "__setattr__"
@@ -108,8 +120,7 @@ def private_uses(source, private):
             and isinstance(node.args[1], ast.Constant)
             and node.args[1].value in other
         ):
-            found.append((node.lineno, f"{node.func.id}(..., "
-                                       f"{node.args[1].value!r})"))
+            found.append((node.lineno, f"{node.func.id}(..., {node.args[1].value!r})"))
     return found
 
 
@@ -121,8 +132,13 @@ def private():
 def test_private_names_are_known(private):
     # The scan below is only as good as this list.
     inherited, other = private
-    for name in ("_flatten_layers", "_distribute_strategy", "_save_model",
-                 "_losses", "_tracker"):
+    for name in (
+        "_flatten_layers",
+        "_distribute_strategy",
+        "_save_model",
+        "_losses",
+        "_tracker",
+    ):
         assert name in inherited and name in other
 
 
@@ -133,24 +149,25 @@ def test_no_private_keras_or_tf_names_outside_compat(private):
             source = f.read()
         rel = os.path.relpath(path, PACKAGE)
         problems += [
-            f"{rel}:{line}: {text}"
-            for line, text in private_uses(source, private)
+            f"{rel}:{line}: {text}" for line, text in private_uses(source, private)
         ]
     assert not problems, (
         "Private Keras/TensorFlow names outside pix2pix_keras/_compat.py "
-        "(move each behind a _compat helper with a note):\n"
-        + "\n".join(problems)
+        "(move each behind a _compat helper with a note):\n" + "\n".join(problems)
     )
 
 
-@pytest.mark.parametrize("code, what", [
-    ("model._flatten_layers()", "._flatten_layers"),
-    ("tf.__internal__.distribute", ".__internal__"),
-    ("model.__dict__.get('x')", ".__dict__"),
-    ("object.__setattr__(self, 'x', 1)", "object.__setattr__"),
-    ("getattr(it, '_dataset', None)", "getattr(..., '_dataset')"),
-    ("class A:\n    def _save_model(self):\n        pass", "def _save_model"),
-])
+@pytest.mark.parametrize(
+    "code, what",
+    [
+        ("model._flatten_layers()", "._flatten_layers"),
+        ("tf.__internal__.distribute", ".__internal__"),
+        ("model.__dict__.get('x')", ".__dict__"),
+        ("object.__setattr__(self, 'x', 1)", "object.__setattr__"),
+        ("getattr(it, '_dataset', None)", "getattr(..., '_dataset')"),
+        ("class A:\n    def _save_model(self):\n        pass", "def _save_model"),
+    ],
+)
 def test_the_scan_finds_private_uses(code, what, private):
     assert [text for _, text in private_uses(code, private)] == [what]
 
@@ -164,8 +181,7 @@ def test_flatten_layers_includes_nested_layers():
     inner_in = keras.Input((3,))
     inner = keras.Model(inner_in, keras.layers.Dense(2, name="d1")(inner_in))
     outer_in = keras.Input((3,))
-    outer = keras.Model(outer_in, keras.layers.Dense(1, name="d2")(
-        inner(outer_in)))
+    outer = keras.Model(outer_in, keras.layers.Dense(1, name="d2")(inner(outer_in)))
     names = [layer.name for layer in _compat.flatten_layers(outer)]
     assert names[0] == outer.name and "d1" in names and "d2" in names
     assert outer not in _compat.flatten_layers(outer, include_self=False)

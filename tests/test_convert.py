@@ -30,9 +30,12 @@ FIXTURES = {
     "resnet6_batch": ("resnet_6blocks", 2, "batch", 3, 3, 32),
 }
 CASES = [
-    ("unet128_batch", "train"), ("unet128_batch", "eval"),
-    ("unet128_instance", "train"), ("unet128_none", "train"),
-    ("resnet6_batch", "train"), ("resnet6_batch", "eval"),
+    ("unet128_batch", "train"),
+    ("unet128_batch", "eval"),
+    ("unet128_instance", "train"),
+    ("unet128_none", "train"),
+    ("resnet6_batch", "train"),
+    ("resnet6_batch", "eval"),
 ]
 
 
@@ -43,8 +46,15 @@ def _path(name):
 def _convert(name, checkpoint=None, **kwargs):
     net_g, ngf, norm, in_nc, out_nc, size = FIXTURES[name]
     return pk.convert_pytorch(
-        checkpoint or _path(f"{name}.pth"), netG=net_g, ngf=ngf, norm=norm,
-        input_nc=in_nc, output_nc=out_nc, image_size=size, **kwargs)
+        checkpoint or _path(f"{name}.pth"),
+        netG=net_g,
+        ngf=ngf,
+        norm=norm,
+        input_nc=in_nc,
+        output_nc=out_nc,
+        image_size=size,
+        **kwargs,
+    )
 
 
 def _reference(name):
@@ -90,16 +100,17 @@ def test_keys_of_the_published_architectures():
         reference = json.load(f)
     assert sorted(reference) == sorted(pt.NET_G)
     for net_g, keys in reference.items():
-        expected = [(k, tuple(s)) for k, s in keys
-                    if not k.endswith("num_batches_tracked")]
+        expected = [
+            (k, tuple(s)) for k, s in keys if not k.endswith("num_batches_tracked")
+        ]
         assert pt.reference_keys(net_g) == expected, net_g
     assert len(pt.reference_keys("unet_256")) == 69
 
 
-@pytest.mark.parametrize("net_g,params", [
-    ("unet_256", 54_413_955), ("resnet_9blocks", 11_383_427)])
-def test_reference_generators_have_the_reference_parameter_count(
-        net_g, params):
+@pytest.mark.parametrize(
+    "net_g,params", [("unet_256", 54_413_955), ("resnet_9blocks", 11_383_427)]
+)
+def test_reference_generators_have_the_reference_parameter_count(net_g, params):
     # The reference's trainable parameters (torch's count) at the defaults.
     g = pt.build_reference_generator(net_g)
     trainable = sum(int(np.prod(w.shape)) for w in g.trainable_weights)
@@ -125,8 +136,10 @@ def test_pytorch_layout_round_trips_through_config_and_save(tmp_path):
     y = loaded.generator.predict(x, verbose=0)
     assert np.abs(y - data["train"]).max() < 1e-5
     unet = _convert("unet128_none").generator
-    assert pk.UNetGenerator.from_config(unet.get_config()).count_params() \
+    assert (
+        pk.UNetGenerator.from_config(unet.get_config()).count_params()
         == unet.count_params()
+    )
 
 
 def test_pytorch_layout_refuses_options_it_cannot_honour():
@@ -152,18 +165,27 @@ def test_inference_dropout_gives_the_reference_noise():
 # checkpoints that do not fit
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(netG="resnet_6blocks"), "missing key 'model.1.weight'"),
-    (dict(netG="unet_256"),
-     "missing key 'model.model.1.model.3.model.3.model.3.model.3.model.3."
-     "model.2.weight' (expected shape (16,))"),
-    (dict(ngf=4), "'model.model.0.weight' has shape (2, 3, 4, 4), expected "
-     "(4, 3, 4, 4)"),
-    (dict(output_nc=3), "'model.model.3.weight' has shape (4, 1, 4, 4), "
-     "expected (4, 3, 4, 4)"),
-    (dict(norm="none"), "unexpected key 'model.model.1.model.2.weight'"),
-    (dict(norm="instance"), "missing key 'model.model.0.bias'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(netG="resnet_6blocks"), "missing key 'model.1.weight'"),
+        (
+            dict(netG="unet_256"),
+            "missing key 'model.model.1.model.3.model.3.model.3.model.3.model.3."
+            "model.2.weight' (expected shape (16,))",
+        ),
+        (
+            dict(ngf=4),
+            "'model.model.0.weight' has shape (2, 3, 4, 4), expected (4, 3, 4, 4)",
+        ),
+        (
+            dict(output_nc=3),
+            "'model.model.3.weight' has shape (4, 1, 4, 4), expected (4, 3, 4, 4)",
+        ),
+        (dict(norm="none"), "unexpected key 'model.model.1.model.2.weight'"),
+        (dict(norm="instance"), "missing key 'model.model.0.bias'"),
+    ],
+)
 def test_wrong_architecture_names_the_first_difference(kwargs, message):
     args = dict(netG="unet_128", ngf=2, norm="batch", output_nc=1)
     args.update(kwargs)
@@ -181,8 +203,7 @@ def test_instance_norm_running_stats_and_counters_are_ignored():
     state["model.model.1.model.2.running_mean"] = np.zeros(2, "float32")
     state["model.model.1.model.2.running_var"] = np.ones(2, "float32")
     state["model.model.1.model.2.num_batches_tracked"] = np.zeros((), "int64")
-    pt.check_state_dict(state, "unet_128", ngf=1, norm="instance",
-                        output_nc=1)
+    pt.check_state_dict(state, "unet_128", ngf=1, norm="instance", output_nc=1)
 
 
 def _legacy_bytes():
@@ -190,12 +211,15 @@ def _legacy_bytes():
         return f.read()
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"not a checkpoint at all\n", "not a readable PyTorch checkpoint"),
-    ("truncated_zip", "not a readable PyTorch checkpoint"),
-    ("truncated_legacy", "ends"),
-    ("list", "does not hold a state_dict"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"not a checkpoint at all\n", "not a readable PyTorch checkpoint"),
+        ("truncated_zip", "not a readable PyTorch checkpoint"),
+        ("truncated_legacy", "ends"),
+        ("list", "does not hold a state_dict"),
+    ],
+)
 def test_a_bad_file_is_named(tmp_path, content, reason):
     path = tmp_path / "bad.pth"
     if content == "truncated_zip":
@@ -251,27 +275,62 @@ def test_cli_convert_predict_and_errors(tmp_path, capsys):
     from PIL import Image
 
     out = tmp_path / "converted.keras"
-    argv = ["convert-pytorch", _path("resnet6_batch.pth"), str(out),
-            "--netG", "resnet_6blocks", "--ngf", "2", "--image-size", "32"]
+    argv = [
+        "convert-pytorch",
+        _path("resnet6_batch.pth"),
+        str(out),
+        "--netG",
+        "resnet_6blocks",
+        "--ngf",
+        "2",
+        "--image-size",
+        "32",
+    ]
     assert cli.main(argv) == 0
     assert "resnet_6blocks generator, 32x32, 3 -> 3 channels" in (
-        capsys.readouterr().out)
+        capsys.readouterr().out
+    )
     assert cli.main(argv) == 2  # exists
     assert "--overwrite" in capsys.readouterr().err
 
     x, data = _reference("resnet6_batch")
     Image.fromarray(data["input"][0]).save(tmp_path / "in.png")
-    assert cli.main(["predict", str(out), str(tmp_path / "in.png"),
-                     str(tmp_path / "pred"), "--verbose", "0"]) == 0
+    assert (
+        cli.main(
+            [
+                "predict",
+                str(out),
+                str(tmp_path / "in.png"),
+                str(tmp_path / "pred"),
+                "--verbose",
+                "0",
+            ]
+        )
+        == 0
+    )
     written = np.asarray(Image.open(tmp_path / "pred" / "in.png"))
     expected = np.round((data["train"][0] + 1) * 127.5)
     assert np.abs(written.astype(float) - expected).max() <= 1
 
-    assert cli.main(["convert-pytorch", _path("resnet6_batch.pth"),
-                     str(tmp_path / "x.keras"), "--netG", "unet_64"]) == 2
+    assert (
+        cli.main(
+            [
+                "convert-pytorch",
+                _path("resnet6_batch.pth"),
+                str(tmp_path / "x.keras"),
+                "--netG",
+                "unet_64",
+            ]
+        )
+        == 2
+    )
     assert "invalid choice: 'unet_64'" in capsys.readouterr().err
-    assert cli.main(["convert-pytorch", _path("resnet6_batch.pth"),
-                     str(tmp_path / "x.keras")]) == 1
+    assert (
+        cli.main(
+            ["convert-pytorch", _path("resnet6_batch.pth"), str(tmp_path / "x.keras")]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "resnet6_batch.pth does not fit --netG unet_256" in err
     assert "missing key 'model.model.0.weight'" in err

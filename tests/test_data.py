@@ -33,12 +33,15 @@ def test_bundled_sample_pairs():
     layout, a, b = pk.find_pairs(pk.sample_data_dir("train"))
     assert layout == "stems" and len(a) == len(b) == 24
     assert all(p.endswith(".jpg") for p in a) and all(p.endswith(".png") for p in b)
-    assert [os.path.basename(p)[:-4] for p in a] == [os.path.basename(p)[:-4] for p in b]
+    assert [os.path.basename(p)[:-4] for p in a] == [
+        os.path.basename(p)[:-4] for p in b
+    ]
     assert len(pk.find_pairs(SAMPLE_VAL)[1]) == 6
     total = sum(
         os.path.getsize(os.path.join(root, f))
         for root, _, files in os.walk(os.path.dirname(pk.sample_data_dir()))
-        for f in files)
+        for f in files
+    )
     assert total < 3 * 2**20
 
 
@@ -69,11 +72,18 @@ def test_layouts_are_detected_and_give_the_same_pairs(three_layouts):
     expected_a = np.stack([p[0] for p in pairs]) / 127.5 - 1
     expected_b = np.stack([p[1] for p in pairs]) / 127.5 - 1
     for d in (stems, folders, ab):
-        for direction, (src, tgt) in (("AtoB", (expected_a, expected_b)),
-                                      ("BtoA", (expected_b, expected_a))):
+        for direction, (src, tgt) in (
+            ("AtoB", (expected_a, expected_b)),
+            ("BtoA", (expected_b, expected_a)),
+        ):
             ds = pk.load_paired_dataset(
-                d, suffixes=suffixes, direction=direction, image_size=(48, 40),
-                training=False, batch_size=3)
+                d,
+                suffixes=suffixes,
+                direction=direction,
+                image_size=(48, 40),
+                training=False,
+                batch_size=3,
+            )
             s, t = _first(ds)
             np.testing.assert_allclose(s, src, atol=1e-6, err_msg=str(d))
             np.testing.assert_allclose(t, tgt, atol=1e-6, err_msg=str(d))
@@ -87,11 +97,14 @@ def test_jpeg_png_bmp_and_channel_conversions(tmp_path):
     _save(tmp_path / "grey.png", grey, "L")
     _save(tmp_path / "rgba.png", rgba, "RGBA")
     _save(tmp_path / "rgb.jpg", rgb)
+
     def f(name, c):
         return decode_image(str(tmp_path / name), c).numpy()
 
     np.testing.assert_allclose(f("rgb.bmp", 3), rgb / 127.5 - 1, atol=1e-6)
-    np.testing.assert_allclose(f("grey.png", 3), np.repeat(grey[..., None], 3, -1) / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(
+        f("grey.png", 3), np.repeat(grey[..., None], 3, -1) / 127.5 - 1, atol=1e-6
+    )
     np.testing.assert_allclose(f("rgba.png", 3), rgb / 127.5 - 1, atol=1e-6)
     np.testing.assert_allclose(f("rgba.png", 4), rgba / 127.5 - 1, atol=1e-6)
     np.testing.assert_allclose(f("rgb.bmp", 4)[..., 3], 1.0)
@@ -108,8 +121,16 @@ def test_input_and_output_channels_may_differ(tmp_path):
     for i in range(2):
         _save(tmp_path / "A" / f"{i}.png", _rand((32, 32), i), "L")
         _save(tmp_path / "B" / f"{i}.png", _rand((32, 32, 4), i), "RGBA")
-    s, t = _first(pk.load_paired_dataset(tmp_path, in_channels=1, out_channels=3,
-                                         image_size=32, training=False, batch_size=2))
+    s, t = _first(
+        pk.load_paired_dataset(
+            tmp_path,
+            in_channels=1,
+            out_channels=3,
+            image_size=32,
+            training=False,
+            batch_size=2,
+        )
+    )
     assert s.shape == (2, 32, 32, 1) and t.shape == (2, 32, 32, 3)
 
 
@@ -118,15 +139,25 @@ def test_input_and_output_channels_may_differ(tmp_path):
 
 def test_facade_labels_colour_and_onehot_match_pil_ids():
     stems = sorted(f[:-4] for f in os.listdir(SAMPLE_VAL) if f.endswith(".png"))
-    pil_ids = np.stack([np.array(Image.open(os.path.join(SAMPLE_VAL, s + ".png"))) for s in stems])
+    pil_ids = np.stack(
+        [np.array(Image.open(os.path.join(SAMPLE_VAL, s + ".png"))) for s in stems]
+    )
     common = dict(direction="BtoA", training=False, batch_size=6)
-    s, t, ids = _first(pk.load_paired_dataset(
-        SAMPLE_VAL, labels=pk.facades_labels("onehot"), with_label_ids=True, **common))
+    s, t, ids = _first(
+        pk.load_paired_dataset(
+            SAMPLE_VAL,
+            labels=pk.facades_labels("onehot"),
+            with_label_ids=True,
+            **common,
+        )
+    )
     assert s.shape == (6, 256, 256, 13) and t.shape == (6, 256, 256, 3)
     np.testing.assert_array_equal(ids, pil_ids)
     np.testing.assert_array_equal(s.sum(-1), 1.0)
     np.testing.assert_array_equal(s.argmax(-1), pil_ids)
-    colour, _ = _first(pk.load_paired_dataset(SAMPLE_VAL, labels=pk.facades_labels("color"), **common))
+    colour, _ = _first(
+        pk.load_paired_dataset(SAMPLE_VAL, labels=pk.facades_labels("color"), **common)
+    )
     plain, _ = _first(pk.load_paired_dataset(SAMPLE_VAL, **common))
     # Colourising ids with the palette gives back the palette PNG's colours.
     np.testing.assert_allclose(colour, plain, atol=1e-6)
@@ -134,9 +165,16 @@ def test_facade_labels_colour_and_onehot_match_pil_ids():
 
 def test_label_ids_follow_the_random_crop_and_flip():
     labels = pk.facades_labels("color")
-    ds = pk.load_paired_dataset(SAMPLE_VAL, direction="BtoA", labels=labels,
-                                with_label_ids=True, image_size=128, load_size=160,
-                                seed=4, batch_size=6)
+    ds = pk.load_paired_dataset(
+        SAMPLE_VAL,
+        direction="BtoA",
+        labels=labels,
+        with_label_ids=True,
+        image_size=128,
+        load_size=160,
+        seed=4,
+        batch_size=6,
+    )
     s, _, ids = _first(ds)
     np.testing.assert_allclose(s, labels.colour_table()[ids], atol=1e-6)
 
@@ -145,8 +183,13 @@ def test_label_id_too_large_names_the_file(tmp_path):
     _save(tmp_path / "x_A.png", np.full((8, 8), 7), "L")
     _save(tmp_path / "x_B.png", _rand((8, 8, 3)))
     labels = pk.LabelMaps(num_classes=5, encoding="ids", mode="onehot")
-    ds = pk.load_paired_dataset(tmp_path, suffixes=("_A.png", "_B.png"), labels=labels,
-                                image_size=8, training=False)
+    ds = pk.load_paired_dataset(
+        tmp_path,
+        suffixes=("_A.png", "_B.png"),
+        labels=labels,
+        image_size=8,
+        training=False,
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"num_classes.*x_A\.png"):
         _first(ds)
 
@@ -154,8 +197,13 @@ def test_label_id_too_large_names_the_file(tmp_path):
 def test_label_colour_outside_palette_names_the_file(tmp_path):
     _save(tmp_path / "y.png", np.full((8, 8, 3), 3))
     _save(tmp_path / "y.jpg", _rand((8, 8, 3)))
-    ds = pk.load_paired_dataset(tmp_path, direction="BtoA", labels=pk.facades_labels(),
-                                image_size=8, training=False)
+    ds = pk.load_paired_dataset(
+        tmp_path,
+        direction="BtoA",
+        labels=pk.facades_labels(),
+        image_size=8,
+        training=False,
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"palette.*y\.png"):
         _first(ds)
 
@@ -169,7 +217,9 @@ def test_label_maps_arguments():
         pk.LabelMaps(4, palette={5: (0, 0, 0)})
     with pytest.raises(ValueError, match="num_classes"):
         pk.LabelMaps(0, encoding="ids")
-    assert read_palette(os.path.join(os.path.dirname(SAMPLE_VAL), "palette.txt"))[1] == (0, 0, 170)
+    assert read_palette(os.path.join(os.path.dirname(SAMPLE_VAL), "palette.txt"))[
+        1
+    ] == (0, 0, 170)
     with pytest.raises(ValueError, match="with_label_ids"):
         pk.load_paired_dataset(SAMPLE_VAL, with_label_ids=True)
 
@@ -196,21 +246,40 @@ def test_crop_mode(wide_pair):
     # Centred crop in evaluation.
     np.testing.assert_allclose(s[0], img[68:132, 118:182] / 127.5 - 1, atol=1e-6)
     s, _ = _first(_load(d, preprocess="crop", image_size=64, seed=1, flip=False))
-    found = [(y, x) for y in range(137) for x in range(237)
-             if np.allclose(s[0, 0, 0], img[y, x] / 127.5 - 1, atol=1e-6)
-             and np.allclose(s[0], img[y:y + 64, x:x + 64] / 127.5 - 1, atol=1e-6)]
+    found = [
+        (y, x)
+        for y in range(137)
+        for x in range(237)
+        if np.allclose(s[0, 0, 0], img[y, x] / 127.5 - 1, atol=1e-6)
+        and np.allclose(s[0], img[y : y + 64, x : x + 64] / 127.5 - 1, atol=1e-6)
+    ]
     assert len(found) == 1
 
 
 def test_scale_width_keeps_the_aspect_ratio(wide_pair):
     d, _ = wide_pair
-    s, t = _first(_load(d, preprocess="scale_width", image_size=(64, 150),
-                        size_multiple=16, training=False))
+    s, t = _first(
+        _load(
+            d,
+            preprocess="scale_width",
+            image_size=(64, 150),
+            size_multiple=16,
+            training=False,
+        )
+    )
     # 200 × 150/300 = 100, rounded to a multiple of 16 -> 96.
     assert s.shape == (1, 96, 150, 3)
     np.testing.assert_array_equal(s, t)
-    s, _ = _first(_load(d, preprocess="scale_width", image_size=64, load_size=(90, 90),
-                        size_multiple=16, seed=0))
+    s, _ = _first(
+        _load(
+            d,
+            preprocess="scale_width",
+            image_size=64,
+            load_size=(90, 90),
+            size_multiple=16,
+            seed=0,
+        )
+    )
     assert s.shape == (1, 64, 64, 3)
 
 
@@ -233,8 +302,14 @@ def test_identical_pair_stays_identical_after_jitter(tmp_path):
         _save(tmp_path / f"im{i}.png", np.roll(img, i, axis=0))
         _save(tmp_path / f"im{i}.bmp", np.roll(img, i, axis=0))
     for preprocess in ("resize_and_crop", "crop", "scale_width"):
-        ds = _load(tmp_path, image_size=32, load_size=(40, 36), seed=3,
-                   preprocess=preprocess, size_multiple=8)
+        ds = _load(
+            tmp_path,
+            image_size=32,
+            load_size=(40, 36),
+            seed=3,
+            preprocess=preprocess,
+            size_multiple=8,
+        )
         seen = set()
         for _ in range(4):  # several epochs: different crops, always aligned
             for source, target in ds:
@@ -267,8 +342,10 @@ def test_jitter_is_a_window_of_the_resized_image_possibly_flipped():
 
 def test_seeded_pipeline_is_reproducible_and_changes_per_epoch():
     def make():
-        return pk.load_paired_dataset(SAMPLE_VAL, image_size=64, load_size=72,
-                                      batch_size=3, seed=5)
+        return pk.load_paired_dataset(
+            SAMPLE_VAL, image_size=64, load_size=72, batch_size=3, seed=5
+        )
+
     a = [b[0].numpy() for b in make()]
     ds = make()
     b = [b_[0].numpy() for b_ in ds]
@@ -332,14 +409,17 @@ def _bad_files(d):
         _save(d / f"{name}.png", good)
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("empty.jpg", "empty file"),
-    ("text.jpg", "not an image"),
-    ("trunc.jpg", "truncated"),
-    ("tpng.png", "truncated PNG|corrupt"),
-    ("size.jpg", "same size"),
-    ("gif.jpg", "unsupported format GIF"),
-])
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("empty.jpg", "empty file"),
+        ("text.jpg", "not an image"),
+        ("trunc.jpg", "truncated"),
+        ("tpng.png", "truncated PNG|corrupt"),
+        ("size.jpg", "same size"),
+        ("gif.jpg", "unsupported format GIF"),
+    ],
+)
 def test_bad_files_are_named(tmp_path, name, problem):
     _bad_files(tmp_path)
     with pytest.raises(ValueError, match=problem):
@@ -361,8 +441,9 @@ def test_bad_files_are_named(tmp_path, name, problem):
 def test_skip_lists_every_bad_pair_and_keeps_the_good_one(tmp_path):
     _bad_files(tmp_path)
     with pytest.warns(UserWarning, match=r"Skipped 6 of 7") as record:
-        ds = pk.load_paired_dataset(tmp_path, on_error="skip", image_size=16,
-                                    training=False)
+        ds = pk.load_paired_dataset(
+            tmp_path, on_error="skip", image_size=16, training=False
+        )
     text = str(record[0].message)
     for stem in ("empty", "text", "trunc", "tpng", "size", "gif"):
         assert stem in text
@@ -408,9 +489,16 @@ def test_argument_errors():
 def test_real_cmp_validation_split(shared_data_dir):
     """The real CMP val split: 37 pairs, label ids recovered exactly."""
     val = os.path.join(shared_data_dir, "val")
-    ds = pk.load_paired_dataset(val, direction="BtoA", training=False, batch_size=8,
-                                labels=pk.facades_labels("onehot"), with_label_ids=True,
-                                preprocess="crop", image_size=200)
+    ds = pk.load_paired_dataset(
+        val,
+        direction="BtoA",
+        training=False,
+        batch_size=8,
+        labels=pk.facades_labels("onehot"),
+        with_label_ids=True,
+        preprocess="crop",
+        image_size=200,
+    )
     total, seen = 0, set()
     for s, t, ids in ds:
         assert s.shape[1:] == (200, 200, 13) and t.shape[1:] == (200, 200, 3)
@@ -424,10 +512,18 @@ def test_real_cmp_validation_split(shared_data_dir):
     pil = np.array(Image.open(os.path.join(val, first)))
     h, w = pil.shape
     y, x = (h - 200) // 2, (w - 200) // 2
-    _, _, ids = _first(pk.load_paired_dataset(
-        val, direction="BtoA", training=False, labels=pk.facades_labels(),
-        with_label_ids=True, preprocess="crop", image_size=200))
-    np.testing.assert_array_equal(ids[0], pil[y:y + 200, x:x + 200])
+    _, _, ids = _first(
+        pk.load_paired_dataset(
+            val,
+            direction="BtoA",
+            training=False,
+            labels=pk.facades_labels(),
+            with_label_ids=True,
+            preprocess="crop",
+            image_size=200,
+        )
+    )
+    np.testing.assert_array_equal(ids[0], pil[y : y + 200, x : x + 200])
 
 
 # --------------------------------------------------------------- augmentation
@@ -446,9 +542,17 @@ def test_elastic_keeps_identical_pairs_identical_and_label_ids_valid(tmp_path):
     np.testing.assert_array_equal(s, t)  # one displacement field for both
     assert np.abs(s - s0).mean() > 0.05  # and it really deforms
     labels = pk.facades_labels("onehot")
-    ds = pk.load_paired_dataset(SAMPLE_VAL, direction="BtoA", labels=labels,
-                                with_label_ids=True, augment=aug, image_size=64,
-                                load_size=72, seed=1, batch_size=6)
+    ds = pk.load_paired_dataset(
+        SAMPLE_VAL,
+        direction="BtoA",
+        labels=labels,
+        with_label_ids=True,
+        augment=aug,
+        image_size=64,
+        load_size=72,
+        seed=1,
+        batch_size=6,
+    )
     s, _, ids = _first(ds)
     np.testing.assert_array_equal(s.sum(-1), 1.0)
     assert set(np.unique(ids)) <= set(range(1, 13))
@@ -458,15 +562,18 @@ def test_elastic_keeps_identical_pairs_identical_and_label_ids_valid(tmp_path):
 def test_colour_jitter_on_the_label_side_is_refused():
     aug = pk.Augment(color_jitter={"brightness": 0.2}, color_jitter_side="source")
     with pytest.raises(ValueError, match="label ids"):
-        pk.load_paired_dataset(SAMPLE_VAL, direction="BtoA",
-                               labels=pk.facades_labels(), augment=aug)
+        pk.load_paired_dataset(
+            SAMPLE_VAL, direction="BtoA", labels=pk.facades_labels(), augment=aug
+        )
 
 
 def test_colour_jitter_changes_only_the_configured_side(tmp_path):
     img = _rand((32, 32, 3), 4)
     _save(tmp_path / "a.png", img)
     _save(tmp_path / "a.bmp", img)
-    aug = pk.Augment(color_jitter={"brightness": 0.5, "hue": 0.2}, color_jitter_side="target")
+    aug = pk.Augment(
+        color_jitter={"brightness": 0.5, "hue": 0.2}, color_jitter_side="target"
+    )
     s, t = _first(_load(tmp_path, image_size=32, load_size=32, seed=0, augment=aug))
     s0, _ = _first(_load(tmp_path, image_size=32, load_size=32, seed=0))
     np.testing.assert_array_equal(s, s0)
@@ -478,11 +585,19 @@ def test_grey_palette_label_maps(tmp_path):
     ids = np.array([[0, 1], [2, 1]], np.uint8)
     _save(tmp_path / "g_A.png", ids * 100, "L")
     _save(tmp_path / "g_B.png", _rand((2, 2, 3)))
-    labels = pk.LabelMaps(3, encoding="palette",
-                          palette={0: (0, 0, 0), 1: (100,) * 3, 2: (200,) * 3})
-    _, _, got = _first(pk.load_paired_dataset(
-        tmp_path, suffixes=("_A.png", "_B.png"), labels=labels, with_label_ids=True,
-        image_size=2, training=False))
+    labels = pk.LabelMaps(
+        3, encoding="palette", palette={0: (0, 0, 0), 1: (100,) * 3, 2: (200,) * 3}
+    )
+    _, _, got = _first(
+        pk.load_paired_dataset(
+            tmp_path,
+            suffixes=("_A.png", "_B.png"),
+            labels=labels,
+            with_label_ids=True,
+            image_size=2,
+            training=False,
+        )
+    )
     np.testing.assert_array_equal(got[0], ids)
 
 
@@ -518,19 +633,26 @@ def _crop_offsets(crop, image, load_size):
     `load_size` with nearest neighbours (the pipeline's default)."""
     resized = tf.image.resize(image, load_size, method="nearest").numpy()
     h, w = crop.shape[:2]
-    return [(y, x) for y in range(load_size[0] - h + 1)
-            for x in range(load_size[1] - w + 1)
-            if np.array_equal(resized[y:y + h, x:x + w], crop)]
+    return [
+        (y, x)
+        for y in range(load_size[0] - h + 1)
+        for x in range(load_size[1] - w + 1)
+        if np.array_equal(resized[y : y + h, x : x + w], crop)
+    ]
 
 
-@pytest.mark.parametrize("image_size, load_size, expected_load", [
-    ((32, 48), None, (36, 54)),  # default: 32·286/256 = 35.75, 48·286/256 = 53.6
-    (64, None, (72, 72)),
-    (64, 100, (100, 100)),  # an explicit value wins
-    (256, None, (286, 286)),  # the paper's default, unchanged
-])
+@pytest.mark.parametrize(
+    "image_size, load_size, expected_load",
+    [
+        ((32, 48), None, (36, 54)),  # default: 32·286/256 = 35.75, 48·286/256 = 53.6
+        (64, None, (72, 72)),
+        (64, 100, (100, 100)),  # an explicit value wins
+        (256, None, (286, 286)),  # the paper's default, unchanged
+    ],
+)
 def test_training_crops_come_from_the_scaled_load_size(
-        tmp_path, image_size, load_size, expected_load):
+    tmp_path, image_size, load_size, expected_load
+):
     img = _rand((300, 280, 3), 4)
     _save(tmp_path / "x.png", img)
     _save(tmp_path / "x.bmp", img)

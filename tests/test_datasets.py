@@ -76,9 +76,7 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, daemon=True
-        )
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, name):
@@ -146,9 +144,7 @@ def test_load_facades_from_local_server(served, shared_data_dir, tmp_path):
                 assert float(tf.reduce_max(t)) <= 1.0
             # Facades default to BtoA: the source is the label map (B),
             # palette colours up to JPEG noise; the photo is not.
-            assert (
-                near_palette_fraction((source[0] + 1) * 127.5, colours) > 0.99
-            )
+            assert near_palette_fraction((source[0] + 1) * 127.5, colours) > 0.99
             assert near_palette_fraction((target[0] + 1) * 127.5, colours) < 0.2
 
     # Evaluation splits are a plain decode: source is exactly the right half.
@@ -187,9 +183,7 @@ def test_direction_training_and_kwargs(served, tmp_path):
         (2, 128, 128, 3),
         (1, 128, 128, 3),
     ]
-    root = os.path.join(
-        tmp_path, "cache", "pix2pix", "facades_extracted", "facades"
-    )
+    root = os.path.join(tmp_path, "cache", "pix2pix", "facades_extracted", "facades")
     a, b = halves(os.path.join(root, "train", "1.jpg"))
     a_small = tf.image.resize(a, (128, 128), method="nearest").numpy()
     b_small = tf.image.resize(b, (128, 128), method="nearest").numpy()
@@ -205,9 +199,7 @@ def test_wrong_hash_raises_and_keeps_nothing(served, tmp_path):
     cache = str(tmp_path / "cache")
     url = server.url("facades.tar.gz")
     with pytest.raises(ValueError, match="hash") as info:
-        datasets.load(
-            "facades", origin=url, directory=cache, file_hash="0" * 64
-        )
+        datasets.load("facades", origin=url, directory=cache, file_hash="0" * 64)
     assert "facades" in str(info.value) and url in str(info.value)
     assert not os.path.exists(os.path.join(cache, "pix2pix", "facades.tar.gz"))
     assert len(server.requests) == 1
@@ -257,9 +249,7 @@ def test_missing_split_names_the_folder(served, tmp_path):
             directory=cache,
             splits=("train", "extra"),
         )
-    folder = os.path.join(
-        cache, "pix2pix", "facades_extracted", "facades", "extra"
-    )
+    folder = os.path.join(cache, "pix2pix", "facades_extracted", "facades", "extra")
     assert folder in str(info.value)
     assert "test, train, val" in str(info.value)
 
@@ -287,9 +277,7 @@ def test_default_origin_and_cache_layout(monkeypatch, tmp_path):
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
     with pytest.raises(ConnectionError):
         datasets.load("maps", directory=str(tmp_path / "new"))
-    assert datasets.BASE_URL == (
-        "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/"
-    )
+    assert datasets.BASE_URL == ("http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/")
     expected = dict(
         fname="maps.tar.gz",
         origin=datasets.BASE_URL + "maps.tar.gz",

@@ -12,15 +12,25 @@ from pix2pix_keras import demo
 def test_demo_is_a_train_run_with_metrics(tmp_path, capsys):
     out = tmp_path / "demo"
     # `pix2pix demo`, through the command line's entry point.
-    assert cli.main(["demo", "--output", str(out), "--fast", "--verbose",
-                     "0"]) == 0
+    assert cli.main(["demo", "--output", str(out), "--fast", "--verbose", "0"]) == 0
     printed = capsys.readouterr().out
-    for name in ("samples_latest.png", "metrics.json", "model.keras",
-                 "training_curves.png"):
+    for name in (
+        "samples_latest.png",
+        "metrics.json",
+        "model.keras",
+        "training_curves.png",
+    ):
         assert name in printed
     # The run folder of `pix2pix train`.
-    for name in ("config.json", "metrics.csv", "training_curves.png",
-                 "samples", "checkpoints", "tensorboard", "model.keras"):
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "training_curves.png",
+        "samples",
+        "checkpoints",
+        "tensorboard",
+        "model.keras",
+    ):
         assert (out / name).exists(), name
     config = json.loads((out / "config.json").read_text())
     assert config["image_size"] == 64 and config["epochs"] == 1
@@ -46,10 +56,12 @@ def test_demo_is_a_train_run_with_metrics(tmp_path, capsys):
     # The scores are those of `evaluate` on the bundled val pairs.
     import pix2pix_keras as pk
 
-    val = pk.load_paired_dataset(pk.sample_data_dir("val"), training=False,
-                                 direction="BtoA", image_size=64)
+    val = pk.load_paired_dataset(
+        pk.sample_data_dir("val"), training=False, direction="BtoA", image_size=64
+    )
     assert pk.evaluate(model, val)["l1"] == pytest.approx(
-        metrics["val"]["l1"], abs=1e-4)
+        metrics["val"]["l1"], abs=1e-4
+    )
 
     # A later demo replaces this one (see below).
     demo._clear_previous_demo(str(out))
@@ -63,8 +75,11 @@ def test_an_earlier_demo_is_replaced_and_other_folders_refused(tmp_path):
     demo._clear_previous_demo(str(earlier))
     assert not earlier.exists()
     demo._clear_previous_demo(str(tmp_path / "missing"))  # nothing to do
-    for name, text in (("other", None), ("not_demo", '{"demo": false}'),
-                       ("broken", "{")):
+    for name, text in (
+        ("other", None),
+        ("not_demo", '{"demo": false}'),
+        ("broken", "{"),
+    ):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "keep.txt").write_text("x")

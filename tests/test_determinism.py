@@ -22,10 +22,20 @@ STEPS = 12
 def _steps(out, *seeds):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     subprocess.run(
-        [sys.executable, WORKER, "steps", str(out), *map(str, seeds),
-         "--steps", str(STEPS)],
-        env=env, check=True, timeout=300,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            WORKER,
+            "steps",
+            str(out),
+            *map(str, seeds),
+            "--steps",
+            str(STEPS),
+        ],
+        env=env,
+        check=True,
+        timeout=300,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     with np.load(out) as arrays:
         return {key: arrays[key] for key in arrays.files}
@@ -33,8 +43,7 @@ def _steps(out, *seeds):
 
 def _run(arrays, i):
     prefix = f"s{i}/"
-    return {k[len(prefix):]: v for k, v in arrays.items()
-            if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def test_same_seed_bit_identical_other_seed_different(tmp_path):

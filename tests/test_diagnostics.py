@@ -22,7 +22,8 @@ WINDOW = 10
 def stub(l1_weight=100.0, gan_loss="lsgan"):
     """Stands in for a compiled Pix2Pix: λ, the GAN loss, stop_training."""
     return types.SimpleNamespace(
-        l1_weight=keras.Variable(l1_weight), gan_loss=gan_loss,
+        l1_weight=keras.Variable(l1_weight),
+        gan_loss=gan_loss,
         stop_training=False,
     )
 
@@ -89,7 +90,10 @@ def fired(cb):
 
 def test_table_has_the_spec_rows_and_the_docs_show_it():
     assert list(TROUBLESHOOTING) == [
-        "blurry", "colour_distortion", "mode_collapse", "unstable",
+        "blurry",
+        "colour_distortion",
+        "mode_collapse",
+        "unstable",
         "non_finite",
     ]
     spec = {  # SPEC §8: symptom -> likely cause
@@ -119,15 +123,21 @@ def test_healthy_history_fires_nothing():
 
 def collapse_rows(n, g_gan_start=0.7, g_gan_end=0.95):
     # D separates real from fake almost perfectly; G's GAN loss climbs.
-    return with_g_loss([
-        dict(g_l1=0.2, g_gan=float(g), d_loss=0.003, d_real=0.95, d_fake=0.05)
-        for g in np.linspace(g_gan_start, g_gan_end, n)
-    ])
+    return with_g_loss(
+        [
+            dict(g_l1=0.2, g_gan=float(g), d_loss=0.003, d_real=0.95, d_fake=0.05)
+            for g in np.linspace(g_gan_start, g_gan_end, n)
+        ]
+    )
 
 
 def test_mode_collapse_fires_once_per_episode():
-    rows = (healthy(40) + collapse_rows(40) + healthy(40, seed=1, start=80)
-            + collapse_rows(40))
+    rows = (
+        healthy(40)
+        + collapse_rows(40)
+        + healthy(40, seed=1, start=80)
+        + collapse_rows(40)
+    )
     cb = diagnostics()
     feed(cb, rows)
     # The window mean of d_real passes 0.9 (and d_fake 0.1) with the 9th
@@ -152,8 +162,10 @@ def test_mode_collapse_needs_g_gan_not_falling():
 
 def test_mode_collapse_from_d_loss_floor_alone():
     # Without d_real / d_fake in the logs the D loss decides.
-    rows = [{k: v for k, v in r.items() if k not in ("d_real", "d_fake")}
-            for r in healthy(40) + collapse_rows(20)]
+    rows = [
+        {k: v for k, v in r.items() if k not in ("d_real", "d_fake")}
+        for r in healthy(40) + collapse_rows(20)
+    ]
     cb = diagnostics()
     feed(cb, rows)
     # Mean d_loss < 0.01 needs all ten window batches collapsed: step 49.
@@ -162,10 +174,12 @@ def test_mode_collapse_from_d_loss_floor_alone():
 
 
 def test_hinge_outputs_are_mapped_to_zero_one():
-    rows = with_g_loss([
-        dict(g_l1=0.2, g_gan=0.5, d_loss=0.2, d_real=0.85, d_fake=-0.85)
-        for _ in range(20)
-    ])
+    rows = with_g_loss(
+        [
+            dict(g_l1=0.2, g_gan=0.5, d_loss=0.2, d_real=0.85, d_fake=-0.85)
+            for _ in range(20)
+        ]
+    )
     hinge = diagnostics(stub(gan_loss="hinge"))
     feed(hinge, rows)
     # (0.85 + 1) / 2 = 0.925 > 0.9 and (−0.85 + 1) / 2 = 0.075 < 0.1.
@@ -177,11 +191,12 @@ def test_hinge_outputs_are_mapped_to_zero_one():
 
 def blurry_rows(n):
     # The L1 term is 20, the GAN term 0.1: D is fooled and G ignores it.
-    return with_g_loss([
-        dict(g_l1=0.2 - 1e-4 * i, g_gan=0.1, d_loss=0.25, d_real=0.52,
-             d_fake=0.48)
-        for i in range(n)
-    ])
+    return with_g_loss(
+        [
+            dict(g_l1=0.2 - 1e-4 * i, g_gan=0.1, d_loss=0.25, d_real=0.52, d_fake=0.48)
+            for i in range(n)
+        ]
+    )
 
 
 def test_blurry_uses_the_models_current_lambda():
@@ -210,10 +225,13 @@ def test_blurry_from_plain_logs_without_a_model():
 
 def test_colour_distortion_on_a_high_l1_plateau():
     levels = [0.6, 0.5, 0.4, 0.35, 0.35, 0.35, 0.35, 0.35]
-    rows = with_g_loss([
-        dict(g_l1=level, g_gan=1.0, d_loss=0.2, d_real=0.6, d_fake=0.4)
-        for level in levels for _ in range(STEPS)
-    ])
+    rows = with_g_loss(
+        [
+            dict(g_l1=level, g_gan=1.0, d_loss=0.2, d_real=0.6, d_fake=0.4)
+            for level in levels
+            for _ in range(STEPS)
+        ]
+    )
     cb = diagnostics()
     feed(cb, rows)
     # Epoch 6 is the first whose g_l1 (0.35 > 0.25) is no better than
@@ -227,10 +245,12 @@ def test_colour_distortion_on_a_high_l1_plateau():
 
 
 def test_colour_distortion_not_when_d_is_winning():
-    rows = with_g_loss([
-        dict(g_l1=0.35, g_gan=1.0, d_loss=0.2, d_real=0.95, d_fake=0.05)
-        for _ in range(6 * STEPS)
-    ])
+    rows = with_g_loss(
+        [
+            dict(g_l1=0.35, g_gan=1.0, d_loss=0.2, d_real=0.95, d_fake=0.05)
+            for _ in range(6 * STEPS)
+        ]
+    )
     cb = diagnostics()
     feed(cb, rows)
     # D wins outright: that is the mode_collapse row, not this one.
@@ -257,10 +277,13 @@ def test_unstable_on_a_loss_spike(key):
 
 def test_unstable_on_oscillating_epoch_losses():
     levels = [0.10, 0.15] * 4  # g_loss 10.6, 15.6, 10.6, ...: ±30-47 %
-    rows = with_g_loss([
-        dict(g_l1=level, g_gan=0.6, d_loss=0.2, d_real=0.6, d_fake=0.4)
-        for level in levels for _ in range(STEPS)
-    ])
+    rows = with_g_loss(
+        [
+            dict(g_l1=level, g_gan=0.6, d_loss=0.2, d_real=0.6, d_fake=0.4)
+            for level in levels
+            for _ in range(STEPS)
+        ]
+    )
     cb = diagnostics()
     feed(cb, rows)
     # Three swings in a row (patience=3) first at the end of epoch 3.
@@ -277,8 +300,7 @@ def test_unstable_on_oscillating_epoch_losses():
 
 @pytest.mark.parametrize(
     "key, value, step, keys",
-    [("g_l1", math.nan, 23, {"g_l1", "g_loss"}),
-     ("d_loss", math.inf, 5, {"d_loss"})],
+    [("g_l1", math.nan, 23, {"g_l1", "g_loss"}), ("d_loss", math.inf, 5, {"d_loss"})],
 )
 def test_non_finite_stops_training_and_names_the_key(key, value, step, keys):
     rows = healthy(60)
@@ -358,16 +380,24 @@ def test_verbose_prints_each_finding_once(capsys):
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"window": 3}, "window"), ({"window": 10.0}, "window"),
-     ({"patience": 1}, "patience"), ({"d_real_high": 1.0}, "d_real_high"),
-     ({"d_fake_low": 0.95}, "d_fake_low"), ({"d_fake_low": 0}, "d_fake_low"),
-     ({"d_loss_floor": -0.1}, "d_loss_floor"), ({"l1_share": 1.5}, "l1_share"),
-     ({"l1_high": math.nan}, "l1_high"), ({"plateau": 1.0}, "plateau"),
-     ({"spike_factor": 1.0}, "spike_factor"),
-     ({"oscillation": 0.0}, "oscillation"),
-     ({"oscillation": "0.2"}, "oscillation"),
-     ({"running_means": 1}, "running_means"),
-     ({"stop_on_nan": None}, "stop_on_nan"), ({"verbose": 2}, "verbose")],
+    [
+        ({"window": 3}, "window"),
+        ({"window": 10.0}, "window"),
+        ({"patience": 1}, "patience"),
+        ({"d_real_high": 1.0}, "d_real_high"),
+        ({"d_fake_low": 0.95}, "d_fake_low"),
+        ({"d_fake_low": 0}, "d_fake_low"),
+        ({"d_loss_floor": -0.1}, "d_loss_floor"),
+        ({"l1_share": 1.5}, "l1_share"),
+        ({"l1_high": math.nan}, "l1_high"),
+        ({"plateau": 1.0}, "plateau"),
+        ({"spike_factor": 1.0}, "spike_factor"),
+        ({"oscillation": 0.0}, "oscillation"),
+        ({"oscillation": "0.2"}, "oscillation"),
+        ({"running_means": 1}, "running_means"),
+        ({"stop_on_nan": None}, "stop_on_nan"),
+        ({"verbose": 2}, "verbose"),
+    ],
 )
 def test_rejects_bad_thresholds(kwargs, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
@@ -393,12 +423,14 @@ def test_in_fit_batch_values_average_to_the_epoch_logs():
     model.compile()
     x, y = tiny_arrays(n=8)
     cb = Diagnostics(window=4, verbose=0)
-    history = model.fit(x, y, batch_size=2, epochs=1, shuffle=False,
-                        verbose=0, callbacks=[cb])
+    history = model.fit(
+        x, y, batch_size=2, epochs=1, shuffle=False, verbose=0, callbacks=[cb]
+    )
     for key in ("g_l1", "g_gan", "d_loss", "d_real"):
         assert len(cb.recent(key)) == 4
         np.testing.assert_allclose(
-            cb.recent(key).mean(), history.history[key][0], rtol=1e-5)
+            cb.recent(key).mean(), history.history[key][0], rtol=1e-5
+        )
     assert cb._step == 4
 
 
@@ -408,8 +440,7 @@ def test_in_fit_nan_targets_stop_training(capsys):
     x, y = tiny_arrays(n=8)
     y[4:6] = np.nan  # the third batch of two
     cb = Diagnostics(window=4)
-    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0,
-              callbacks=[cb])
+    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0, callbacks=[cb])
     assert model.stop_training is True
     assert int(model.g_optimizer.iterations) == 3  # stopped after batch 2
     assert fired(cb) == [("non_finite", 2)]

@@ -86,9 +86,7 @@ def test_default_output_is_30x30_logits(patchgan_256):
     assert logits.dtype == np.float32
     assert np.all(np.isfinite(logits))
     # Raw logits, not probabilities: no sigmoid on the last conv.
-    assert d.get_layer("discriminator_logits").activation is (
-        keras.activations.linear
-    )
+    assert d.get_layer("discriminator_logits").activation is (keras.activations.linear)
     widths = [d.get_layer(f"discriminator_conv{i}").filters for i in range(4)]
     assert widths == [64, 128, 256, 512]
     assert d.get_layer("discriminator_conv3").strides == (1, 1)
@@ -184,9 +182,7 @@ def _assert_square_support(support, lo, hi, size):
 
 
 def test_empirical_receptive_field_70(patchgan_256):
-    support, g_src, g_img = _input_support(
-        patchgan_256, *_pair(256), row=15, col=15
-    )
+    support, g_src, g_img = _input_support(patchgan_256, *_pair(256), row=15, col=15)
     assert g_src > 0 and g_img > 0  # the logit depends on both images
     assert support.sum() == 70 * 70
     _assert_square_support(support, *logit_window(15, 3), size=256)
@@ -247,9 +243,7 @@ def test_smallest_image_size_boundary(n_layers):
     # stride-1 convs need at least 3 pixels there to leave a 1×1 grid,
     # i.e. s > 2^(n+1). The smallest valid side gives one logit.
     smallest = 2 ** (n_layers + 1) + 1
-    d = pk.PatchDiscriminator(
-        image_size=smallest, n_layers=n_layers, filters=4
-    )
+    d = pk.PatchDiscriminator(image_size=smallest, n_layers=n_layers, filters=4)
     assert tuple(d.output_shape) == (None, 1, 1, 1)
     out = d(list(_pair(smallest)), training=False)
     assert tuple(out.shape) == (1, 1, 1, 1)

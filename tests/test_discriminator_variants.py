@@ -105,9 +105,7 @@ def _convs(model):
 
 def _largest_singular_value(wrapper):
     kernel = _np(wrapper.layer.kernel)
-    return np.linalg.svd(
-        kernel.reshape(-1, kernel.shape[-1]), compute_uv=False
-    )[0]
+    return np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
 
 
 def _n_weights_values(variables):
@@ -133,8 +131,9 @@ def test_pixel_output_shape_and_layers():
     logits = _np(d(_pair((32, 48), batch=2, channels=(1, 3))))
     assert logits.shape == (2, 32, 48, 1)
     assert logits.dtype == np.float32
-    conv0, conv1 = d.get_layer("discriminator_conv0"), d.get_layer(
-        "discriminator_conv1"
+    conv0, conv1 = (
+        d.get_layer("discriminator_conv0"),
+        d.get_layer("discriminator_conv1"),
     )
     out = d.get_layer("discriminator_logits")
     assert [c.kernel_size for c in (conv0, conv1, out)] == [(1, 1)] * 3
@@ -142,9 +141,7 @@ def test_pixel_output_shape_and_layers():
     # Batch norm: only the first conv has a bias, as in the reference.
     assert [c.use_bias for c in (conv0, conv1, out)] == [True, False, False]
     assert out.activation is keras.activations.linear
-    assert isinstance(
-        d.get_layer("discriminator_norm1"), layers.BatchNormalization
-    )
+    assert isinstance(d.get_layer("discriminator_norm1"), layers.BatchNormalization)
     assert d.get_layer("discriminator_pair").output.shape[-1] == 4
     assert d.receptive_field == 1
 
@@ -171,9 +168,7 @@ def test_pixel_parameter_count_formula(norm, spectral_norm):
     expected = pixelgan_param_count(1, 2, 8, norm, spectral_norm)
     assert d.count_params() == expected
     # Trainable: no BN moving statistics, no spectral-norm vectors.
-    trainable = pixelgan_param_count(1, 2, 8, norm) - (
-        2 * 16 if norm == "batch" else 0
-    )
+    trainable = pixelgan_param_count(1, 2, 8, norm) - (2 * 16 if norm == "batch" else 0)
     assert _n_weights_values(d.trainable_weights) == trainable
 
 
@@ -198,9 +193,7 @@ def test_pixel_receptive_field_is_one_pixel():
         lambda sn: PatchDiscriminator(
             image_size=32, n_layers=2, filters=8, norm="none", spectral_norm=sn
         ),
-        lambda sn: PixelDiscriminator(
-            image_size=32, filters=8, spectral_norm=sn
-        ),
+        lambda sn: PixelDiscriminator(image_size=32, filters=8, spectral_norm=sn),
     ],
     ids=["patch", "pixel"],
 )
@@ -250,9 +243,7 @@ def test_patch_spectral_norm_parameter_count(norm, n_layers):
         lambda: PatchDiscriminator(
             image_size=32, n_layers=2, filters=8, spectral_norm=True
         ),
-        lambda: PixelDiscriminator(
-            image_size=32, filters=8, spectral_norm=True
-        ),
+        lambda: PixelDiscriminator(image_size=32, filters=8, spectral_norm=True),
     ],
     ids=["patch", "pixel"],
 )
@@ -279,9 +270,7 @@ def test_spectral_norm_largest_singular_value_is_one(make):
 
 
 def test_spectral_norm_gradients_reach_every_variable():
-    d = PatchDiscriminator(
-        image_size=32, n_layers=2, filters=8, spectral_norm=True
-    )
+    d = PatchDiscriminator(image_size=32, n_layers=2, filters=8, spectral_norm=True)
     x = _pair(32, batch=2)
     with tf.GradientTape() as tape:
         loss = ops.mean(ops.square(d(x, training=True) - 1.0))
@@ -378,9 +367,7 @@ def test_multiscale_non_square_odd_sizes():
 
 
 def test_multiscale_single_scale_still_returns_list():
-    d = MultiScaleDiscriminator(
-        image_size=32, num_scales=1, n_layers=2, filters=8
-    )
+    d = MultiScaleDiscriminator(image_size=32, num_scales=1, n_layers=2, filters=8)
     out = d(_pair(32))
     assert isinstance(out, list) and len(out) == 1
     assert tuple(out[0].shape) == (1, 6, 6, 1)
@@ -396,9 +383,7 @@ def test_multiscale_parameter_count(num_scales, spectral_norm):
         spectral_norm=spectral_norm,
         **kw,
     )
-    single = PatchDiscriminator(
-        image_size=64, spectral_norm=spectral_norm, **kw
-    )
+    single = PatchDiscriminator(image_size=64, spectral_norm=spectral_norm, **kw)
     assert d.count_params() == num_scales * single.count_params()
     assert d.count_params() == num_scales * patchgan_param_count(
         spectral_norm=spectral_norm, **kw
@@ -420,9 +405,10 @@ def test_multiscale_forwards_arguments_and_has_own_weights():
     for k, scale in enumerate(d.scales):
         config = scale.get_config()
         assert config["name"] == f"critic_scale{k}"
-        assert [config[key] for key in (
-            "n_layers", "filters", "max_filters", "norm", "spectral_norm"
-        )] == [1, 4, 6, "none", True]
+        assert [
+            config[key]
+            for key in ("n_layers", "filters", "max_filters", "norm", "spectral_norm")
+        ] == [1, 4, 6, "none", True]
     k0 = _np(d.scales[0].get_layer("critic_scale0_conv0").layer.kernel)
     k1 = _np(d.scales[1].get_layer("critic_scale1_conv0").layer.kernel)
     assert k0.shape == k1.shape == (4, 4, 6, 4)
@@ -471,17 +457,13 @@ def test_multiscale_scales_see_pooled_pairs():
 def test_multiscale_receptive_field_of_coarse_scale():
     # n_layers=1: 16 pixels at scale 1's resolution; one 3×3 stride-2
     # pooling widens it to 2·(16 − 1) + 3 = 33 full-resolution pixels.
-    d = MultiScaleDiscriminator(
-        image_size=64, num_scales=3, n_layers=1, filters=8
-    )
+    d = MultiScaleDiscriminator(image_size=64, num_scales=3, n_layers=1, filters=8)
     assert d.receptive_fields == [16, 33, 67]
     src, img = (tf.convert_to_tensor(a) for a in _pair(64))
     with tf.GradientTape() as tape:
         tape.watch([src, img])
         logit = d([src, img], training=False)[1][0, 7, 7, 0]
-    g_src, g_img = (np.abs(_np(g))[0].sum(-1) for g in tape.gradient(
-        logit, [src, img]
-    ))
+    g_src, g_img = (np.abs(_np(g))[0].sum(-1) for g in tape.gradient(logit, [src, img]))
     support = (g_src + g_img) != 0
     assert g_src.sum() > 0 and g_img.sum() > 0
     assert support.sum() == 33 * 33
@@ -494,9 +476,7 @@ def test_multiscale_receptive_field_of_coarse_scale():
 
 
 def test_multiscale_gradients_reach_every_scale():
-    d = MultiScaleDiscriminator(
-        image_size=32, num_scales=2, n_layers=1, filters=8
-    )
+    d = MultiScaleDiscriminator(image_size=32, num_scales=2, n_layers=1, filters=8)
     x = _pair(32, batch=2)
     with tf.GradientTape() as tape:
         out = d(x, training=True)
@@ -520,9 +500,7 @@ def test_multiscale_too_small_for_coarsest_scale(size, num_scales, n_layers):
 
 def test_multiscale_smallest_valid_size():
     # Sides 36, 18, 9: the coarsest must be > 2^(n_layers + 1) = 8.
-    d = MultiScaleDiscriminator(
-        image_size=36, num_scales=3, n_layers=2, filters=4
-    )
+    d = MultiScaleDiscriminator(image_size=36, num_scales=3, n_layers=2, filters=4)
     assert [tuple(y.shape) for y in d(_pair(36))] == [
         (1, 7, 7, 1),
         (1, 3, 3, 1),
@@ -563,19 +541,39 @@ def test_bad_arguments_rejected(cls, kwargs, arg):
     [
         (
             PixelDiscriminator,
-            dict(image_size=(32, 16), in_channels=1, out_channels=2,
-                 filters=4, norm="instance", spectral_norm=True),
+            dict(
+                image_size=(32, 16),
+                in_channels=1,
+                out_channels=2,
+                filters=4,
+                norm="instance",
+                spectral_norm=True,
+            ),
         ),
         (
             PatchDiscriminator,
-            dict(image_size=32, n_layers=2, filters=4, max_filters=8,
-                 norm="none", spectral_norm=True),
+            dict(
+                image_size=32,
+                n_layers=2,
+                filters=4,
+                max_filters=8,
+                norm="none",
+                spectral_norm=True,
+            ),
         ),
         (
             MultiScaleDiscriminator,
-            dict(image_size=(32, 48), in_channels=1, out_channels=2,
-                 num_scales=2, n_layers=1, filters=4, max_filters=8,
-                 norm="instance", spectral_norm=True),
+            dict(
+                image_size=(32, 48),
+                in_channels=1,
+                out_channels=2,
+                num_scales=2,
+                n_layers=1,
+                filters=4,
+                max_filters=8,
+                norm="instance",
+                spectral_norm=True,
+            ),
         ),
     ],
     ids=["pixel", "patch_sn", "multiscale"],
@@ -676,9 +674,9 @@ def _saved_weight_paths(path):
             with h5py.File(f, "r") as h5:
                 names = []
                 h5.visititems(
-                    lambda name, obj: names.append(name)
-                    if isinstance(obj, h5py.Dataset)
-                    else None
+                    lambda name, obj: (
+                        names.append(name) if isinstance(obj, h5py.Dataset) else None
+                    )
                 )
     return names
 
@@ -772,8 +770,10 @@ def _hand_made_features():
         [s * d for s, d in zip(scale_signs, scale_diffs)]
         for scale_signs, scale_diffs in zip(signs, diffs)
     ]
+
     def to_tf(feats):
         return [[tf.constant(t, "float32") for t in scale] for scale in feats]
+
     return to_tf(real), to_tf(fake)
 
 
@@ -815,20 +815,14 @@ def test_feature_matching_loss_gradients():
 
 
 def test_feature_matching_loss_trains_only_through_fake_image():
-    d = MultiScaleDiscriminator(
-        image_size=32, num_scales=2, n_layers=1, filters=8
+    d = MultiScaleDiscriminator(image_size=32, num_scales=2, n_layers=1, filters=8)
+    src, real, fake = (
+        tf.constant(a) for a in _pair(32, batch=2) + [_pair(32, batch=2, seed=5)[1]]
     )
-    src, real, fake = (tf.constant(a) for a in _pair(32, batch=2) + [
-        _pair(32, batch=2, seed=5)[1]
-    ])
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([real, fake])
-        loss = feature_matching_loss(
-            d.features([src, real]), d.features([src, fake])
-        )
-        same = feature_matching_loss(
-            d.features([src, real]), d.features([src, real])
-        )
+        loss = feature_matching_loss(d.features([src, real]), d.features([src, fake]))
+        same = feature_matching_loss(d.features([src, real]), d.features([src, real]))
     assert float(loss) > 0 and float(same) == 0.0
     g_fake = tape.gradient(loss, fake)
     g_real = tape.gradient(
@@ -851,4 +845,3 @@ def test_feature_matching_loss_trains_only_through_fake_image():
 def test_feature_matching_loss_rejects_bad_structures(real, fake, arg):
     with pytest.raises(ValueError, match=arg):
         feature_matching_loss(real, fake)
-

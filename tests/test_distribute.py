@@ -127,8 +127,7 @@ def runs(tmp_path_factory):
             out,
             "multiworker",
             [n for m, n in MATCHING if m == "multiworker"],
-            tf_config={"cluster": cluster,
-                       "task": {"type": "worker", "index": i}},
+            tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}},
             tag=f"multiworker{i}",
         )
         for i in range(2)
@@ -157,7 +156,10 @@ def _assert_logs_close(got, want, what):
     assert sorted(got) == sorted(want), what
     for key in want:
         np.testing.assert_allclose(
-            got[key], want[key], rtol=LOG_RTOL, atol=1e-6,
+            got[key],
+            want[key],
+            rtol=LOG_RTOL,
+            atol=1e-6,
             err_msg=f"{what}: {key}",
         )
 
@@ -179,8 +181,7 @@ def test_weights_match_single_device(runs, mode, norm):
     ref_final = _weights(single, norm, "final")
     assert len(final) == len(ref_final) == len(want["weight_paths"])
     for path, a, b in zip(want["weight_paths"], final, ref_final):
-        np.testing.assert_allclose(a, b, rtol=0, atol=WEIGHT_ATOL,
-                                   err_msg=path)
+        np.testing.assert_allclose(a, b, rtol=0, atol=WEIGHT_ATOL, err_msg=path)
     # The steps moved the weights far more than the tolerance: a loss
     # scaled twice or not at all would be caught.
     moved = max(np.max(np.abs(a - b)) for a, b in zip(ref_final, ref_init))
@@ -194,12 +195,25 @@ def test_logged_metrics_match_single_device(runs, mode, norm):
     for step, (a, b) in enumerate(zip(got["batch_logs"], want["batch_logs"])):
         _assert_logs_close(a, b, f"train step {step}")
     assert sorted(want["history"]) == [
-        "d_fake", "d_loss", "d_real", "g_gan", "g_l1", "g_loss"]
+        "d_fake",
+        "d_loss",
+        "d_real",
+        "g_gan",
+        "g_l1",
+        "g_loss",
+    ]
     _assert_logs_close(got["history"], want["history"], "history")
     if norm == "instance":  # the worker evaluates this model only
         assert sorted(want["evaluate"]) == [
-            "d_fake", "d_loss", "d_real", "g_gan", "g_l1", "g_loss", "psnr",
-            "ssim"]
+            "d_fake",
+            "d_loss",
+            "d_real",
+            "g_gan",
+            "g_l1",
+            "g_loss",
+            "psnr",
+            "ssim",
+        ]
         _assert_logs_close(got["evaluate"], want["evaluate"], "evaluate")
 
 
@@ -210,8 +224,9 @@ def test_per_replica_batch_norm_differs_from_single_device(runs):
     got, want = _get(runs, "mirrored"), _get(runs, "single")
     diff = max(
         np.max(np.abs(a - b))
-        for a, b in zip(_weights(got, "batch", "final"),
-                        _weights(want, "batch", "final"))
+        for a, b in zip(
+            _weights(got, "batch", "final"), _weights(want, "batch", "final")
+        )
     )
     assert diff > 100 * WEIGHT_ATOL
     assert got["batch"]["synchronized_bn_layers"] == 0
@@ -235,8 +250,7 @@ def test_d_every_is_refused_under_replicas(runs, mode):
 def test_docs_page_example_runs(monkeypatch, tmp_path):
     # The ```python blocks of docs/distributed.md, in this process: a
     # MirroredStrategy over the visible devices (the CPU here).
-    page = os.path.join(os.path.dirname(__file__), "..", "docs",
-                        "distributed.md")
+    page = os.path.join(os.path.dirname(__file__), "..", "docs", "distributed.md")
     with open(page) as f:
         blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
     assert len(blocks) == 1
@@ -245,9 +259,14 @@ def test_docs_page_example_runs(monkeypatch, tmp_path):
     for block in blocks:
         exec(compile(block, "distributed.md", "exec"), namespace)
     assert sorted(namespace["history"].history) == [
-        "d_fake", "d_loss", "d_real", "g_gan", "g_l1", "g_loss"]
+        "d_fake",
+        "d_loss",
+        "d_real",
+        "g_gan",
+        "g_l1",
+        "g_loss",
+    ]
     model = namespace["model"]
     assert model.distribute_strategy is namespace["strategy"]
-    iterations = namespace["keras"].ops.convert_to_numpy(
-        model.g_optimizer.iterations)
+    iterations = namespace["keras"].ops.convert_to_numpy(model.g_optimizer.iterations)
     assert int(iterations) == 8 // namespace["global_batch"]

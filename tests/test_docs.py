@@ -57,15 +57,33 @@ def _index(ns, tmp_path):
 def _quickstart(ns, tmp_path):
     assert tuple(ns["labels"].shape) == (6, 64, 64, 3)
     assert sorted(ns["history"].history) == [
-        "d_fake", "d_loss", "d_lr", "d_real", "g_gan", "g_l1", "g_loss",
-        "g_lr", "val_d_fake", "val_d_loss", "val_d_real", "val_g_gan",
-        "val_g_l1", "val_g_loss", "val_psnr", "val_ssim"]
+        "d_fake",
+        "d_loss",
+        "d_lr",
+        "d_real",
+        "g_gan",
+        "g_l1",
+        "g_loss",
+        "g_lr",
+        "val_d_fake",
+        "val_d_loss",
+        "val_d_real",
+        "val_g_gan",
+        "val_g_l1",
+        "val_g_loss",
+        "val_psnr",
+        "val_ssim",
+    ]
     assert ns["grid"].shape == (394, 196, 3)
     assert sorted(ns["report"]) == ["l1", "num_images", "psnr", "ssim"]
     run = tmp_path / "runs" / "quickstart"
-    for name in ("samples_latest.png", "model.keras",
-                 "report/report.json", "report/best_worst.png",
-                 "savedmodel/saved_model.pb"):
+    for name in (
+        "samples_latest.png",
+        "model.keras",
+        "report/report.json",
+        "report/best_worst.png",
+        "savedmodel/saved_model.pb",
+    ):
         assert (run / name).is_file(), name
 
 
@@ -80,11 +98,17 @@ def _architectures(ns, tmp_path):
     assert [t.name for t in ns["noisy"].inputs] == ["image", "latent"]
     assert int(ns["noisy_model"].g_optimizer.iterations) == 1
     assert ns["alpha"].shape == (2, 16, 16, 1)
-    assert [tuple(t.shape) for t in ns["logits"]] == [
-        (2, 14, 14, 1), (2, 6, 6, 1)]
+    assert [tuple(t.shape) for t in ns["logits"]] == [(2, 14, 14, 1), (2, 6, 6, 1)]
     assert sorted(ns["history"].history) == [
-        "d_fake", "d_loss", "d_real", "g_fm", "g_gan", "g_l1", "g_loss",
-        "g_vgg"]
+        "d_fake",
+        "d_loss",
+        "d_real",
+        "g_fm",
+        "g_gan",
+        "g_l1",
+        "g_loss",
+        "g_vgg",
+    ]
 
 
 @check("subclassing.md", 7)
@@ -133,8 +157,7 @@ def _saving(ns, tmp_path):
     assert ns["onnx_diff"] < 1e-5 and ns["litert_diff"] < 1e-5
     assert ns["y_onnx"].shape == ns["y_litert"].shape == (4, 32, 32, 3)
     assert int(ns["restored"].g_optimizer.iterations) == 4
-    assert sorted(os.listdir(tmp_path / "ckpt")) == [
-        "epoch_01.keras", "epoch_02.keras"]
+    assert sorted(os.listdir(tmp_path / "ckpt")) == ["epoch_01.keras", "epoch_02.keras"]
     assert (tmp_path / "serving" / "pix2pix" / "1" / "saved_model.pb").is_file()
     assert ns["predictions"].shape == (1, 32, 32, 3)
     assert len(ns["tflite_bytes"]) > 1000
@@ -151,7 +174,13 @@ def _distributed(ns, tmp_path):
     assert ns["replicas"] >= 1
     assert ns["global_batch"] == 2 * ns["replicas"]
     assert sorted(ns["history"].history) == [
-        "d_fake", "d_loss", "d_real", "g_gan", "g_l1", "g_loss"]
+        "d_fake",
+        "d_loss",
+        "d_real",
+        "g_gan",
+        "g_l1",
+        "g_loss",
+    ]
 
 
 def pages():
@@ -173,8 +202,9 @@ def run_by_another_test(page):
 def test_every_page_with_python_blocks_is_checked():
     with_blocks = [p for p in pages() if python_blocks(p)]
     assert set(CHECKS) <= set(with_blocks)
-    unchecked = [p for p in with_blocks
-                 if p not in CHECKS and not run_by_another_test(p)]
+    unchecked = [
+        p for p in with_blocks if p not in CHECKS and not run_by_another_test(p)
+    ]
     assert unchecked == [], "add a check for these pages"
     # Python under another fence name would escape the tests.
     for page in pages() + ["../README.md"]:
@@ -223,7 +253,8 @@ def generated_block(name):
 
     bench_dir = os.path.join(ROOT, "benchmarks")
     spec = importlib.util.spec_from_file_location(
-        name, os.path.join(bench_dir, f"{name}.py"))
+        name, os.path.join(bench_dir, f"{name}.py")
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     with open(os.path.join(bench_dir, "results", f"{name}.json")) as f:
@@ -240,11 +271,9 @@ def test_performance_tables_are_generated_from_the_result_file():
     report, rendered, block = generated_block("train_throughput")
     assert block.strip() == rendered.strip()
     # The table covers the issue's three configurations and five modes.
-    assert set(report["configs"]) == {"256x256_b1", "256x256_b4",
-                                      "128x128_b4"}
+    assert set(report["configs"]) == {"256x256_b1", "256x256_b4", "128x128_b4"}
     for cfg in report["configs"].values():
-        assert {"loop", "fit", "fit_xla", "fit_bf16", "best"} <= set(
-            cfg["train"])
+        assert {"loop", "fit", "fit_xla", "fit_bf16", "best"} <= set(cfg["train"])
 
 
 def test_pytorch_reference_table_is_generated_from_the_result_file():
@@ -253,13 +282,14 @@ def test_pytorch_reference_table_is_generated_from_the_result_file():
     reference and our three modes at the issue's three configurations."""
     report, rendered, block = generated_block("pytorch_reference")
     assert block.strip() == rendered.strip()
-    assert set(report["configs"]) == {"256x256_b1", "256x256_b4",
-                                      "128x128_b4"}
+    assert set(report["configs"]) == {"256x256_b1", "256x256_b4", "128x128_b4"}
     for cfg in report["configs"].values():
         assert {"torch", "loop", "fit", "best"} <= set(cfg["rows"])
         for mode in ("loop", "fit", "best"):
-            expected = (cfg["rows"]["torch"]["median_step_s"]
-                        / cfg["rows"][mode]["median_step_s"])
+            expected = (
+                cfg["rows"]["torch"]["median_step_s"]
+                / cfg["rows"][mode]["median_step_s"]
+            )
             assert abs(cfg["ratios"][f"{mode}/torch"] - expected) < 2e-3
     assert len(report["reference"]["commit"]) == 40
 
@@ -273,7 +303,8 @@ def _load_benchmark(name):
         sys.path.insert(0, benchmarks)
 
     spec = importlib.util.spec_from_file_location(
-        name, os.path.join(ROOT, "benchmarks", f"{name}.py"))
+        name, os.path.join(ROOT, "benchmarks", f"{name}.py")
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     return bench
@@ -287,8 +318,9 @@ def test_inference_tables_are_generated_from_the_result_file():
     import json
 
     bench = _load_benchmark("inference_quality")
-    with open(os.path.join(ROOT, "benchmarks", "results",
-                           "inference_quality.json")) as f:
+    with open(
+        os.path.join(ROOT, "benchmarks", "results", "inference_quality.json")
+    ) as f:
         report = json.load(f)
     with open(os.path.join(DOCS, "inference.md")) as f:
         page = f.read()
@@ -308,8 +340,11 @@ def test_inference_tables_are_generated_from_the_result_file():
     for run in runs:
         ref = run["modes"]["train_mode_no_dropout"]["l1"]
         for mode in ("predict", "export"):
-            assert run["modes"][mode]["l1"] <= 1.02 * ref, (run["task"],
-                                                           run["seed"], mode)
+            assert run["modes"][mode]["l1"] <= 1.02 * ref, (
+                run["task"],
+                run["seed"],
+                mode,
+            )
 
 
 def test_demo_settings_table_is_generated_from_its_results():
@@ -323,14 +358,17 @@ def test_demo_settings_table_is_generated_from_its_results():
     with open(os.path.join(DOCS, "performance.md")) as f:
         page = f.read()
     block = page.split("<!-- demo_settings begin -->", 1)[1].split(
-        "<!-- demo_settings end -->", 1)[0]
+        "<!-- demo_settings end -->", 1
+    )[0]
     assert block.strip() == bench.render(reports).strip()
     runs = [r for report in reports for r in report["runs"]]
     assert all(r["budget_seconds"] == 180 for r in runs)
     # The demo's setting made more steps than float32 at the same size.
     by = {r["config"]: r for r in runs}
-    assert (by["128:bf16:sample"]["points"][-1]["steps"]
-            > by["128:float32:sample"]["points"][-1]["steps"])
+    assert (
+        by["128:bf16:sample"]["points"][-1]["steps"]
+        > by["128:float32:sample"]["points"][-1]["steps"]
+    )
 
 
 def test_what_to_expect_numbers_come_from_the_long_run():
@@ -338,19 +376,21 @@ def test_what_to_expect_numbers_come_from_the_long_run():
     (benchmarks/facades_long_run.py), and its pictures exist."""
     import json
 
-    with open(os.path.join(ROOT, "benchmarks", "results",
-                           "facades_long_run.json")) as f:
+    with open(
+        os.path.join(ROOT, "benchmarks", "results", "facades_long_run.json")
+    ) as f:
         run = json.load(f)
     with open(os.path.join(DOCS, "what_to_expect.md")) as f:
         page = f.read()
-    shown = dict(re.findall(r"<!-- long_run (\w+) -->([^<]+)<!-- /long_run -->",
-                            page))
+    shown = dict(re.findall(r"<!-- long_run (\w+) -->([^<]+)<!-- /long_run -->", page))
     final = run["final"]
     assert shown == {
         "wall": f"{run['timing']['wall_seconds'] / 60:.1f} min",
         "cpu": f"{run['timing']['cpu_seconds'] / 60:.1f} min",
-        "l1": f"{final['l1']:.3f}", "psnr": f"{final['psnr']:.2f}",
-        "ssim": f"{final['ssim']:.3f}", "fid": f"{final['fid']:.1f}",
+        "l1": f"{final['l1']:.3f}",
+        "psnr": f"{final['psnr']:.2f}",
+        "ssim": f"{final['ssim']:.3f}",
+        "fid": f"{final['fid']:.1f}",
     }
     # At least 40 minutes of training, on the full 302 pairs, every epoch
     # scored.
@@ -358,29 +398,29 @@ def test_what_to_expect_numbers_come_from_the_long_run():
     assert run["steps"] == 302 * run["settings"]["epochs"]
     assert len(run["curves"]["val_fid_proxy"]) == run["settings"]["epochs"]
     command = run["command"].replace(" --verbose 2", "")
-    assert " ".join(command.split()) in " ".join(
-        page.replace("\\\n", " ").split())
+    assert " ".join(command.split()) in " ".join(page.replace("\\\n", " ").split())
     curves = run["curves"]
     assert curves["val_g_l1"][-1] < curves["val_g_l1"][0]
     assert curves["val_ssim"][-1] > curves["val_ssim"][0]
-    for name in ("training_curves.png", "val_epoch_first.jpg",
-                 "val_epoch_last.jpg"):
+    for name in ("training_curves.png", "val_epoch_first.jpg", "val_epoch_last.jpg"):
         assert f"images/what_to_expect/{name}" in page
-        assert os.path.getsize(
-            os.path.join(DOCS, "images", "what_to_expect", name)) > 10_000
+        assert (
+            os.path.getsize(os.path.join(DOCS, "images", "what_to_expect", name))
+            > 10_000
+        )
 
 
 def test_lr_policies_table_is_generated_from_its_results():
     import json
 
     bench = _load_benchmark("lr_policies")
-    with open(os.path.join(ROOT, "benchmarks", "results",
-                           "lr_policies.json")) as f:
+    with open(os.path.join(ROOT, "benchmarks", "results", "lr_policies.json")) as f:
         report = json.load(f)
     with open(os.path.join(DOCS, "training_tips.md")) as f:
         page = f.read()
     block = page.split("<!-- lr_policies begin -->", 1)[1].split(
-        "<!-- lr_policies end -->", 1)[0]
+        "<!-- lr_policies end -->", 1
+    )[0]
     assert block.strip() == bench.render(report).strip()
     runs = {r["policy"]: r for r in report["runs"]}
     assert set(runs) == {"linear", "halving", "constant"}
@@ -392,4 +432,5 @@ def test_lr_policies_table_is_generated_from_its_results():
     assert runs["linear"]["curves"]["g_lr"][-1] < 0.1 * 2e-4
     assert runs["constant"]["curves"]["g_lr"][-1] == pytest.approx(2e-4)
     from pix2pix_keras.cli import DEFAULT_LR_POLICY
+
     assert DEFAULT_LR_POLICY == "linear"

@@ -111,9 +111,7 @@ def test_export_over_existing_directory_replaces_it(trained, tmp_path):
     assert _max_diff(served.serve(tf.constant(x)), want) < 1e-5
 
 
-def test_interrupted_export_keeps_previous_export(
-    trained, tmp_path, monkeypatch
-):
+def test_interrupted_export_keeps_previous_export(trained, tmp_path, monkeypatch):
     directory = os.fspath(tmp_path / "served")
     x, _ = tiny_arrays(2, seed=9)
     pk.export_generator(trained.generator, directory)

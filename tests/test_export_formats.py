@@ -41,9 +41,7 @@ def _max_diff(a, b):
 def _onnx_runner(path):
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(
-        path, providers=["CPUExecutionProvider"]
-    )
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
     assert [o.name for o in session.get_outputs()] == ["output_0"]
     return lambda x: session.run(None, {"image": x})[0]
@@ -100,8 +98,7 @@ def test_onnx_export_computes_predict(trained, tmp_path):
 
 def test_litert_export_computes_predict(trained, tmp_path):
     path = os.fspath(tmp_path / "generator.tflite")
-    assert pk.export_generator(trained.generator, path,
-                               format="litert") == path
+    assert pk.export_generator(trained.generator, path, format="litert") == path
     assert sorted(os.listdir(tmp_path)) == ["generator.tflite"]
     inputs, run = _litert_runner(path)
     assert inputs == ["image"]
@@ -110,8 +107,7 @@ def test_litert_export_computes_predict(trained, tmp_path):
 
 def test_litert_export_of_a_noise_generator_takes_the_latent(tmp_path):
     keras.utils.set_random_seed(0)
-    generator = pk.UNetGenerator(image_size=32, filters=8, max_filters=32,
-                                 latent_dim=4)
+    generator = pk.UNetGenerator(image_size=32, filters=8, max_filters=32, latent_dim=4)
     path = os.fspath(tmp_path / "noise.tflite")
     pk.export_generator(generator, path, format="litert")
     inputs, run = _litert_runner(path)
@@ -146,8 +142,7 @@ def test_inference_dropout_needs_a_saved_model(trained, tmp_path):
     trained.inference_dropout = True
     try:
         for name, format in (("g.onnx", "onnx"), ("g.tflite", "litert")):
-            with pytest.raises(ValueError,
-                               match="has inference_dropout=True"):
+            with pytest.raises(ValueError, match="has inference_dropout=True"):
                 trained.export(tmp_path / name, format=format)
     finally:
         trained.inference_dropout = False
@@ -159,8 +154,10 @@ def test_missing_package_names_the_extra(trained, tmp_path, monkeypatch):
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec",
-        lambda name, *a: None if name == "tf2onnx" else find_spec(name, *a))
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tf2onnx" else find_spec(name, *a),
+    )
     with pytest.raises(ImportError) as info:
         trained.export(tmp_path / "g.onnx", format="onnx")
     assert str(info.value) == (
@@ -213,14 +210,26 @@ def test_cli_export_format(trained, tmp_path, capsys, format):
     assert main(["export", model_file, out, "--format", format]) == 2
     assert "exists: pass --overwrite" in capsys.readouterr().err
     if format == "litert":
-        assert main(["export", model_file, os.fspath(tmp_path / "g.lite"),
-                     "--format", "litert"]) == 2
+        assert (
+            main(
+                [
+                    "export",
+                    model_file,
+                    os.fspath(tmp_path / "g.lite"),
+                    "--format",
+                    "litert",
+                ]
+            )
+            == 2
+        )
         assert "must end in .tflite" in capsys.readouterr().err
 
 
 def test_cli_export_rejects_an_unknown_format(tmp_path, capsys):
-    assert main(["export", "model.keras", os.fspath(tmp_path / "g"),
-                 "--format", "tflite"]) == 2
+    assert (
+        main(["export", "model.keras", os.fspath(tmp_path / "g"), "--format", "tflite"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "invalid choice: 'tflite'" in err
     assert "savedmodel" in err and "onnx" in err and "litert" in err

@@ -89,9 +89,7 @@ def test_default_generator_architecture(unet_256):
     assert {f"generator_down{i}_norm" for i in range(8)} & names == {
         f"generator_down{i}_norm" for i in range(1, 7)
     }
-    drops = [
-        layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)
-    ]
+    drops = [layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)]
     assert sorted(layer.name for layer in drops) == [
         f"generator_up{i}_dropout" for i in range(3)
     ]
@@ -147,9 +145,7 @@ def test_instance_norm_is_affine_free_group_norm():
     for layer in norms:
         assert layer.groups == layer.input.shape[-1]  # one group per channel
         assert layer.count_params() == 0
-    assert all(
-        g.get_layer(f"generator_down{i}_conv").use_bias for i in range(5)
-    )
+    assert all(g.get_layer(f"generator_down{i}_conv").use_bias for i in range(5))
     assert not [
         layer
         for layer in g.layers
@@ -171,9 +167,7 @@ def test_shape_128_depth_7():
     )
     x, _ = tiny_arrays(n=1, size=128)
     assert tuple(g(x, training=False).shape) == (1, 128, 128, 3)
-    assert g.count_params() == unet_param_count(
-        depth=7, filters=8, max_filters=64
-    )
+    assert g.count_params() == unet_param_count(depth=7, filters=8, max_filters=64)
 
 
 def test_shape_non_square_64x128_depth_6():
@@ -239,9 +233,7 @@ def test_skip_projection_only_where_widths_differ():
     # are [32, 32, 16, 8].
     decoder = [16, 32, 8, 8]
     g = tiny_generator(decoder_filters=decoder)
-    proj = sorted(
-        layer.name for layer in g.layers if layer.name.endswith("_proj")
-    )
+    proj = sorted(layer.name for layer in g.layers if layer.name.endswith("_proj"))
     assert proj == ["generator_skip0_proj", "generator_skip2_proj"]
     p0 = g.get_layer("generator_skip0_proj")
     assert p0.kernel_size == (1, 1)
@@ -346,9 +338,7 @@ def test_dropout_layer_drops_half_and_rescales():
 @pytest.mark.parametrize("norm", ["instance", "none"])
 def test_no_dropout_makes_training_deterministic(norm):
     g = tiny_generator(norm=norm, dropout=0.0)
-    assert not [
-        layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)
-    ]
+    assert not [layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)]
     x, _ = tiny_arrays(n=2, size=32)
     a = ops.convert_to_numpy(g(x, training=True))
     b = ops.convert_to_numpy(g(x, training=True))
@@ -360,9 +350,7 @@ def test_no_dropout_makes_training_deterministic(norm):
 
 def test_num_dropout_controls_dropout_blocks():
     g = tiny_generator(dropout=0.3, num_dropout=2)
-    drops = [
-        layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)
-    ]
+    drops = [layer for layer in g.layers if isinstance(layer, keras.layers.Dropout)]
     assert sorted(layer.name for layer in drops) == [
         "generator_up0_dropout",
         "generator_up1_dropout",
@@ -412,9 +400,7 @@ def test_default_config_round_trip_batch_norm(tmp_path):
     g2.set_weights(g.get_weights())
     x, _ = tiny_arrays(n=2, size=32)
     expected = ops.convert_to_numpy(g(x, training=False))
-    np.testing.assert_array_equal(
-        expected, ops.convert_to_numpy(g2(x, training=False))
-    )
+    np.testing.assert_array_equal(expected, ops.convert_to_numpy(g2(x, training=False)))
     # A .keras file restores the class, its config and its weights.
     path = str(tmp_path / "generator.keras")
     g.save(path)

@@ -149,9 +149,7 @@ def test_resnet_layer_shapes_and_kernels():
     out = g.get_layer("resnet_generator_output")
     assert out.activation is keras.activations.tanh
     assert out.dtype_policy.compute_dtype == "float32"
-    blocks = [
-        layer for layer in g.layers if isinstance(layer, pk.ResidualBlock)
-    ]
+    blocks = [layer for layer in g.layers if isinstance(layer, pk.ResidualBlock)]
     assert [b.norm for b in blocks] == ["instance", "instance"]
     # Instance norm (one group per channel, no weights) everywhere.
     norms = [
@@ -327,9 +325,7 @@ def test_pix2pix_inference_dropout_switches_resnet_generator():
     def wrap(generator):
         return pk.Pix2Pix(
             generator=generator,
-            discriminator=pk.PatchDiscriminator(
-                image_size=32, filters=8, n_layers=2
-            ),
+            discriminator=pk.PatchDiscriminator(image_size=32, filters=8, n_layers=2),
             image_size=32,
         )
 
@@ -367,9 +363,7 @@ def test_resnet_config_round_trip():
     g2.set_weights(g.get_weights())
     x = np.random.default_rng(2).uniform(-1, 1, (2, 32, 64, 1))
     x = x.astype("float32")
-    np.testing.assert_array_equal(
-        _np(g(x, training=False)), _np(g2(x, training=False))
-    )
+    np.testing.assert_array_equal(_np(g(x, training=False)), _np(g2(x, training=False)))
 
 
 # Attention U-Net ----------------------------------------------------------
@@ -383,9 +377,9 @@ def test_attention_adds_exactly_the_gate_parameters():
     # F_int = 16, 16, 8, 4: 16·66+1, 16·66+1, 8·34+1, 4·18+1.
     assert extra == 1057 + 1057 + 273 + 73 == 2460
     assert g.count_params() == plain.count_params() + extra
-    assert g.count_params() == unet_param_count(
-        depth=5, filters=8, max_filters=32
-    ) + extra
+    assert (
+        g.count_params() == unet_param_count(depth=5, filters=8, max_filters=32) + extra
+    )
     for i, (s, f) in enumerate(zip(SKIPS, DEC)):
         theta = g.get_layer(f"generator_att{i}_theta")
         phi = g.get_layer(f"generator_att{i}_phi")
@@ -557,9 +551,7 @@ class _WideUp(pk.UNetGenerator):
 
     def up_block(self, x, filters, *, norm, dropout, name):
         x = super().up_block(x, filters, norm=norm, dropout=dropout, name=name)
-        return keras.layers.Conv2D(
-            filters, 1, use_bias=False, name=f"{name}_mix"
-        )(x)
+        return keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_mix")(x)
 
 
 def test_options_wrap_the_overridden_hooks():
@@ -611,21 +603,13 @@ def test_unet_options_config_round_trip_and_old_configs():
     assert _dumps(g2.get_config()) == _dumps(config)
     g2.set_weights(g.get_weights())
     x, _ = tiny_arrays(n=2, size=32)
-    np.testing.assert_array_equal(
-        _np(g(x, training=False)), _np(g2(x, training=False))
-    )
+    np.testing.assert_array_equal(_np(g(x, training=False)), _np(g2(x, training=False)))
     # Defaults are off and saved; a config from before the options exists
     # rebuilds the plain U-Net.
     plain = tiny_unet().get_config()
     assert plain["attention"] is False and plain["residual_blocks"] == 0
-    old = {
-        k: v
-        for k, v in plain.items()
-        if k not in ("attention", "residual_blocks")
-    }
-    assert _dumps(pk.UNetGenerator.from_config(old).get_config()) == _dumps(
-        plain
-    )
+    old = {k: v for k, v in plain.items() if k not in ("attention", "residual_blocks")}
+    assert _dumps(pk.UNetGenerator.from_config(old).get_config()) == _dumps(plain)
 
 
 # Every variant trains, saves, loads and exports ---------------------------
@@ -652,9 +636,7 @@ def trained(request):
     generator = VARIANTS[request.param]()
     model = pk.Pix2Pix(
         generator=generator,
-        discriminator=pk.PatchDiscriminator(
-            image_size=32, filters=8, n_layers=2
-        ),
+        discriminator=pk.PatchDiscriminator(image_size=32, filters=8, n_layers=2),
         image_size=32,
     )
     model.compile()
@@ -670,10 +652,7 @@ def test_variant_trains_through_pix2pix_fit(trained):
         assert np.all(np.isfinite(history[key])), key
     after = model.generator.trainable_variables
     assert len(after) == len(before)
-    changed = {
-        v.path: float(np.max(np.abs(_np(v) - b)))
-        for v, b in zip(after, before)
-    }
+    changed = {v.path: float(np.max(np.abs(_np(v) - b))) for v, b in zip(after, before)}
     # Adam moves every weight with a nonzero gradient by about lr = 2e-4
     # per step; all kernels (convs, gates, residual blocks) get one.
     kernels = {p: d for p, d in changed.items() if p.endswith("kernel")}
@@ -701,9 +680,7 @@ def test_variant_save_load_keras_identical_predict(trained, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert type(loaded.generator) is type(model.generator)
-    assert _dumps(loaded.generator.get_config()) == _dumps(
-        model.generator.get_config()
-    )
+    assert _dumps(loaded.generator.get_config()) == _dumps(model.generator.get_config())
     assert loaded.generator.count_params() == model.generator.count_params()
     np.testing.assert_array_equal(
         loaded.predict(x, verbose=0), model.predict(x, verbose=0)
@@ -729,6 +706,4 @@ def test_variant_config_round_trip(trained):
     assert _dumps(g2.get_config()) == _dumps(config)
     g2.set_weights(g.get_weights())
     x, _ = tiny_arrays(n=2, size=32, seed=8)
-    np.testing.assert_array_equal(
-        _np(g2(x, training=False)), _np(g(x, training=False))
-    )
+    np.testing.assert_array_equal(_np(g2(x, training=False)), _np(g(x, training=False)))

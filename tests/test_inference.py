@@ -65,8 +65,7 @@ def test_evaluate_scores_the_predict_output(trained):
     x, y = tiny_arrays(4, seed=5)
     logs = trained.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     fake = trained.predict(x, verbose=0)
-    assert logs["g_l1"] == pytest.approx(float(np.mean(np.abs(fake - y))),
-                                         rel=1e-5)
+    assert logs["g_l1"] == pytest.approx(float(np.mean(np.abs(fake - y))), rel=1e-5)
 
 
 def test_export_equals_predict(trained, tmp_path):
@@ -93,7 +92,10 @@ def test_batch_norm_momentum_and_unnormalized_bottleneck_by_default():
 def test_classic_configuration_is_reproducible():
     plain = pk.UNetGenerator(image_size=32, filters=8, max_filters=32)
     classic = pk.UNetGenerator(
-        image_size=32, filters=8, max_filters=32, bn_momentum=0.99,
+        image_size=32,
+        filters=8,
+        max_filters=32,
+        bn_momentum=0.99,
         normalize_innermost=True,
     )
     norms = _batch_norms(classic)
@@ -113,15 +115,17 @@ def test_momentum_is_the_moving_average_rate():
     """moving_mean after one training call = m·0 + (1 - m)·batch mean."""
     keras.utils.set_random_seed(0)
     for m in (0.9, 0.99):
-        g = pk.UNetGenerator(image_size=32, filters=8, max_filters=32,
-                             bn_momentum=m, dropout=0.0)
+        g = pk.UNetGenerator(
+            image_size=32, filters=8, max_filters=32, bn_momentum=m, dropout=0.0
+        )
         bn = g.get_layer("generator_down1_norm")
         x, _ = tiny_arrays(2, seed=7)
         probe = keras.Model(g.input, g.get_layer("generator_down1_conv").output)
         batch_mean = _np(probe(x)).mean(axis=(0, 1, 2))
         g(x, training=True)
-        np.testing.assert_allclose(_np(bn.moving_mean), (1 - m) * batch_mean,
-                                   rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(
+            _np(bn.moving_mean), (1 - m) * batch_mean, rtol=1e-4, atol=1e-7
+        )
 
 
 def test_inference_dropout_is_off_by_default_and_switchable(trained):
@@ -130,8 +134,11 @@ def test_inference_dropout_is_off_by_default_and_switchable(trained):
     base = trained.predict(x, verbose=0)  # traces predict_function
     trained.inference_dropout = True
     try:
-        drops = [layer for layer in trained.generator._flatten_layers()
-                 if isinstance(layer, NoiseDropout)]
+        drops = [
+            layer
+            for layer in trained.generator._flatten_layers()
+            if isinstance(layer, NoiseDropout)
+        ]
         assert len(drops) == 3 and all(d.at_inference for d in drops)
         a = trained.predict(x, verbose=0)
         b = trained.predict(x, verbose=0)
@@ -162,8 +169,9 @@ def test_inference_dropout_survives_save_load_and_export(trained, tmp_path):
     assert np.mean(c != d) > 0.9
     # Dropout only: without it, the loaded model predicts like the original.
     loaded.inference_dropout = False
-    np.testing.assert_allclose(loaded.predict(x, verbose=0),
-                               trained.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), trained.predict(x, verbose=0), atol=1e-6
+    )
 
 
 def test_deterministic_model_saves_deterministic(trained, tmp_path):
@@ -172,8 +180,9 @@ def test_deterministic_model_saves_deterministic(trained, tmp_path):
     loaded = keras.saving.load_model(path)
     assert loaded.inference_dropout is False
     x, _ = tiny_arrays(2, seed=10)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0),
-                                  loaded.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        loaded.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    )
 
 
 def test_generator_option_in_constructor():
@@ -192,8 +201,7 @@ def test_bad_settings_are_refused():
         pk.UNetGenerator(image_size=32, filters=8, bn_momentum=1.0)
     model = pk.Pix2Pix(
         generator=pk.UNetGenerator(image_size=32, filters=8, dropout=0.0),
-        discriminator=pk.PatchDiscriminator(image_size=32, filters=8,
-                                            n_layers=2),
+        discriminator=pk.PatchDiscriminator(image_size=32, filters=8, n_layers=2),
         image_size=32,
     )
     with pytest.raises(ValueError, match="no NoiseDropout layer"):
@@ -239,8 +247,9 @@ def _training_mode_no_dropout(g, x):
     for d in drops:
         d.rate = 0.0
     try:
-        return np.concatenate([_np(g(x[i:i + 1], training=True))
-                               for i in range(len(x))])
+        return np.concatenate(
+            [_np(g(x[i : i + 1], training=True)) for i in range(len(x))]
+        )
     finally:
         for d, rate in zip(drops, rates):
             d.rate = rate
@@ -255,8 +264,12 @@ def test_default_inference_statistics_are_per_image():
     assert len(norms) == 7
     assert all(isinstance(n, pk.BatchNormalization) for n in norms)
     assert {n.inference_statistics for n in norms} == {"image"}
-    assert pk.ResnetGenerator(image_size=32, filters=4, n_blocks=1,
-                              norm="batch").inference_statistics == "image"
+    assert (
+        pk.ResnetGenerator(
+            image_size=32, filters=4, n_blocks=1, norm="batch"
+        ).inference_statistics
+        == "image"
+    )
 
 
 def test_unrepresentative_moving_statistics_break_only_the_moving_mode():
@@ -291,15 +304,15 @@ def test_per_image_inference_is_batch_independent_and_ignores_moving_stats():
     x, _ = tiny_arrays(5, seed=13)
     together = model.predict(x, batch_size=5, verbose=0)
     for i in range(5):
-        alone = model.predict(x[i:i + 1], batch_size=1, verbose=0)
-        np.testing.assert_allclose(alone, together[i:i + 1], atol=1e-5)
+        alone = model.predict(x[i : i + 1], batch_size=1, verbose=0)
+        np.testing.assert_allclose(alone, together[i : i + 1], atol=1e-5)
     # In a batch with other images, or with other moving averages: same.
     mixed = np.concatenate([x[:1], -x[1:]])
-    np.testing.assert_allclose(model.predict(mixed, verbose=0)[:1],
-                               together[:1], atol=1e-5)
+    np.testing.assert_allclose(
+        model.predict(mixed, verbose=0)[:1], together[:1], atol=1e-5
+    )
     _skewed(model)
-    np.testing.assert_allclose(model.predict(x, verbose=0), together,
-                               atol=1e-5)
+    np.testing.assert_allclose(model.predict(x, verbose=0), together, atol=1e-5)
 
 
 def test_export_evaluate_and_serving_equal_predict_with_image_statistics(
@@ -312,11 +325,9 @@ def test_export_evaluate_and_serving_equal_predict_with_image_statistics(
     x, y = tiny_arrays(3, seed=14)
     want = model.predict(x, verbose=0)
     served = tf.saved_model.load(model.export(os.fspath(tmp_path / "g")))
-    np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(), want,
-                               atol=1e-5)
+    np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(), want, atol=1e-5)
     logs = model.evaluate(x, y, batch_size=3, verbose=0, return_dict=True)
-    assert logs["g_l1"] == pytest.approx(float(np.mean(np.abs(want - y))),
-                                         rel=1e-5)
+    assert logs["g_l1"] == pytest.approx(float(np.mean(np.abs(want - y))), rel=1e-5)
     # `pix2pix serve` (a .keras model and a SavedModel) translates an image
     # of the model's size as predict() does, to uint8 rounding.
     from pix2pix_keras.serve import Translator
@@ -324,8 +335,7 @@ def test_export_evaluate_and_serving_equal_predict_with_image_statistics(
     model_path = os.fspath(tmp_path / "m.keras")
     model.save(model_path)
     image = np.round((x[0] + 1.0) * 127.5).astype("uint8")
-    expected = model.predict(image[None].astype("float32") / 127.5 - 1.0,
-                             verbose=0)[0]
+    expected = model.predict(image[None].astype("float32") / 127.5 - 1.0, verbose=0)[0]
     expected = np.clip(np.round((expected + 1.0) * 127.5), 0, 255)
     for path, size in ((model_path, None), (os.fspath(tmp_path / "g"), 32)):
         out, _ = Translator(path, image_size=size).translate_array(image)
@@ -344,8 +354,9 @@ def test_inference_statistics_survive_save_load(tmp_path):
         loaded = keras.saving.load_model(path)
         assert loaded.inference_statistics == value
         assert loaded.generator.get_config()["inference_statistics"] == value
-        np.testing.assert_array_equal(loaded.predict(x, verbose=0),
-                                      model.predict(x, verbose=0))
+        np.testing.assert_array_equal(
+            loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+        )
 
 
 def test_models_saved_before_the_option_keep_the_moving_statistics():
@@ -356,11 +367,14 @@ def test_models_saved_before_the_option_keep_the_moving_statistics():
     data = np.load(os.path.join(HERE, "data", "legacy_pix2pix.npz"))
     model = keras.saving.load_model(path)
     assert model.inference_statistics == "moving"
-    np.testing.assert_allclose(model.predict(data["x"], verbose=0),
-                               data["predict"], atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(data["x"], verbose=0), data["predict"], atol=1e-6
+    )
     model.inference_statistics = "image"  # the one-line opt-in
-    assert float(np.max(np.abs(model.predict(data["x"], verbose=0)
-                               - data["predict"]))) > 1e-3
+    assert (
+        float(np.max(np.abs(model.predict(data["x"], verbose=0) - data["predict"])))
+        > 1e-3
+    )
 
 
 def test_switching_drops_the_cached_predict_function():
@@ -373,14 +387,12 @@ def test_switching_drops_the_cached_predict_function():
     moving = model.predict(x, verbose=0)
     assert float(np.mean(np.abs(image - moving))) > 0.05
     model.generator.inference_statistics = "image"
-    np.testing.assert_array_equal(model.generator.predict(x, verbose=0),
-                                  image)
+    np.testing.assert_array_equal(model.generator.predict(x, verbose=0), image)
 
 
 def test_bad_inference_statistics_are_refused():
     with pytest.raises(ValueError, match="inference_statistics.*'image'"):
-        pk.UNetGenerator(image_size=32, filters=8,
-                         inference_statistics="batch")
+        pk.UNetGenerator(image_size=32, filters=8, inference_statistics="batch")
     g = pk.UNetGenerator(image_size=32, filters=8)
     with pytest.raises(ValueError, match="Received: inference_statistics=1"):
         g.inference_statistics = 1
@@ -391,26 +403,29 @@ def test_bad_inference_statistics_are_refused():
 def test_batch_normalization_layer_matches_training_at_batch_one():
     rng = np.random.default_rng(5)
     x = (rng.normal(size=(3, 6, 5, 4)) * 2 + 1).astype("float32")
-    layer = pk.BatchNormalization(inference_statistics="image",
-                                  beta_initializer="ones",
-                                  gamma_initializer=keras.initializers.Constant(2.0))
+    layer = pk.BatchNormalization(
+        inference_statistics="image",
+        beta_initializer="ones",
+        gamma_initializer=keras.initializers.Constant(2.0),
+    )
     layer.build(x.shape)
     for i in range(3):
-        inference = _np(layer(x[i:i + 1], training=False))
+        inference = _np(layer(x[i : i + 1], training=False))
         weights = layer.get_weights()
-        training = _np(layer(x[i:i + 1], training=True))
+        training = _np(layer(x[i : i + 1], training=True))
         layer.set_weights(weights)
         np.testing.assert_array_equal(inference, training)
         # Instance norm with the layer's scale and offset:
         mean = x[i].mean(axis=(0, 1))
         var = x[i].var(axis=(0, 1))
         np.testing.assert_allclose(
-            inference[0], 2.0 * (x[i] - mean) / np.sqrt(var + 1e-3) + 1.0,
-            atol=1e-5)
+            inference[0], 2.0 * (x[i] - mean) / np.sqrt(var + 1e-3) + 1.0, atol=1e-5
+        )
     # A frozen layer in training mode normalizes as at inference.
     layer.trainable = False
-    np.testing.assert_array_equal(_np(layer(x, training=True)),
-                                  _np(layer(x, training=False)))
+    np.testing.assert_array_equal(
+        _np(layer(x, training=True)), _np(layer(x, training=False))
+    )
     again = pk.BatchNormalization.from_config(layer.get_config())
     assert again.inference_statistics == "image"
 
@@ -418,8 +433,9 @@ def test_batch_normalization_layer_matches_training_at_batch_one():
 def test_resnet_with_a_noise_input_keeps_the_moving_statistics():
     """Per-image statistics would erase the spatially constant code z, as
     instance norm does; a noisy ResNet defaults to the moving averages."""
-    g = pk.ResnetGenerator(image_size=32, filters=4, n_blocks=1,
-                           norm="batch", latent_dim=4)
+    g = pk.ResnetGenerator(
+        image_size=32, filters=4, n_blocks=1, norm="batch", latent_dim=4
+    )
     assert g.inference_statistics == "moving"
     x, _ = tiny_arrays(1, seed=17)
     z = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")

@@ -20,8 +20,9 @@ def numpy_instance_norm(x, eps=1e-5):
 def test_instance_norm_matches_numpy_reference(shape):
     rng = np.random.default_rng(0)
     # Offsets and scales differ per image and channel, as in real features.
-    x = (rng.normal(size=shape) * rng.uniform(0.1, 5, shape[:1] + (1, 1) +
-         shape[3:]) + rng.uniform(-3, 3, shape[:1] + (1, 1) + shape[3:]))
+    x = rng.normal(size=shape) * rng.uniform(
+        0.1, 5, shape[:1] + (1, 1) + shape[3:]
+    ) + rng.uniform(-3, 3, shape[:1] + (1, 1) + shape[3:])
     x = x.astype("float32")
     layer = make_norm("instance", "in")
     got = keras.ops.convert_to_numpy(layer(x, training=True))
@@ -45,8 +46,7 @@ def test_instance_norm_epsilon_is_pytorch_default():
 
 def test_instance_norm_everywhere_in_generator_and_discriminator():
     g = pk.UNetGenerator(image_size=32, filters=8, norm="instance")
-    d = pk.PatchDiscriminator(image_size=32, filters=8, n_layers=2,
-                              norm="instance")
+    d = pk.PatchDiscriminator(image_size=32, filters=8, n_layers=2, norm="instance")
     for model in (g, d):
         kinds = {type(layer).__name__ for layer in model.layers}
         assert "BatchNormalization" not in kinds
@@ -72,8 +72,8 @@ def test_bottleneck_is_not_normalized_and_carries_information():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(normed), 0.0)
     # `normalize_innermost=True` (kept to reproduce classic networks) does
     # exactly that: the bottleneck is constant whatever the input.
-    classic = pk.UNetGenerator(image_size=32, filters=8, norm="instance",
-                               normalize_innermost=True)
-    probe = keras.Model(classic.input,
-                        classic.get_layer("generator_down4_norm").output)
+    classic = pk.UNetGenerator(
+        image_size=32, filters=8, norm="instance", normalize_innermost=True
+    )
+    probe = keras.Model(classic.input, classic.get_layer("generator_down4_norm").output)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(probe(x)), 0.0)

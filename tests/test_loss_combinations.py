@@ -23,18 +23,21 @@ def _np(x):
 
 def multiscale_pix2pix(size=32, num_scales=2):
     return pk.Pix2Pix(
-        generator=pk.UNetGenerator(image_size=size, filters=8,
-                                   max_filters=32),
+        generator=pk.UNetGenerator(image_size=size, filters=8, max_filters=32),
         discriminator=pk.MultiScaleDiscriminator(
-            image_size=size, num_scales=num_scales, n_layers=1, filters=8,
-            max_filters=32),
+            image_size=size,
+            num_scales=num_scales,
+            n_layers=1,
+            filters=8,
+            max_filters=32,
+        ),
         image_size=size,
     )
 
 
 def _lsgan(logits_real, logits_fake):
     g = np.mean((logits_fake - 1) ** 2)
-    d = 0.5 * (np.mean((logits_real - 1) ** 2) + np.mean(logits_fake ** 2))
+    d = 0.5 * (np.mean((logits_real - 1) ** 2) + np.mean(logits_fake**2))
     return g, d
 
 
@@ -44,20 +47,20 @@ def test_l2_reconstruction_replaces_l1_in_g_loss():
     x, y = tiny_arrays(4, seed=1)
     logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     fake = model.predict(x, verbose=0)
-    assert logs["g_l2"] == pytest.approx(float(np.mean((fake - y) ** 2)),
-                                         rel=1e-5)
-    assert logs["g_l1"] == pytest.approx(float(np.mean(np.abs(fake - y))),
-                                         rel=1e-5)
+    assert logs["g_l2"] == pytest.approx(float(np.mean((fake - y) ** 2)), rel=1e-5)
+    assert logs["g_l1"] == pytest.approx(float(np.mean(np.abs(fake - y))), rel=1e-5)
     assert logs["g_loss"] == pytest.approx(
-        logs["g_gan"] + 50.0 * logs["g_l2"], rel=1e-5)
+        logs["g_gan"] + 50.0 * logs["g_l2"], rel=1e-5
+    )
     history = model.fit(tiny_dataset(n=4), epochs=1, verbose=0)
     assert "g_l2" in history.history
 
 
 def test_vgg_perceptual_loss_is_weighted_and_reported():
     keras.utils.set_random_seed(0)
-    vgg = losses.VGGPerceptualLoss(layers=LAYERS, layer_weights=(1.0, 0.5),
-                                   weights=None)
+    vgg = losses.VGGPerceptualLoss(
+        layers=LAYERS, layer_weights=(1.0, 0.5), weights=None
+    )
     model = tiny_pix2pix()
     model.compile(perceptual_weight=2.0, perceptual_loss=vgg)
     x, y = tiny_arrays(4, seed=2)
@@ -66,28 +69,33 @@ def test_vgg_perceptual_loss_is_weighted_and_reported():
     assert logs["g_vgg"] == pytest.approx(float(vgg(y, fake)), rel=1e-4)
     assert logs["g_vgg"] > 0
     assert logs["g_loss"] == pytest.approx(
-        logs["g_gan"] + 100.0 * logs["g_l1"] + 2.0 * logs["g_vgg"], rel=1e-5)
+        logs["g_gan"] + 100.0 * logs["g_l1"] + 2.0 * logs["g_vgg"], rel=1e-5
+    )
     # The VGG weights are not the model's: same weight count as without it.
     assert len(model.weights) == len(tiny_pix2pix().weights)
     g_before = [w.copy() for w in model.generator.get_weights()]
     vgg_before = [w.copy() for w in vgg.feature_model.get_weights()]
     history = model.fit(tiny_dataset(n=4), epochs=1, verbose=0)
     assert np.isfinite(history.history["g_vgg"][0])
-    assert any(np.any(a != b) for a, b in
-               zip(g_before, model.generator.get_weights()))
+    assert any(np.any(a != b) for a, b in zip(g_before, model.generator.get_weights()))
     for a, b in zip(vgg_before, vgg.feature_model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
 def test_perceptual_loss_from_a_weights_file_survives_save_load(tmp_path):
     keras.utils.set_random_seed(0)
-    vgg_model = keras.applications.VGG19(include_top=False, weights=None,
-                                         input_shape=(None, None, 3))
+    vgg_model = keras.applications.VGG19(
+        include_top=False, weights=None, input_shape=(None, None, 3)
+    )
     weights = os.fspath(tmp_path / "vgg19.weights.h5")
     vgg_model.save_weights(weights)
     model = tiny_pix2pix()
-    model.compile(perceptual_weight=1.0, perceptual_loss=losses.VGGPerceptualLoss(
-        layers=LAYERS, layer_weights=(1.0, 1.0), weights=weights))
+    model.compile(
+        perceptual_weight=1.0,
+        perceptual_loss=losses.VGGPerceptualLoss(
+            layers=LAYERS, layer_weights=(1.0, 1.0), weights=weights
+        ),
+    )
     model.fit(tiny_dataset(n=2), epochs=1, verbose=0)
     path = os.fspath(tmp_path / "m.keras")
     model.save(path)
@@ -113,10 +121,8 @@ def test_multiscale_gan_loss_is_the_mean_over_scales():
     fake_logits = [_np(t) for t in model.discriminator([x, fake])]
     assert [t.shape[1:3] for t in real_logits] == [(14, 14), (6, 6)]
     per_scale = [_lsgan(r, f) for r, f in zip(real_logits, fake_logits)]
-    assert logs["g_gan"] == pytest.approx(np.mean([g for g, _ in per_scale]),
-                                          rel=1e-5)
-    assert logs["d_loss"] == pytest.approx(np.mean([d for _, d in per_scale]),
-                                           rel=1e-5)
+    assert logs["g_gan"] == pytest.approx(np.mean([g for g, _ in per_scale]), rel=1e-5)
+    assert logs["d_loss"] == pytest.approx(np.mean([d for _, d in per_scale]), rel=1e-5)
     # LSGAN reports the raw mean output, averaged over the scales.
     d_real = np.mean([np.mean(r) for r in real_logits])
     assert logs["d_real"] == pytest.approx(float(d_real), rel=1e-5)
@@ -128,16 +134,19 @@ def test_feature_matching_trains_every_scale_and_round_trips(tmp_path):
     x, y = tiny_arrays(2, seed=5)
     logs = model.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
     fake = model.predict(x, verbose=0)
-    want = feature_matching_loss(model.discriminator.features([x, y]),
-                                 model.discriminator.features([x, fake]))
+    want = feature_matching_loss(
+        model.discriminator.features([x, y]), model.discriminator.features([x, fake])
+    )
     assert logs["g_fm"] == pytest.approx(float(want), rel=1e-5)
     assert logs["g_loss"] == pytest.approx(
-        logs["g_gan"] + 100.0 * logs["g_l1"] + 10.0 * logs["g_fm"], rel=1e-5)
+        logs["g_gan"] + 100.0 * logs["g_l1"] + 10.0 * logs["g_fm"], rel=1e-5
+    )
 
     d_before = [w.copy() for w in model.discriminator.get_weights()]
     history = model.fit(tiny_dataset(n=4), epochs=1, verbose=0)
     assert sorted(history.history) == sorted(
-        ["g_loss", "g_gan", "g_l1", "g_fm", "d_loss", "d_real", "d_fake"])
+        ["g_loss", "g_gan", "g_l1", "g_fm", "d_loss", "d_real", "d_fake"]
+    )
     for scale in model.discriminator.scales:
         kernel = scale.trainable_weights[0]
         idx = [id(w) for w in model.discriminator.weights].index(id(kernel))
@@ -147,28 +156,46 @@ def test_feature_matching_trains_every_scale_and_round_trips(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.feature_matching_weight == 10.0
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0),
-                                  model.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
     a = model.evaluate(x, y, verbose=0, return_dict=True)
     b = loaded.evaluate(x, y, verbose=0, return_dict=True)
     assert b["g_fm"] == pytest.approx(a["g_fm"], rel=1e-5)
     served = tf.saved_model.load(loaded.export(os.fspath(tmp_path / "g")))
-    np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(),
-                               model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        served.serve(tf.constant(x)).numpy(), model.predict(x, verbose=0), atol=1e-5
+    )
 
 
 def test_all_parts_together():
     keras.utils.set_random_seed(0)
-    vgg = losses.VGGPerceptualLoss(layers=LAYERS, layer_weights=(1.0, 1.0),
-                                   weights=None)
+    vgg = losses.VGGPerceptualLoss(
+        layers=LAYERS, layer_weights=(1.0, 1.0), weights=None
+    )
     model = multiscale_pix2pix()
-    model.compile(gan_loss="hinge", reconstruction="l2", lambda_l1=10.0,
-                  perceptual_weight=1.0, perceptual_loss=vgg,
-                  feature_matching_weight=5.0, d_every=2)
+    model.compile(
+        gan_loss="hinge",
+        reconstruction="l2",
+        lambda_l1=10.0,
+        perceptual_weight=1.0,
+        perceptual_loss=vgg,
+        feature_matching_weight=5.0,
+        d_every=2,
+    )
     history = model.fit(tiny_dataset(n=4), epochs=1, verbose=0)
     logs = {k: v[-1] for k, v in history.history.items()}
-    assert set(logs) == {"g_loss", "g_gan", "g_l1", "g_l2", "g_vgg", "g_fm",
-                         "d_loss", "d_real", "d_fake"}
+    assert set(logs) == {
+        "g_loss",
+        "g_gan",
+        "g_l1",
+        "g_l2",
+        "g_vgg",
+        "g_fm",
+        "d_loss",
+        "d_real",
+        "d_fake",
+    }
     assert all(np.isfinite(v) for v in logs.values())
     assert int(model.step_counter) == 2
 
@@ -178,11 +205,9 @@ def test_all_parts_together():
     [
         (dict(reconstruction="l3"), "reconstruction"),
         (dict(perceptual_weight=-1.0), "perceptual_weight"),
-        (dict(feature_matching_weight=float("nan")),
-         "feature_matching_weight"),
+        (dict(feature_matching_weight=float("nan")), "feature_matching_weight"),
         (dict(perceptual_loss=losses.l1_loss), "perceptual_weight"),
-        (dict(perceptual_weight=1.0, perceptual_loss="vgg"),
-         "perceptual_loss"),
+        (dict(perceptual_weight=1.0, perceptual_loss="vgg"), "perceptual_loss"),
     ],
 )
 def test_bad_loss_settings_are_refused(kwargs, match):

@@ -46,9 +46,7 @@ def test_lsgan_discriminator_loss_hand_values():
     value = losses.lsgan_discriminator_loss(D_REAL, D_FAKE)
     _assert_scalar_f32(value)
     assert float(value) == pytest.approx(0.5625, abs=1e-7)
-    expected = 0.5 * (
-        np.mean((_np(D_REAL) - 1) ** 2) + np.mean(_np(D_FAKE) ** 2)
-    )
+    expected = 0.5 * (np.mean((_np(D_REAL) - 1) ** 2) + np.mean(_np(D_FAKE) ** 2))
     assert float(value) == pytest.approx(expected, abs=1e-7)
 
 
@@ -58,9 +56,7 @@ def test_lsgan_losses_match_numpy_on_patch_grids():
     d_fake = rng.normal(size=(2, 30, 30, 1)).astype("float32")
     g = losses.lsgan_generator_loss(d_fake)
     d = losses.lsgan_discriminator_loss(d_real, d_fake)
-    np.testing.assert_allclose(
-        float(g), np.mean((_np(d_fake) - 1) ** 2), rtol=1e-5
-    )
+    np.testing.assert_allclose(float(g), np.mean((_np(d_fake) - 1) ** 2), rtol=1e-5)
     np.testing.assert_allclose(
         float(d),
         0.5 * (np.mean((_np(d_real) - 1) ** 2) + np.mean(_np(d_fake) ** 2)),
@@ -93,8 +89,7 @@ def test_vanilla_discriminator_loss_hand_values():
     #   = 0.5 * [mean(softplus(-d_real)) + mean(softplus(d_fake))].
     sigmoid = lambda z: 1.0 / (1.0 + np.exp(-_np(z)))  # noqa: E731
     expected = 0.5 * (
-        np.mean(-np.log(sigmoid(D_REAL)))
-        + np.mean(-np.log(1.0 - sigmoid(D_FAKE)))
+        np.mean(-np.log(sigmoid(D_REAL))) + np.mean(-np.log(1.0 - sigmoid(D_FAKE)))
     )
     value = losses.vanilla_discriminator_loss(D_REAL, D_FAKE)
     _assert_scalar_f32(value)
@@ -221,9 +216,13 @@ def test_hinge_losses_by_hand():
     # d_fake = [-1, 0]:  relu(1 - 1) = 0, relu(1 + 0) = 1   -> mean 0.5
     d_real = np.array([[2.0, 0.5]], "float32")
     d_fake = np.array([[-1.0, 0.0]], "float32")
-    assert float(losses.hinge_discriminator_loss(d_real, d_fake)) == pytest.approx(0.375)
+    assert float(losses.hinge_discriminator_loss(d_real, d_fake)) == pytest.approx(
+        0.375
+    )
     assert float(losses.hinge_generator_loss(d_fake)) == pytest.approx(0.5)
     assert losses.get_gan_loss("hinge") == (
-        losses.hinge_generator_loss, losses.hinge_discriminator_loss)
+        losses.hinge_generator_loss,
+        losses.hinge_discriminator_loss,
+    )
     # Past the margins D's loss is exactly zero.
     assert float(losses.hinge_discriminator_loss(d_real + 5, d_fake - 5)) == 0.0

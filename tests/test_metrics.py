@@ -41,11 +41,7 @@ def _rng(seed=0):
 
 
 def _images(n=4, size=16, channels=3, seed=0, low=-1.0, high=1.0):
-    return (
-        _rng(seed)
-        .uniform(low, high, (n, size, size, channels))
-        .astype("float32")
-    )
+    return _rng(seed).uniform(low, high, (n, size, size, channels)).astype("float32")
 
 
 def flatten_extractor():
@@ -62,9 +58,7 @@ def photo_pairs():
     """4 CMP val photos at 256×256 in [-1, 1] (float64), noisy and blurred."""
     files = sorted(glob.glob(os.path.join(VAL_PHOTOS, "*.jpg")))[:4]
     if len(files) < 4:
-        raise FileNotFoundError(
-            f"CMP facades val photos expected in {VAL_PHOTOS}"
-        )
+        raise FileNotFoundError(f"CMP facades val photos expected in {VAL_PHOTOS}")
     photos = np.stack(
         [
             np.asarray(
@@ -77,9 +71,7 @@ def photo_pairs():
         ]
     )
     noisy = np.clip(photos + _rng(1).normal(0.0, 0.1, photos.shape), -1.0, 1.0)
-    blurred = np.stack(
-        [gaussian_filter(p, sigma=(1.2, 1.2, 0)) for p in photos]
-    )
+    blurred = np.stack([gaussian_filter(p, sigma=(1.2, 1.2, 0)) for p in photos])
     return {"noise": (photos, noisy), "blur": (photos, blurred)}
 
 
@@ -117,9 +109,7 @@ def test_ssim_matches_skimage_on_real_photos(photo_pairs, kind, sigma):
 def test_psnr_and_l1_match_skimage_and_numpy_on_real_photos(photo_pairs, kind):
     x, y = photo_pairs[kind]
     ours = _np(M.psnr(x, y))
-    reference = [
-        peak_signal_noise_ratio(a, b, data_range=2.0) for a, b in zip(x, y)
-    ]
+    reference = [peak_signal_noise_ratio(a, b, data_range=2.0) for a, b in zip(x, y)]
     assert 20.0 < ours.min() < ours.max() < 40.0
     np.testing.assert_allclose(ours, reference, atol=1e-4, rtol=0)
     np.testing.assert_allclose(
@@ -158,9 +148,7 @@ def test_psnr_of_identical_images_is_inf_and_the_metric_clips_it():
     m.update_state(x, x)
     m.update_state(x, np.clip(x + 0.1, -1, 1))
     per_image = np.minimum(_np(M.psnr(x, np.clip(x + 0.1, -1, 1))), 60.0)
-    assert float(m.result()) == pytest.approx(
-        (120.0 + per_image.sum()) / 4, abs=1e-4
-    )
+    assert float(m.result()) == pytest.approx((120.0 + per_image.sum()) / 4, abs=1e-4)
 
 
 def test_ssim_of_identical_images_is_exactly_one():
@@ -171,9 +159,7 @@ def test_ssim_of_identical_images_is_exactly_one():
     assert float(m.result()) == 1.0
 
 
-@pytest.mark.parametrize(
-    "a, b", [(0.0, 0.5), (-0.8, 0.3), (0.9, 0.9), (-1.0, 1.0)]
-)
+@pytest.mark.parametrize("a, b", [(0.0, 0.5), (-0.8, 0.3), (0.9, 0.9), (-1.0, 1.0)])
 def test_ssim_of_constant_images(a, b):
     # No variance: SSIM = (2ab + c1) / (a² + b² + c1), c1 = (0.01·2)².
     c1 = (0.01 * 2.0) ** 2
@@ -217,9 +203,7 @@ def test_images_outside_minus_one_one_are_rejected(fn):
     x = np.zeros((1, 16, 16, 3), "float32")
     with pytest.raises(ValueError, match=r"`y_pred` must be in \[-1, 1\].*255"):
         fn(x, np.full_like(x, 255.0))
-    with pytest.raises(
-        ValueError, match=r"`y_true` must be in \[-1, 1\].*-1.1"
-    ):
+    with pytest.raises(ValueError, match=r"`y_true` must be in \[-1, 1\].*-1.1"):
         fn(np.full_like(x, -1.1), x)
     with pytest.raises(ValueError, match="NaN"):
         fn(x, np.full_like(x, np.nan))
@@ -231,11 +215,7 @@ def test_ssim_rejects_images_smaller_than_its_window():
     with pytest.raises(ValueError, match="at least filter_size=11"):
         M.ssim(np.zeros((1, 8, 16, 3)), np.zeros((1, 8, 16, 3)))
     assert (
-        float(
-            M.ssim(
-                np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)), filter_size=7
-            )[0]
-        )
+        float(M.ssim(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)), filter_size=7)[0])
         == 1.0
     )
 
@@ -363,13 +343,8 @@ def test_metric_config_round_trip(metric):
         config, sort_keys=True
     )
     serialized = keras.saving.serialize_keras_object(metric)
-    assert (
-        serialized["registered_name"]
-        == f"pix2pix_keras>{type(metric).__name__}"
-    )
-    restored = keras.saving.deserialize_keras_object(
-        json.loads(json.dumps(serialized))
-    )
+    assert serialized["registered_name"] == f"pix2pix_keras>{type(metric).__name__}"
+    restored = keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized)))
     assert type(restored) is type(metric)
     assert restored.get_config() == config
 
@@ -384,9 +359,7 @@ def reference_fid(f1, f2):
     s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
     covmean = scipy.linalg.sqrtm(s1 @ s2)
     diff = mu1 - mu2
-    return float(
-        diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean).real
-    )
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean).real)
 
 
 def _random_spd(d, seed):
@@ -420,9 +393,7 @@ def test_frechet_distance_of_non_commuting_gaussians():
     # 2×2, both general: Tr((Σ₁Σ₂)^½) = √(Tr(Σ₁Σ₂) + 2√(det Σ₁ det Σ₂)).
     s1 = np.array([[2.0, 0.6], [0.6, 1.0]])
     s2 = np.array([[0.5, -0.3], [-0.3, 3.0]])
-    tr_sqrt = math.sqrt(
-        np.trace(s1 @ s2) + 2 * math.sqrt(np.linalg.det(s1 @ s2))
-    )
+    tr_sqrt = math.sqrt(np.trace(s1 @ s2) + 2 * math.sqrt(np.linalg.det(s1 @ s2)))
     expected = 1.0 + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt
     value = M.frechet_distance([1.0, 0.0], s1, [0.0, 0.0], s2)
     assert value == pytest.approx(expected, rel=1e-12)
@@ -454,9 +425,7 @@ def test_frechet_distance_rejects_bad_statistics():
     with pytest.raises(ValueError, match="Mismatched"):
         M.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
     with pytest.raises(ValueError, match="`sigma2` contains NaN"):
-        M.frechet_distance(
-            np.zeros(2), np.eye(2), np.zeros(2), np.full((2, 2), np.nan)
-        )
+        M.frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.full((2, 2), np.nan))
     with pytest.raises(ValueError, match="`mu1` must have 1 dimension"):
         M.frechet_distance(np.zeros((2, 1)), np.eye(2), np.zeros(2), np.eye(2))
 
@@ -467,9 +436,7 @@ def test_frechet_distance_rejects_bad_statistics():
 
 def test_fid_streaming_statistics_match_numpy():
     real, fake = _images(37, 2, seed=7), _images(23, 2, seed=8) * 0.5
-    fid = M.FrechetInceptionDistance(
-        flatten_extractor(), input_size=None, batch_size=5
-    )
+    fid = M.FrechetInceptionDistance(flatten_extractor(), input_size=None, batch_size=5)
     for start, stop in ((0, 7), (7, 20), (20, 37)):
         fid.update_real(real[start:stop])
     fid.update_state(fake=fake[:1])  # a batch of one
@@ -479,12 +446,8 @@ def test_fid_streaming_statistics_match_numpy():
     mu, sigma, n = fid.statistics("real")
     assert (n, fid.num_real, fid.num_fake, fid.feature_dim) == (37, 37, 23, 12)
     np.testing.assert_allclose(mu, f_real.mean(0), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(
-        sigma, np.cov(f_real, rowvar=False), rtol=0, atol=1e-12
-    )
-    assert fid.result() == pytest.approx(
-        reference_fid(f_real, f_fake), rel=1e-6
-    )
+    np.testing.assert_allclose(sigma, np.cov(f_real, rowvar=False), rtol=0, atol=1e-12)
+    assert fid.result() == pytest.approx(reference_fid(f_real, f_fake), rel=1e-6)
 
 
 def test_fid_accumulation_is_stable_for_features_far_from_zero():
@@ -504,9 +467,7 @@ def test_fid_accumulation_is_stable_for_features_far_from_zero():
 @pytest.mark.parametrize("n", [50, 6])  # full rank (12-d) and rank-deficient
 def test_fid_of_a_set_against_itself_is_zero(n):
     images = _images(n, 2, seed=10)
-    fid = M.FrechetInceptionDistance(
-        flatten_extractor(), input_size=None, batch_size=4
-    )
+    fid = M.FrechetInceptionDistance(flatten_extractor(), input_size=None, batch_size=4)
     fid.update_state(real=images, fake=images[::-1])
     _, sigma, _ = fid.statistics("real")
     assert abs(fid.result()) < 1e-10 * np.trace(sigma)
@@ -532,7 +493,8 @@ def test_fid_resizes_to_input_size():
 def test_inception_v3_extractor_end_to_end(tmp_path):
     # Random weights (no download here); 75×75 is InceptionV3's minimum.
     fid = M.FrechetInceptionDistance(
-        "keras_inception_v3", weights=None, input_size=75, batch_size=4)
+        "keras_inception_v3", weights=None, input_size=75, batch_size=4
+    )
     assert fid.extractor.name == "inception_v3"
     images = _images(3, 64, seed=11)
     features = fid.features(images)
@@ -557,9 +519,7 @@ def test_inception_v3_extractor_end_to_end(tmp_path):
 
 
 def test_extractor_from_a_keras_file(tmp_path):
-    model = keras.Sequential(
-        [keras.Input((4, 4, 3)), layers.GlobalAveragePooling2D()]
-    )
+    model = keras.Sequential([keras.Input((4, 4, 3)), layers.GlobalAveragePooling2D()])
     path = str(tmp_path / "extractor.keras")
     model.save(path)
     fid = M.FrechetInceptionDistance(extractor=path, input_size=4)
@@ -571,9 +531,7 @@ def test_extractor_from_a_keras_file(tmp_path):
 
 def test_imagenet_weights_unavailable_gives_a_clear_error(monkeypatch):
     def offline(**kwargs):
-        raise Exception(
-            "URL fetch failure: Temporary failure in name resolution"
-        )
+        raise Exception("URL fetch failure: Temporary failure in name resolution")
 
     monkeypatch.setattr(keras.applications, "InceptionV3", offline)
     with pytest.raises(RuntimeError, match="notop.h5 into ~/.keras/models"):
@@ -594,12 +552,7 @@ def test_fid_bad_input():
 
     def nan_for_second(x):
         f = ops.reshape(x, (-1, 12))
-        return (
-            f
-            * ops.reshape(ops.array([1.0, np.nan, 1.0]), (3, 1))[
-                : ops.shape(f)[0]
-            ]
-        )
+        return f * ops.reshape(ops.array([1.0, np.nan, 1.0]), (3, 1))[: ops.shape(f)[0]]
 
     bad = M.FrechetInceptionDistance(nan_for_second, input_size=None)
     with pytest.raises(
@@ -611,16 +564,13 @@ def test_fid_bad_input():
     with pytest.raises(ValueError, match="pooling='avg'"):
         conv.update_real(_images(2, 2))
     with pytest.raises(ValueError, match="not found"):
-        M.FrechetInceptionDistance(
-            extractor="/nonexistent/inception.weights.h5"
-        )
+        M.FrechetInceptionDistance(extractor="/nonexistent/inception.weights.h5")
     with pytest.raises(ValueError, match="not a dataset"):
         fid.update_real(tf.data.Dataset.from_tensor_slices(_images(2, 2)))
     with pytest.raises(ValueError, match="InceptionV3 needs an `input_size`"):
         M.FrechetInceptionDistance(None, weights=None, input_size=None)
     with pytest.raises(ValueError, match=">= 75"):
-        M.FrechetInceptionDistance("keras_inception_v3", weights=None,
-                                   input_size=32)
+        M.FrechetInceptionDistance("keras_inception_v3", weights=None, input_size=32)
 
 
 # ---------------------------------------------------------------------------
@@ -654,9 +604,7 @@ def test_kid_full_sets_match_brute_force():
 def test_kid_subsets_match_brute_force():
     rng = _rng(13)
     real, fake = rng.normal(size=(11, 4)), rng.normal(0.5, 1.0, size=(14, 4))
-    mean, std = M.kid_from_features(
-        real, fake, subset_size=6, num_subsets=5, seed=3
-    )
+    mean, std = M.kid_from_features(real, fake, subset_size=6, num_subsets=5, seed=3)
     # The documented sampling: per subset, real indices then fake indices.
     sampler = np.random.default_rng(3)
     values = []
@@ -826,9 +774,7 @@ def test_segmentation_ignore_label_inside_the_class_range():
     # predicting 0 on a labelled pixel is an error.
     assert r["num_pixels"] == 6
     assert r["pixel_accuracy"] == pytest.approx(5 / 6)
-    assert math.isnan(r["per_class_iou"][0]) and math.isnan(
-        r["per_class_accuracy"][0]
-    )
+    assert math.isnan(r["per_class_iou"][0]) and math.isnan(r["per_class_accuracy"][0])
     np.testing.assert_allclose(r["per_class_iou"][1:], [0.5, 1.0, 1.0])
     assert r["miou"] == pytest.approx(2.5 / 3)
     assert r["class_accuracy"] == pytest.approx(2.5 / 3)
@@ -876,9 +822,7 @@ def test_fcn_score_with_a_keras_segmenter_on_a_dataset():
     # it (logits = −distance to each class's value), the "blind" one always
     # says class 1.
     ids = _rng(20).integers(0, 3, size=(6, 8, 8)).astype("int32")
-    images = np.repeat((ids / 2.0 * 1.6 - 0.8)[..., None], 3, -1).astype(
-        "float32"
-    )
+    images = np.repeat((ids / 2.0 * 1.6 - 0.8)[..., None], 3, -1).astype("float32")
     centres = np.array([-0.8, 0.0, 0.8], "float32")
     inputs = keras.Input((8, 8, 3))
     logits = layers.Lambda(lambda x: -ops.abs(x[..., :1] - centres))(inputs)
@@ -916,9 +860,7 @@ def test_fcn_score_on_cmp_facades_label_maps():
         return -distance  # (b, h, w, 13) logits
 
     identity = keras.Sequential([keras.Input((64, 64, 3)), layers.Identity()])
-    r = M.fcn_score(
-        oracle, ds, num_classes=13, ignore_label=0, generator=identity
-    )
+    r = M.fcn_score(oracle, ds, num_classes=13, ignore_label=0, generator=identity)
     assert r["miou"] == 1.0 and r["pixel_accuracy"] == 1.0
     assert r["num_pixels"] == 6 * 64 * 64
     assert math.isnan(r["per_class_iou"][0])

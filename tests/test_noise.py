@@ -19,15 +19,15 @@ def tiny_unet(**kw):
 def tiny_resnet(**kw):
     # Batch norm: instance norm would erase the spatially constant z (see
     # test_resnet_refuses_instance_norm_with_noise).
-    return pk.ResnetGenerator(image_size=32, filters=8, n_blocks=2,
-                              norm="batch", **kw)
+    return pk.ResnetGenerator(image_size=32, filters=8, n_blocks=2, norm="batch", **kw)
 
 
 def tiny_noisy_pix2pix(**kw):
     return pk.Pix2Pix(
         generator=tiny_unet(latent_dim=8, **kw),
         discriminator=pk.PatchDiscriminator(
-            image_size=32, filters=8, max_filters=32, n_layers=2),
+            image_size=32, filters=8, max_filters=32, n_layers=2
+        ),
         image_size=32,
     )
 
@@ -44,8 +44,7 @@ def _rel_diff(a, b):
 
 
 def _codes(n, latent_dim, seed):
-    return np.random.default_rng(seed).normal(
-        size=(n, latent_dim)).astype("float32")
+    return np.random.default_rng(seed).normal(size=(n, latent_dim)).astype("float32")
 
 
 # The switch ------------------------------------------------------------
@@ -59,8 +58,10 @@ def test_latent_dim_zero_is_the_classic_network(make):
     assert [l.name for l in off.layers] == [l.name for l in classic.layers]
     assert len(off.inputs) == 1 and off.latent_noise is None
     # Hard-coded, so a change to the classic graph shows up here too.
-    assert classic.count_params() == {
-        "generator": 114_467, "resnet_generator": 51_571}[classic.name]
+    assert (
+        classic.count_params()
+        == {"generator": 114_467, "resnet_generator": 51_571}[classic.name]
+    )
 
 
 @pytest.mark.parametrize("injection", ["input", "all"])
@@ -71,15 +72,13 @@ def test_parameters_added_by_the_noise_input(injection):
     g = tiny_unet(latent_dim=8, latent_injection=injection)
     extra = g.count_params() - tiny_unet().count_params()
     filters = [8, 16, 32, 32, 32]  # depth 5 at 32×32, capped at 32
-    expected = 4 * 4 * 8 * (filters[0] if injection == "input"
-                            else sum(filters))
+    expected = 4 * 4 * 8 * (filters[0] if injection == "input" else sum(filters))
     assert extra == expected == {"input": 1_024, "all": 15_360}[injection]
     latent_layers = [l.name for l in g.layers if "latent" in l.name]
     if injection == "input":
         assert latent_layers == ["latent", "generator_latent0"]
     else:
-        assert latent_layers == ["latent"] + [
-            f"generator_latent{i}" for i in range(5)]
+        assert latent_layers == ["latent"] + [f"generator_latent{i}" for i in range(5)]
     assert [t.name for t in g.inputs] == ["image", "latent"]
     assert tuple(g.inputs[1].shape) == (None, 8)
 
@@ -88,8 +87,10 @@ def test_resnet_noise_input_parameters():
     # z adds 4 input channels to the c7s1-8 conv (7×7) and, with "all",
     # to the 3×3 stride-2 convs d16 and d32 (all bias-free before batch
     # norm).
-    for injection, expected in (("input", 49 * 4 * 8),
-                                ("all", 49 * 4 * 8 + 9 * 4 * (16 + 32))):
+    for injection, expected in (
+        ("input", 49 * 4 * 8),
+        ("all", 49 * 4 * 8 + 9 * 4 * (16 + 32)),
+    ):
         g = tiny_resnet(latent_dim=4, latent_injection=injection)
         extra = g.count_params() - tiny_resnet().count_params()
         assert extra == expected
@@ -100,8 +101,9 @@ def test_resnet_refuses_instance_norm_with_noise():
         pk.ResnetGenerator(image_size=32, filters=8, n_blocks=1, latent_dim=4)
     # Without it z counts (with instance norm it changed the output by
     # 1e-5 of its size: float rounding and the zero-padded borders).
-    g = pk.ResnetGenerator(image_size=32, filters=8, n_blocks=1, norm="none",
-                           latent_dim=4)
+    g = pk.ResnetGenerator(
+        image_size=32, filters=8, n_blocks=1, norm="none", latent_dim=4
+    )
     x, _ = tiny_arrays(n=2, size=32)
     a, b = _np(g([x, _codes(2, 4, 1)])), _np(g([x, _codes(2, 4, 2)]))
     assert _rel_diff(a, b) > 0.01
@@ -122,8 +124,7 @@ def test_same_code_same_output_other_code_other_output(make, injection):
     np.testing.assert_array_equal(_np(g.translate(x, z1)), a)
     np.testing.assert_array_equal(_np(g({"image": x, "latent": z1})), a)
     # An array image with a tensor code (Keras alone refuses the mix).
-    np.testing.assert_array_equal(
-        _np(g([x, keras.ops.convert_to_tensor(z1)])), a)
+    np.testing.assert_array_equal(_np(g([x, keras.ops.convert_to_tensor(z1)])), a)
     assert _rel_diff(a, _np(g([x, z2]))) > 0.01
     # Without z: a new N(0, I) code per call.
     b, c = _np(g(x)), _np(g(x))
@@ -144,16 +145,16 @@ def test_symbolic_call_puts_the_sampler_in_the_outer_graph():
     code = keras.Input((4,))
     explicit = keras.Model([image, code], g([image, code]))
     z = _codes(2, 4, 0)
-    np.testing.assert_allclose(_np(explicit([x, z])), _np(g([x, z])),
-                               atol=1e-6)
+    np.testing.assert_allclose(_np(explicit([x, z])), _np(g([x, z])), atol=1e-6)
 
 
 def test_bad_arguments():
-    for kw, arg in ((dict(latent_dim=-1), "latent_dim"),
-                    (dict(latent_dim=2.0), "latent_dim"),
-                    (dict(latent_dim=True), "latent_dim"),
-                    (dict(latent_dim=4, latent_injection="middle"),
-                     "latent_injection")):
+    for kw, arg in (
+        (dict(latent_dim=-1), "latent_dim"),
+        (dict(latent_dim=2.0), "latent_dim"),
+        (dict(latent_dim=True), "latent_dim"),
+        (dict(latent_dim=4, latent_injection="middle"), "latent_injection"),
+    ):
         with pytest.raises(ValueError, match=f"`{arg}`"):
             tiny_unet(**kw)
         with pytest.raises(ValueError, match=f"`{arg}`"):
@@ -182,8 +183,7 @@ def test_config_round_trip(make):
     z = _codes(2, 6, 3)
     np.testing.assert_array_equal(_np(g2([x, z])), _np(g([x, z])))
     # A config from before the option rebuilds the classic network.
-    old = {k: v for k, v in make().get_config().items()
-           if not k.startswith("latent")}
+    old = {k: v for k, v in make().get_config().items() if not k.startswith("latent")}
     assert type(g).from_config(old).latent_dim == 0
 
 
@@ -195,8 +195,9 @@ def test_fit_save_load_and_diversity_after_training(tmp_path):
     history = model.fit(tiny_dataset(n=16), epochs=1, verbose=0)
     assert int(model.g_optimizer.iterations) == 8
     assert np.isfinite(history.history["g_loss"]).all()
-    assert all(not np.array_equal(a, b)
-               for a, b in zip(before, g.get_weights()) if a.size > 1)
+    assert all(
+        not np.array_equal(a, b) for a, b in zip(before, g.get_weights()) if a.size > 1
+    )
 
     x, _ = tiny_arrays(n=4, size=32, seed=5)
     z1, z2 = _codes(4, 8, 1), _codes(4, 8, 2)
@@ -226,8 +227,7 @@ def test_export_samples_z_and_takes_it_explicitly(tmp_path):
     g = model.generator
     path = model.export(tmp_path / "exported")
     served = tf.saved_model.load(path)
-    assert sorted(served.signatures) == [
-        "serve", "serve_latent", "serving_default"]
+    assert sorted(served.signatures) == ["serve", "serve_latent", "serving_default"]
     x, _ = tiny_arrays(n=2, size=32)
     a, b = _np(served.serve(x)), _np(served.serve(x))
     assert a.shape == (2, 32, 32, 3) and _rel_diff(a, b) > 0.01
@@ -246,5 +246,6 @@ def test_export_samples_z_and_takes_it_explicitly(tmp_path):
     resnet.export(tmp_path / "resnet", verbose=False)
     served = tf.saved_model.load(str(tmp_path / "resnet"))
     z = _codes(2, 2, 0)
-    np.testing.assert_allclose(_np(served.serve_latent(x, z)),
-                               _np(resnet([x, z])), atol=1e-5)
+    np.testing.assert_allclose(
+        _np(served.serve_latent(x, z)), _np(resnet([x, z])), atol=1e-5
+    )

@@ -14,8 +14,7 @@ import nbformat
 import pytest
 
 NOTEBOOKS = sorted(
-    glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks",
-                           "*.ipynb"))
+    glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks", "*.ipynb"))
 )
 
 
@@ -32,8 +31,11 @@ def source(cell):
 
 def test_the_issue_notebooks_exist():
     assert {os.path.basename(p) for p in NOTEBOOKS} >= {
-        "quickstart.ipynb", "data_augmentation.ipynb", "subclassing.ipynb",
-        "evaluation.ipynb"}
+        "quickstart.ipynb",
+        "data_augmentation.ipynb",
+        "subclassing.ipynb",
+        "evaluation.ipynb",
+    }
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

@@ -27,13 +27,28 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 REPOSITORY = "https://github.com/pix2pix-keras/pix2pix-keras"
 SAMPLE = "pix2pix_keras/sample_data/facades/"
 IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "runs", "build", "dist", "site", "*.egg-info",
-    "__pycache__", ".pytest_cache", ".ipynb_checkpoints")
+    ".git",
+    ".venv",
+    "runs",
+    "build",
+    "dist",
+    "site",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ipynb_checkpoints",
+)
 
 
 def _run(*args, cwd=None):
-    out = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True,
-                         text=True, timeout=900, check=False)
+    out = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert out.returncode == 0, f"{args}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     return out.stdout
 
@@ -67,7 +82,8 @@ def metadata(wheel):
 
 def test_twine_check_passes_for_the_sdist_and_the_wheel(dists):
     assert os.path.basename(dists["wheel"]) == (
-        f"pix2pix_keras-{pk.__version__}-py3-none-any.whl")
+        f"pix2pix_keras-{pk.__version__}-py3-none-any.whl"
+    )
     assert os.path.basename(dists["sdist"]) == f"pix2pix-keras-{pk.__version__}.tar.gz"
     assert dists["twine"].count("PASSED") == 2, dists["twine"]
 
@@ -82,20 +98,30 @@ def _dist_info_file(wheel, name):
 
 def test_wheel_holds_license_notice_and_the_sample_with_its_attribution(wheel):
     license_text = _dist_info_file(wheel, "LICENSE")
-    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert (
+        "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    )
     assert "END OF TERMS AND CONDITIONS" in license_text
     notice = " ".join(_dist_info_file(wheel, "NOTICE").split())
-    for needed in ("Apache License, Version 2.0", "CMP Facade Database",
-                   "Radim Tyleček and Radim Šára",
-                   "Spatial Pattern Templates for Recognition",
-                   "GCPR 2013", "https://cmp.felk.cvut.cz/~tylecr1/facade/",
-                   SAMPLE.rstrip("/"), "NOT covered by"):
+    for needed in (
+        "Apache License, Version 2.0",
+        "CMP Facade Database",
+        "Radim Tyleček and Radim Šára",
+        "Spatial Pattern Templates for Recognition",
+        "GCPR 2013",
+        "https://cmp.felk.cvut.cz/~tylecr1/facade/",
+        SAMPLE.rstrip("/"),
+        "NOT covered by",
+    ):
         assert needed in notice, needed
     # The sample: 24 train and 6 val pairs, with the files that describe it.
     for split, pairs in (("train", 24), ("val", 6)):
         for ext in (".jpg", ".png"):
-            names = [n for n in wheel if n.startswith(f"{SAMPLE}{split}/")
-                     and n.endswith(ext)]
+            names = [
+                n
+                for n in wheel
+                if n.startswith(f"{SAMPLE}{split}/") and n.endswith(ext)
+            ]
             assert len(names) == pairs, (split, ext)
     provenance = wheel[SAMPLE + "PROVENANCE.md"].decode("utf-8")
     assert "Spatial Pattern Templates" in provenance and "GCPR 2013" in provenance
@@ -117,8 +143,11 @@ def test_metadata_fields(metadata):
     # The license is the SPDX `License` field; License classifiers are
     # deprecated (setuptools 77+ warns about them).
     assert [c for c in found if c.startswith("License ::")] == []
-    versions = [c.rsplit(" :: ", 1)[1] for c in found
-                if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    versions = [
+        c.rsplit(" :: ", 1)[1]
+        for c in found
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
     assert versions == ["3.10", "3.11", "3.12", "3.13"]  # from Requires-Python up
     urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL"))
     assert urls == {
@@ -143,24 +172,38 @@ def test_long_description_links_are_absolute_and_the_readme_stays_relative(metad
     assert [t for t in targets if not t.startswith(("https://", "#"))] == []
     pictures = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", description)
     raw = "https://raw.githubusercontent.com/pix2pix-keras/pix2pix-keras/main/"
-    assert pictures == [raw + "docs/images/demo_grid.jpg", raw + "docs/images/serve.png"]
+    assert pictures == [
+        raw + "docs/images/demo_grid.jpg",
+        raw + "docs/images/serve.png",
+    ]
     assert REPOSITORY + "/blob/main/docs/quickstart.md" in targets
     # On GitHub the README keeps its relative links, and says the same.
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
     assert "](docs/images/demo_grid.jpg)" in readme
     assert len(_targets(readme)) == len(targets)
-    assert re.sub(r"\]\([^)\s]+\)", "]()", readme).strip() == re.sub(
-        r"\]\([^)\s]+\)", "]()", description).strip()
+    assert (
+        re.sub(r"\]\([^)\s]+\)", "]()", readme).strip()
+        == re.sub(r"\]\([^)\s]+\)", "]()", description).strip()
+    )
 
 
 def test_sdist_holds_the_project_files(dists):
     with tarfile.open(dists["sdist"]) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
-    for name in ("LICENSE", "NOTICE", "README.md", "CHANGELOG.md",
-                 "CITATION.cff", "setup.py", "setup.cfg", "pyproject.toml",
-                 SAMPLE + "PROVENANCE.md", SAMPLE + "CITATION.bib",
-                 SAMPLE + "val/cmp_b0023.png"):
+    for name in (
+        "LICENSE",
+        "NOTICE",
+        "README.md",
+        "CHANGELOG.md",
+        "CITATION.cff",
+        "setup.py",
+        "setup.cfg",
+        "pyproject.toml",
+        SAMPLE + "PROVENANCE.md",
+        SAMPLE + "CITATION.bib",
+        SAMPLE + "val/cmp_b0023.png",
+    ):
         assert name in names, name
 
 
@@ -174,9 +217,16 @@ def test_citation_cff_cites_the_paper_and_the_package():
     assert cff["repository-code"] == REPOSITORY
     assert cff["message"] and cff["authors"]
     paper, facades = cff["references"]
-    assert paper["title"] == "Image-to-Image Translation with Conditional Adversarial Networks"
+    assert (
+        paper["title"]
+        == "Image-to-Image Translation with Conditional Adversarial Networks"
+    )
     assert [a["family-names"] for a in paper["authors"]] == [
-        "Isola", "Zhu", "Zhou", "Efros"]
+        "Isola",
+        "Zhu",
+        "Zhou",
+        "Efros",
+    ]
     assert paper["year"] == 2017 and paper["url"] == "https://arxiv.org/abs/1611.07004"
     assert [a["family-names"] for a in facades["authors"]] == ["Tyleček", "Šára"]
     assert facades["year"] == 2013

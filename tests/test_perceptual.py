@@ -89,16 +89,12 @@ def test_preprocess_is_the_caffe_formula(vgg_loss):
     #   ( 1,  1,  1) -> BGR (255, 255, 255) - mean
     #   ( 1,  0, -1) -> BGR (0, 127.5, 255) - mean
     #                 = (-103.939, 10.721, 131.32)
-    pixels = np.array(
-        [[[[-1, -1, -1], [1, 1, 1], [1, 0, -1]]]], dtype="float32"
-    )
+    pixels = np.array([[[[-1, -1, -1], [1, 1, 1], [1, 0, -1]]]], dtype="float32")
     x = ops.convert_to_numpy(vgg_loss.preprocess(pixels))
     assert x.dtype == np.float32
     np.testing.assert_allclose(x[0, 0, 0], -CAFFE_MEAN_BGR, atol=1e-4)
     np.testing.assert_allclose(x[0, 0, 1], 255.0 - CAFFE_MEAN_BGR, atol=1e-4)
-    np.testing.assert_allclose(
-        x[0, 0, 2], [-103.939, 10.721, 131.32], atol=1e-4
-    )
+    np.testing.assert_allclose(x[0, 0, 2], [-103.939, 10.721, 131.32], atol=1e-4)
     np.testing.assert_allclose(
         ops.convert_to_numpy(vgg_loss.preprocess(TARGET)),
         caffe_by_hand(TARGET),
@@ -144,9 +140,7 @@ def test_loss_equals_hand_computation_with_random_weights():
         np.testing.assert_array_equal(a, b)
 
 
-def test_weights_file_loss_equals_hand_computation_on_its_model(
-    vgg_file, vgg_loss
-):
+def test_weights_file_loss_equals_hand_computation_on_its_model(vgg_file, vgg_loss):
     vgg, _ = vgg_file
     reference = truncated(vgg, DEFAULT_LAYERS)
     # Same network: the features are bit-identical to the saved model's.
@@ -154,9 +148,7 @@ def test_weights_file_loss_equals_hand_computation_on_its_model(
     for mine, ref in zip(vgg_loss.features(GENERATED), reference(x)):
         np.testing.assert_array_equal(mine, ref)
     expected = loss_by_hand(reference, DEFAULT_WEIGHTS, TARGET, GENERATED)
-    np.testing.assert_allclose(
-        float(vgg_loss(TARGET, GENERATED)), expected, rtol=1e-5
-    )
+    np.testing.assert_allclose(float(vgg_loss(TARGET, GENERATED)), expected, rtol=1e-5)
 
 
 def test_layer_selection_and_weights_follow_the_formula(vgg_file, vgg_loss):
@@ -177,9 +169,7 @@ def test_layer_selection_and_weights_follow_the_formula(vgg_file, vgg_loss):
     assert first > 0 and second > 0
     np.testing.assert_allclose(2 * first + 0.5 * second, mixed, rtol=1e-6)
     assert alone == first
-    expected = loss_by_hand(
-        truncated(vgg_file[0], two), (2.0, 0.5), TARGET, GENERATED
-    )
+    expected = loss_by_hand(truncated(vgg_file[0], two), (2.0, 0.5), TARGET, GENERATED)
     np.testing.assert_allclose(mixed, expected, rtol=1e-5)
 
 
@@ -190,9 +180,7 @@ def test_l2_distance_is_the_mean_squared_feature_difference(vgg_file):
     expected = loss_by_hand(
         truncated(vgg, layers), weights, TARGET, GENERATED, square=True
     )
-    np.testing.assert_allclose(
-        float(loss(TARGET, GENERATED)), expected, rtol=1e-5
-    )
+    np.testing.assert_allclose(float(loss(TARGET, GENERATED)), expected, rtol=1e-5)
     assert float(loss(GENERATED, GENERATED)) == 0.0
 
 
@@ -230,9 +218,7 @@ def test_gradients_flow_to_generated_only(vgg_loss):
     with tf.GradientTape() as tape:
         tape.watch(target)
         value = vgg_loss(target, generated)
-    grad_t, grad_g, *grad_w = tape.gradient(
-        value, [target, generated] + model.weights
-    )
+    grad_t, grad_g, *grad_w = tape.gradient(value, [target, generated] + model.weights)
     assert grad_t is None
     grad_g = ops.convert_to_numpy(grad_g)
     assert grad_g.shape == GENERATED.shape
@@ -270,9 +256,7 @@ def test_first_call_inside_tf_function_builds_eagerly(vgg_file, vgg_loss):
     loss = VGGPerceptualLoss(weights=vgg_file[1])
     traced = tf.function(lambda t, g: loss(t, g))
     value = float(traced(TARGET, GENERATED))
-    np.testing.assert_allclose(
-        value, float(vgg_loss(TARGET, GENERATED)), rtol=1e-6
-    )
+    np.testing.assert_allclose(value, float(vgg_loss(TARGET, GENERATED)), rtol=1e-6)
     # The weights were loaded eagerly, not as ops of the traced graph.
     for a, b in zip(loss.feature_model.weights, vgg_loss.feature_model.weights):
         np.testing.assert_array_equal(a, b)
@@ -293,17 +277,13 @@ def test_config_round_trip_reproduces_the_value(vgg_file, vgg_loss):
     }
     restored = VGGPerceptualLoss.from_config(json.loads(json.dumps(config)))
     assert restored.get_config() == config
-    assert float(restored(TARGET, GENERATED)) == float(
-        vgg_loss(TARGET, GENERATED)
-    )
+    assert float(restored(TARGET, GENERATED)) == float(vgg_loss(TARGET, GENERATED))
     # Through Keras's own serialization (registered as pix2pix_keras>...).
     serialized = keras.saving.serialize_keras_object(
         VGGPerceptualLoss(weights=None, distance="l2", resize=(64, 48))
     )
     assert serialized["registered_name"] == "pix2pix_keras>VGGPerceptualLoss"
-    again = keras.saving.deserialize_keras_object(
-        json.loads(json.dumps(serialized))
-    )
+    again = keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized)))
     assert isinstance(again, VGGPerceptualLoss)
     assert again.get_config() == {
         "layers": list(DEFAULT_LAYERS),

@@ -167,9 +167,7 @@ def test_g_loss_is_weighted_sum_with_custom_lambda():
     model = _compiled(lambda_l1=7.5)
     history = model.fit(tiny_dataset(n=2, batch_size=2), epochs=1, verbose=0)
     logs = {k: v[0] for k, v in history.history.items()}
-    assert logs["g_loss"] == pytest.approx(
-        logs["g_gan"] + 7.5 * logs["g_l1"], abs=1e-4
-    )
+    assert logs["g_loss"] == pytest.approx(logs["g_gan"] + 7.5 * logs["g_l1"], abs=1e-4)
 
 
 def test_evaluate_returns_eight_keys_and_changes_nothing():
@@ -192,9 +190,11 @@ def test_evaluate_returns_eight_keys_and_changes_nothing():
     y = np.concatenate([b[1].numpy() for b in ds])
     fake = model.predict(x, verbose=0)
     assert result["psnr"] == pytest.approx(
-        float(np.mean(pk.metrics.psnr(y, fake))), rel=1e-5)
+        float(np.mean(pk.metrics.psnr(y, fake))), rel=1e-5
+    )
     assert result["ssim"] == pytest.approx(
-        float(np.mean(pk.metrics.ssim(y, fake))), rel=1e-5, abs=1e-6)
+        float(np.mean(pk.metrics.ssim(y, fake))), rel=1e-5, abs=1e-6
+    )
     assert result["g_loss"] == pytest.approx(
         result["g_gan"] + 100.0 * result["g_l1"], rel=1e-5
     )
@@ -206,9 +206,13 @@ def test_evaluate_returns_eight_keys_and_changes_nothing():
     for before, after in zip(variables_before, _values(model.variables)):
         np.testing.assert_array_equal(before, after)
     assert (
-        _iterations(model.g_optimizer),
-        _iterations(model.d_optimizer),
-    ) == its == (2, 2)
+        (
+            _iterations(model.g_optimizer),
+            _iterations(model.d_optimizer),
+        )
+        == its
+        == (2, 2)
+    )
     opt_after = _values(model.g_optimizer.variables) + _values(
         model.d_optimizer.variables
     )
@@ -285,9 +289,7 @@ def _manual_losses(model, x, y, gan_loss, lambda_l1):
     else:
         # -log sigmoid(z) = softplus(-z); -log(1 - sigmoid(z)) = softplus(z)
         g_gan = np.mean(_softplus(-d_fake))
-        d_loss = 0.5 * (
-            np.mean(_softplus(-d_real)) + np.mean(_softplus(d_fake))
-        )
+        d_loss = 0.5 * (np.mean(_softplus(-d_real)) + np.mean(_softplus(d_fake)))
         sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
         real_out, fake_out = sigmoid(d_real).mean(), sigmoid(d_fake).mean()
     return dict(
@@ -313,9 +315,7 @@ def test_test_step_losses_match_manual_computation(gan_loss):
     want = _manual_losses(model, x, y, gan_loss, 100.0)
     assert set(got) == EVAL_KEYS
     for key in LOG_KEYS:
-        assert float(got[key]) == pytest.approx(
-            want[key], rel=1e-5, abs=1e-6
-        ), key
+        assert float(got[key]) == pytest.approx(want[key], rel=1e-5, abs=1e-6), key
 
 
 # ----------------------------------------------------------------------
@@ -458,9 +458,7 @@ def test_generator_and_discriminator_channels_must_match():
         image_size=32, out_channels=3, filters=8, max_filters=32, n_layers=2
     )
     with pytest.raises(ValueError) as info:
-        pk.Pix2Pix(
-            generator=generator, discriminator=discriminator, image_size=32
-        )
+        pk.Pix2Pix(generator=generator, discriminator=discriminator, image_size=32)
     message = str(info.value)
     assert "(None, 32, 32, 1)" in message  # generator output
     assert "[(None, 32, 32, 3), (None, 32, 32, 3)]" in message  # D inputs
@@ -479,11 +477,17 @@ def test_gradient_clipping_through_the_optimizers(tmp_path):
 
     def step_norm(before, variables):
         after = _values(variables)
-        return math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
+        return math.sqrt(
+            sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before))
+        )
 
     # SGD with lr 1 moves the weights by exactly the clipped gradient.
-    assert step_norm(g_before, model.generator.trainable_variables) == pytest.approx(1e-3, rel=1e-3)
-    assert step_norm(d_before, model.discriminator.trainable_variables) == pytest.approx(2e-3, rel=1e-3)
+    assert step_norm(g_before, model.generator.trainable_variables) == pytest.approx(
+        1e-3, rel=1e-3
+    )
+    assert step_norm(
+        d_before, model.discriminator.trainable_variables
+    ) == pytest.approx(2e-3, rel=1e-3)
     model.save(tmp_path / "clipped.keras")
     loaded = keras.saving.load_model(tmp_path / "clipped.keras")
     assert loaded.g_optimizer.global_clipnorm == pytest.approx(1e-3)
@@ -494,7 +498,8 @@ def test_d_every_2_logs_d_loss_of_the_d_steps_only():
     """Skipped D steps compute no D loss; the D trackers count D steps."""
     model = _compiled(d_every=2)
     model.fit(tiny_dataset(n=8, batch_size=2), epochs=1, verbose=0)
-    counts = {k: float(keras.ops.convert_to_numpy(t.count))
-              for k, t in model.trackers.items()}
+    counts = {
+        k: float(keras.ops.convert_to_numpy(t.count)) for k, t in model.trackers.items()
+    }
     assert counts["g_loss"] == counts["g_l1"] == counts["d_fake"] == 4
     assert counts["d_loss"] == counts["d_real"] == 2

@@ -67,9 +67,7 @@ def test_show_pairs_default_png_size(tmp_path):
 def test_show_pairs_one_hot_grey_and_ids_columns():
     source, target = _batch(n=2, c_in=13, c_out=1)
     ids = np.argmax(source, axis=-1).astype("int32")
-    fig = show_pairs(
-        (source, target, ids), n=2, columns=("source", "target", "ids")
-    )
+    fig = show_pairs((source, target, ids), n=2, columns=("source", "target", "ids"))
     np.testing.assert_allclose(_shown(fig, 1, 0, 3), to_display(source)[1])
     grey = _shown(fig, 1, 1, 3)
     assert grey.shape == (8, 8, 3)

@@ -45,15 +45,20 @@ def server(tmp_path, monkeypatch):
             pass
 
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(www)))
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(www))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv(pretrained.ORIGIN_ENV,
-                       f"http://127.0.0.1:{httpd.server_address[1]}/")
+    monkeypatch.setenv(
+        pretrained.ORIGIN_ENV, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    )
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     info = pretrained.PRETRAINED[NAME]
-    monkeypatch.setitem(pretrained.PRETRAINED, NAME, dataclasses.replace(
-        info, netG="resnet_6blocks", ngf=2, image_size=32))
+    monkeypatch.setitem(
+        pretrained.PRETRAINED,
+        NAME,
+        dataclasses.replace(info, netG="resnet_6blocks", ngf=2, image_size=32),
+    )
     try:
         yield requests
     finally:
@@ -68,12 +73,16 @@ def _reference():
 
 def test_registry_matches_the_reference_script():
     assert list(pretrained.PRETRAINED) == [
-        "facades_label2photo", "sat2map", "map2sat", "edges2shoes",
-        "day2night"]
+        "facades_label2photo",
+        "sat2map",
+        "map2sat",
+        "edges2shoes",
+        "day2night",
+    ]
     for name, info in pretrained.PRETRAINED.items():
         assert info.origin == (
-            "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/"
-            f"{name}.pth")
+            f"http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/{name}.pth"
+        )
         assert (info.netG, info.ngf, info.image_size) == ("unet_256", 64, 256)
         assert info.file_hash is None  # none is published
 
@@ -89,7 +98,10 @@ def test_from_preset_downloads_converts_and_caches(server, tmp_path):
 
     cache = tmp_path / "keras_home" / "pix2pix" / "pretrained"
     assert sorted(os.listdir(cache)) == [
-        f"{NAME}.keras", f"{NAME}.keras.json", f"{NAME}.pth"]
+        f"{NAME}.keras",
+        f"{NAME}.keras.json",
+        f"{NAME}.pth",
+    ]
     converted = os.stat(cache / f"{NAME}.keras").st_mtime_ns
 
     # Second call: no request, no conversion.
@@ -142,19 +154,23 @@ def test_unknown_and_renamed_presets():
         warnings.simplefilter("always")
         old = pk.Pix2Pix.from_preset("unet_128")
     assert old.generator.count_params() == model.generator.count_params()
-    assert any(issubclass(w.category, DeprecationWarning)
-               and "untrained_unet_128" in str(w.message) for w in caught)
+    assert any(
+        issubclass(w.category, DeprecationWarning)
+        and "untrained_unet_128" in str(w.message)
+        for w in caught
+    )
 
 
-def test_cli_presets_predict_and_serve_take_a_name(server, tmp_path, capsys,
-                                                   monkeypatch):
+def test_cli_presets_predict_and_serve_take_a_name(
+    server, tmp_path, capsys, monkeypatch
+):
     from PIL import Image
+
     from pix2pix_keras import serve as serve_lib
 
     assert cli.main(["presets"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["name", "task", "dataset", "direction",
-                                "input"]
+    assert lines[0].split() == ["name", "task", "dataset", "direction", "input"]
     assert len(lines) == 6
     assert lines[2].split()[0] == "sat2map" and "AtoB" in lines[2]
     assert cli.main(["presets", "--json"]) == 0
@@ -165,19 +181,30 @@ def test_cli_presets_predict_and_serve_take_a_name(server, tmp_path, capsys,
 
     x, data = _reference()
     Image.fromarray(data["input"][0]).save(tmp_path / "labels.png")
-    assert cli.main(["predict", NAME, str(tmp_path / "labels.png"),
-                     str(tmp_path / "out"), "--verbose", "0"]) == 0
+    assert (
+        cli.main(
+            [
+                "predict",
+                NAME,
+                str(tmp_path / "labels.png"),
+                str(tmp_path / "out"),
+                "--verbose",
+                "0",
+            ]
+        )
+        == 0
+    )
     written = np.asarray(Image.open(tmp_path / "out" / "labels.png"))
     expected = np.round((data["train"][0] + 1) * 127.5)
     assert np.abs(written.astype(float) - expected).max() <= 1
     assert server == [f"/{NAME}.pth"]
 
     served = {}
-    monkeypatch.setattr(serve_lib, "serve",
-                        lambda model, **kw: served.setdefault("model", model))
+    monkeypatch.setattr(
+        serve_lib, "serve", lambda model, **kw: served.setdefault("model", model)
+    )
     assert cli.main(["serve", "--model", NAME]) == 0
-    assert served["model"].endswith(os.path.join("pretrained",
-                                                 f"{NAME}.keras"))
+    assert served["model"].endswith(os.path.join("pretrained", f"{NAME}.keras"))
     assert server == [f"/{NAME}.pth"]
 
 

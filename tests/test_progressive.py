@@ -23,12 +23,21 @@ W = [4, 2, 2]
 def progressive_pix2pix(size=16, stage=0, alpha=None):
     return pk.Pix2Pix(
         generator=pk.ProgressiveUNetGenerator(
-            image_size=size, stage=stage, alpha=alpha, filters=FILTERS,
-            max_filters=4 * FILTERS, min_filters=MIN_FILTERS,
+            image_size=size,
+            stage=stage,
+            alpha=alpha,
+            filters=FILTERS,
+            max_filters=4 * FILTERS,
+            min_filters=MIN_FILTERS,
         ),
         discriminator=pk.ProgressivePatchDiscriminator(
-            image_size=size, stage=stage, alpha=alpha, n_layers=2,
-            filters=FILTERS, max_filters=4 * FILTERS, min_filters=MIN_FILTERS,
+            image_size=size,
+            stage=stage,
+            alpha=alpha,
+            n_layers=2,
+            filters=FILTERS,
+            max_filters=4 * FILTERS,
+            min_filters=MIN_FILTERS,
         ),
     )
 
@@ -42,8 +51,7 @@ def compiled(model):
 
 def layer_weights(network):
     return {
-        layer.name: layer.get_weights()
-        for layer in network.layers if layer.weights
+        layer.name: layer.get_weights() for layer in network.layers if layer.weights
     }
 
 
@@ -82,10 +90,10 @@ def scramble(network, seed, skip=()):
 def _g_new_params(w_out, w_in, in_ch=3, out_ch=3):
     """Params of a generator stage at width `w_out` around one of `w_in`."""
     return (
-        (in_ch * w_out + w_out)          # from_rgb: 1x1 conv + bias
+        (in_ch * w_out + w_out)  # from_rgb: 1x1 conv + bias
         + (16 * w_out * w_in + 4 * w_in)  # grow_down: 4x4 conv, BN
         + (16 * 2 * w_in * w_out + 4 * w_out)  # grow_up on [x, skip], BN
-        + (w_out * out_ch + out_ch)      # to_rgb
+        + (w_out * out_ch + out_ch)  # to_rgb
     )
 
 
@@ -108,20 +116,30 @@ def test_grow_copies_every_weight_and_adds_the_new_layers():
             for a, b in zip(values, after[name]):
                 assert np.array_equal(a, b), name
 
-    new_g = {l.name for l in g.layers} - {
-        l.name for l in model.generator.layers}
+    new_g = {l.name for l in g.layers} - {l.name for l in model.generator.layers}
     assert new_g == {
-        "generator_from_rgb1", "generator_from_rgb1_act",
-        "generator_grow1_down_conv", "generator_grow1_down_norm",
-        "generator_grow1_down_act", "generator_grow1_skip",
-        "generator_grow1_up_conv", "generator_grow1_up_norm",
-        "generator_grow1_up_act", "generator_to_rgb1", "generator_fade1",
-        "generator_fade1_down", "generator_fade1_up",
+        "generator_from_rgb1",
+        "generator_from_rgb1_act",
+        "generator_grow1_down_conv",
+        "generator_grow1_down_norm",
+        "generator_grow1_down_act",
+        "generator_grow1_skip",
+        "generator_grow1_up_conv",
+        "generator_grow1_up_norm",
+        "generator_grow1_up_act",
+        "generator_to_rgb1",
+        "generator_fade1",
+        "generator_fade1_down",
+        "generator_fade1_up",
     }
     shapes = {
         name: tuple(g.get_layer(name).weights[0].shape)
-        for name in ("generator_from_rgb1", "generator_grow1_down_conv",
-                     "generator_grow1_up_conv", "generator_to_rgb1")
+        for name in (
+            "generator_from_rgb1",
+            "generator_grow1_down_conv",
+            "generator_grow1_up_conv",
+            "generator_to_rgb1",
+        )
     }
     assert shapes == {
         "generator_from_rgb1": (1, 1, 3, W[1]),
@@ -130,16 +148,22 @@ def test_grow_copies_every_weight_and_adds_the_new_layers():
         "generator_grow1_up_conv": (4, 4, W[1], 2 * W[0]),
         "generator_to_rgb1": (1, 1, W[1], 3),
     }
-    new_d = {l.name for l in d.layers} - {
-        l.name for l in model.discriminator.layers}
+    new_d = {l.name for l in d.layers} - {l.name for l in model.discriminator.layers}
     assert new_d == {
-        "discriminator_from_rgb1", "discriminator_from_rgb1_act",
-        "discriminator_grow1_conv", "discriminator_grow1_norm",
-        "discriminator_grow1_act", "discriminator_fade1",
+        "discriminator_from_rgb1",
+        "discriminator_from_rgb1_act",
+        "discriminator_grow1_conv",
+        "discriminator_grow1_norm",
+        "discriminator_grow1_act",
+        "discriminator_fade1",
         "discriminator_fade1_down",
     }
     assert tuple(d.get_layer("discriminator_grow1_conv").kernel.shape) == (
-        4, 4, W[1], W[0])
+        4,
+        4,
+        W[1],
+        W[0],
+    )
 
     # The alpha weight of each Fade layer counts as one parameter.
     g_added = _g_new_params(W[1], W[0]) + 1
@@ -154,19 +178,27 @@ def test_grow_copies_every_weight_and_adds_the_new_layers():
     # Feature matching: from_rgb1, the blended grow1 features, the three
     # PatchGAN LeakyReLUs, then the logits.
     assert [tuple(f.shape[1:]) for f in d.features([x, x])[0]] == [
-        (32, 32, W[1]), (16, 16, W[0]), (8, 8, 8), (4, 4, 16), (3, 3, 32),
-        (2, 2, 1)]
+        (32, 32, W[1]),
+        (16, 16, W[0]),
+        (8, 8, 8),
+        (4, 4, 16),
+        (3, 3, 32),
+        (2, 2, 1),
+    ]
     assert (model.discriminator.receptive_field, d.receptive_field) == (34, 70)
     assert not g.get_layer("generator_fade1").trainable_weights
     # Fresh optimizers of the same configuration; every setting carried.
     assert grown.g_optimizer is not model.g_optimizer
     assert int(grown.g_optimizer.iterations) == 0
     for key in ("g_optimizer", "d_optimizer"):
-        assert (getattr(grown, key).get_config()
-                == getattr(model, key).get_config())
+        assert getattr(grown, key).get_config() == getattr(model, key).get_config()
+
     def settings(m):
-        return {k: v for k, v in m.get_compile_config().items()
-                if k not in ("g_optimizer", "d_optimizer")}
+        return {
+            k: v
+            for k, v in m.get_compile_config().items()
+            if k not in ("g_optimizer", "d_optimizer")
+        }
 
     assert settings(model)["jit_optimizer"] is False
     assert settings(grown) == settings(model)
@@ -179,14 +211,20 @@ def test_growing_a_faded_model_drops_only_the_old_fade_branch():
     assert grown.generator.image_size == (64, 64)
 
     for old, new, dropped, removed, added in (
-        (model.generator, grown.generator,
-         {"generator_from_rgb0", "generator_to_rgb0", "generator_fade1"},
-         (3 * W[0] + W[0]) + (W[0] * 3 + 3) + 1,
-         _g_new_params(W[2], W[1]) + 1),
-        (model.discriminator, grown.discriminator,
-         {"discriminator_from_rgb0", "discriminator_fade1"},
-         (6 * W[0] + W[0]) + 1,
-         _d_new_params(W[2], W[1]) + 1),
+        (
+            model.generator,
+            grown.generator,
+            {"generator_from_rgb0", "generator_to_rgb0", "generator_fade1"},
+            (3 * W[0] + W[0]) + (W[0] * 3 + 3) + 1,
+            _g_new_params(W[2], W[1]) + 1,
+        ),
+        (
+            model.discriminator,
+            grown.discriminator,
+            {"discriminator_from_rgb0", "discriminator_fade1"},
+            (6 * W[0] + W[0]) + 1,
+            _d_new_params(W[2], W[1]) + 1,
+        ),
     ):
         before, after = layer_weights(old), layer_weights(new)
         assert set(before) - set(after) == dropped
@@ -206,14 +244,13 @@ def test_fade_in_is_the_old_model_at_alpha_0_and_the_new_one_at_1():
     for i, net in enumerate((model.generator, model.discriminator)):
         scramble(net, i)
     grown = pk.grow(model)
-    for i, (old, new) in enumerate(((model.generator, grown.generator),
-                                    (model.discriminator,
-                                     grown.discriminator))):
+    for i, (old, new) in enumerate(
+        ((model.generator, grown.generator), (model.discriminator, grown.discriminator))
+    ):
         scramble(new, 10 + i, skip={l.name for l in old.layers})
     x, y = tiny_arrays(2, size=32, seed=1)
     old_g = np_(model.generator(downsample(x), training=False))
-    old_d = np_(model.discriminator(
-        [downsample(x), downsample(y)], training=False))
+    old_d = np_(model.discriminator([downsample(x), downsample(y)], training=False))
 
     g0 = np_(grown.generator(x, training=False))
     d0 = np_(grown.discriminator([x, y], training=False))
@@ -227,27 +264,29 @@ def test_fade_in_is_the_old_model_at_alpha_0_and_the_new_one_at_1():
     g1 = np_(grown.generator(x, training=False))
     d1 = np_(grown.discriminator([x, y], training=False))
     np.testing.assert_array_equal(g1, np_(new.generator(x, training=False)))
-    np.testing.assert_array_equal(
-        d1, np_(new.discriminator([x, y], training=False)))
+    np.testing.assert_array_equal(d1, np_(new.discriminator([x, y], training=False)))
     assert np.max(np.abs(g1 - g0)) > 0.1  # the paths do differ
 
     # In between, each of the two blends is linear in alpha (the inner
     # network then sees blended features, so the output as a whole is not).
     g = grown.generator
-    probe = keras.Model(g.input, [
-        g.get_layer("generator_grow1_down_act").output,
-        g.get_layer("generator_from_rgb0_act").output,
-        g.get_layer("generator_down0_conv").input,  # the blended features
-        g.get_layer("generator_to_rgb1").output,
-        g.get_layer("generator_fade1_up").output,
-        g.output,
-    ])
+    probe = keras.Model(
+        g.input,
+        [
+            g.get_layer("generator_grow1_down_act").output,
+            g.get_layer("generator_from_rgb0_act").output,
+            g.get_layer("generator_down0_conv").input,  # the blended features
+            g.get_layer("generator_to_rgb1").output,
+            g.get_layer("generator_fade1_up").output,
+            g.output,
+        ],
+    )
     grown.generator.alpha = 0.25  # the networks' own setters
     grown.discriminator.alpha = 0.25
     new_in, old_in, mixed_in, new_out, old_out, out = (
-        np_(t) for t in probe(x, training=False))
-    np.testing.assert_allclose(
-        mixed_in, 0.25 * new_in + 0.75 * old_in, atol=1e-6)
+        np_(t) for t in probe(x, training=False)
+    )
+    np.testing.assert_allclose(mixed_in, 0.25 * new_in + 0.75 * old_in, atol=1e-6)
     np.testing.assert_allclose(out, 0.25 * new_out + 0.75 * old_out, atol=1e-6)
     assert pk.get_alpha(grown) == grown.discriminator.alpha == 0.25
 
@@ -261,10 +300,14 @@ def test_fade_in_callback_moves_alpha_linearly_per_step():
     seen = []
     record = keras.callbacks.LambdaCallback(
         on_train_batch_begin=lambda batch, logs: seen.append(
-            (grown.generator.alpha, grown.discriminator.alpha)))
+            (grown.generator.alpha, grown.discriminator.alpha)
+        )
+    )
     history = grown.fit(
-        tiny_dataset(n=12, size=32, batch_size=2), epochs=1,
-        callbacks=[pk.FadeIn(fade_steps=4), record], verbose=0,
+        tiny_dataset(n=12, size=32, batch_size=2),
+        epochs=1,
+        callbacks=[pk.FadeIn(fade_steps=4), record],
+        verbose=0,
     )
     assert seen == [(a, a) for a in (0.0, 0.25, 0.5, 0.75, 1.0, 1.0)]
     assert history.history["alpha"] == [1.0]
@@ -286,7 +329,11 @@ def test_fade_in_callback_moves_alpha_linearly_per_step():
         assert all(np.any(v != 0) for v in moments)
     assert int(stable.g_optimizer.iterations) == 6
     assert [pk.FadeIn(3).alpha(t) for t in (0, 1, 3, 7)] == [
-        0.0, pytest.approx(1 / 3), 1.0, 1.0]
+        0.0,
+        pytest.approx(1 / 3),
+        1.0,
+        1.0,
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -295,19 +342,25 @@ def test_fade_in_callback_moves_alpha_linearly_per_step():
 
 def test_train_progressive_three_stages():
     model = compiled(progressive_pix2pix())
-    datasets = {s: tiny_dataset(n=8, size=s, batch_size=2)
-                for s in (16, 32, 64)}  # 4 steps per epoch
+    datasets = {
+        s: tiny_dataset(n=8, size=s, batch_size=2) for s in (16, 32, 64)
+    }  # 4 steps per epoch
     sizes = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: sizes.append(
-            (epoch, record.model.generator.image_size[0])))
+            (epoch, record.model.generator.image_size[0])
+        )
+    )
     final, stages = pk.train_progressive(
-        model, datasets, epochs=[2, 1, 2], fade_steps=[3, 6],
-        callbacks=[record], verbose=0,
+        model,
+        datasets,
+        epochs=[2, 1, 2],
+        fade_steps=[3, 6],
+        callbacks=[record],
+        verbose=0,
     )
     assert [s["image_size"] for s in stages] == [(16, 16), (32, 32), (64, 64)]
-    assert [(s["g_steps"], s["d_steps"]) for s in stages] == [
-        (8, 8), (4, 4), (8, 8)]
+    assert [(s["g_steps"], s["d_steps"]) for s in stages] == [(8, 8), (4, 4), (8, 8)]
     assert [s["fade_steps"] for s in stages] == [0, 3, 6]
     assert "alpha" not in stages[0]["history"]
     assert stages[1]["history"]["alpha"] == [1.0]
@@ -316,8 +369,11 @@ def test_train_progressive_three_stages():
     # One epoch numbering across stages.
     assert sizes == [(0, 16), (1, 16), (2, 32), (3, 64), (4, 64)]
 
-    assert final.generator.image_size == (64, 64) == (
-        4 * model.generator.image_size[0],) * 2
+    assert (
+        final.generator.image_size
+        == (64, 64)
+        == (4 * model.generator.image_size[0],) * 2
+    )
     assert final.generator.stage == final.discriminator.stage == 2
     assert pk.get_alpha(final) is None  # stabilized
     # stabilize() kept the last stage's optimizer state.
@@ -346,7 +402,10 @@ def test_save_load_and_export_mid_fade(tmp_path):
     assert (g.alpha, d.alpha) == (0.5, 0.5)
     config = g.get_config()
     assert (tuple(config["image_size"]), config["stage"], config["alpha"]) == (
-        (32, 32), 1, 0.5)
+        (32, 32),
+        1,
+        0.5,
+    )
     assert d.get_config()["alpha"] == 0.5
     assert int(loaded.g_optimizer.iterations) == 2
 
@@ -354,7 +413,8 @@ def test_save_load_and_export_mid_fade(tmp_path):
     want = np_(grown(x))
     np.testing.assert_allclose(np_(loaded(x)), want, atol=1e-6)
     np.testing.assert_allclose(
-        np_(d([x, y])), np_(grown.discriminator([x, y])), atol=1e-6)
+        np_(d([x, y])), np_(grown.discriminator([x, y])), atol=1e-6
+    )
     # FadeIn resumes from the saved optimizer step: 2 of 4 steps.
     fade = pk.FadeIn(fade_steps=4)
     fade.set_model(loaded)
@@ -362,8 +422,7 @@ def test_save_load_and_export_mid_fade(tmp_path):
 
     directory = loaded.export(str(tmp_path / "served"))
     served = tf.saved_model.load(directory)
-    np.testing.assert_allclose(
-        np_(served.serve(tf.constant(x))), want, atol=1e-5)
+    np.testing.assert_allclose(np_(served.serve(tf.constant(x))), want, atol=1e-5)
 
 
 # --------------------------------------------------------------------------
@@ -383,26 +442,29 @@ def test_bad_arguments_raise_clear_errors():
     model = compiled(progressive_pix2pix())
     ds = {s: tiny_dataset(n=4, size=s) for s in (8, 16, 32, 48, 64)}
     for sizes, match in (
-        ((16, 48), "twice the one before"),       # x3: not a doubling
-        ((16, 64), "twice the one before"),       # x4: skips a stage
-        ((16, 8), "twice the one before"),        # not increasing
+        ((16, 48), "twice the one before"),  # x3: not a doubling
+        ((16, 64), "twice the one before"),  # x4: skips a stage
+        ((16, 8), "twice the one before"),  # not increasing
         ((32, 64), "first size .* model's size"),
     ):
         with pytest.raises(ValueError, match=match):
             pk.train_progressive(
-                model, {s: ds[s] for s in sizes}, epochs=1, fade_steps=1)
+                model, {s: ds[s] for s in sizes}, epochs=1, fade_steps=1
+            )
     with pytest.raises(ValueError, match="yields \\(16, 16\\) images"):
-        pk.train_progressive(
-            model, {16: ds[16], 32: ds[16]}, epochs=1, fade_steps=1)
+        pk.train_progressive(model, {16: ds[16], 32: ds[16]}, epochs=1, fade_steps=1)
     with pytest.raises(ValueError, match="longer than the stage"):
         pk.train_progressive(  # 2 batches x 2 epochs < 5 steps
-            model, {16: ds[16], 32: ds[32]}, epochs=2, fade_steps=5)
+            model, {16: ds[16], 32: ds[32]}, epochs=2, fade_steps=5
+        )
     with pytest.raises(ValueError, match="list of 2 ints"):
         pk.train_progressive(
-            model, {16: ds[16], 32: ds[32]}, epochs=[1, 1, 1], fade_steps=1)
+            model, {16: ds[16], 32: ds[32]}, epochs=[1, 1, 1], fade_steps=1
+        )
     with pytest.raises(ValueError, match="needs a compiled model"):
         pk.train_progressive(
-            progressive_pix2pix(), {16: ds[16]}, epochs=1, fade_steps=1)
+            progressive_pix2pix(), {16: ds[16]}, epochs=1, fade_steps=1
+        )
 
     fading = progressive_pix2pix(size=32, stage=1, alpha=0.5)
     with pytest.raises(ValueError, match="still fading in stage 1"):
@@ -411,8 +473,7 @@ def test_bad_arguments_raise_clear_errors():
         pk.stabilize(fading)
     plain = pk.Pix2Pix(
         generator=pk.UNetGenerator(image_size=16, filters=8),
-        discriminator=pk.PatchDiscriminator(image_size=16, filters=8,
-                                            n_layers=1),
+        discriminator=pk.PatchDiscriminator(image_size=16, filters=8, n_layers=1),
     )
     with pytest.raises(ValueError, match="ProgressiveUNetGenerator"):
         pk.grow(plain)
@@ -420,8 +481,7 @@ def test_bad_arguments_raise_clear_errors():
         pk.set_alpha(model, 0.5)
     model_x, model_y = tiny_arrays(2, size=16)
     with pytest.raises(ValueError, match="fading in a new stage"):
-        model.fit(model_x, model_y, epochs=1, verbose=0,
-                  callbacks=[pk.FadeIn(2)])
+        model.fit(model_x, model_y, epochs=1, verbose=0, callbacks=[pk.FadeIn(2)])
 
 
 def test_config_round_trip_at_every_stage():
@@ -435,7 +495,8 @@ def test_config_round_trip_at_every_stage():
             assert clone.count_params() == net.count_params()
         with pytest.raises(ValueError, match="Unknown key"):
             type(model.generator).from_config(
-                {**model.generator.get_config(), "stages": 1})
+                {**model.generator.get_config(), "stages": 1}
+            )
 
 
 # --------------------------------------------------------------------------
@@ -450,8 +511,7 @@ def test_docs_page_runs(tmp_path, monkeypatch):
     ns = {"__name__": "docs_progressive"}
     for block in blocks:
         exec(compile(block, "progressive.md", "exec"), ns)
-    assert [s["image_size"] for s in ns["stages"]] == [
-        (16, 16), (32, 32), (64, 64)]
+    assert [s["image_size"] for s in ns["stages"]] == [(16, 16), (32, 32), (64, 64)]
     assert [s["g_steps"] for s in ns["stages"]] == [12, 12, 12]
     assert ns["stages"][2]["history"]["alpha"] == [pytest.approx(2 / 3), 1.0]
     assert ns["model"].generator.image_size == (64, 64)

@@ -20,8 +20,9 @@ MAX_LINES = 800
 def _modules(public_only=True):
     names = []
     for folder, dirs, files in os.walk(PACKAGE):
-        dirs[:] = sorted(d for d in dirs if os.path.isfile(
-            os.path.join(folder, d, "__init__.py")))
+        dirs[:] = sorted(
+            d for d in dirs if os.path.isfile(os.path.join(folder, d, "__init__.py"))
+        )
         rel = os.path.relpath(folder, PACKAGE)
         parts = [] if rel == "." else rel.split(os.sep)
         for file in sorted(files):

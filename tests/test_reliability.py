@@ -19,7 +19,6 @@ import keras
 import numpy as np
 import pytest
 
-import pix2pix_keras as pk
 from pix2pix_keras import utils
 from pix2pix_keras.callbacks import BackupAndRestore
 from tests.conftest import tiny_dataset
@@ -90,8 +89,7 @@ def test_kill_during_save_never_leaves_a_partial_file(tmp_path):
     try:
         for k in range(KILLS):
             # The next worker starts TensorFlow while this one saves.
-            following = (
-                _spawn(tmp_path, (k + 1) * 1000) if k + 1 < KILLS else None)
+            following = _spawn(tmp_path, (k + 1) * 1000) if k + 1 < KILLS else None
             proc.stdin.write("go\n")
             proc.stdin.flush()
             time.sleep(rng.uniform(*DELAY))
@@ -103,39 +101,41 @@ def test_kill_during_save_never_leaves_a_partial_file(tmp_path):
                 if len(parts) == 2 and parts[0] in printed:
                     printed[parts[0]].append(int(parts[1]))
 
-            strays = {name: _temporaries(tmp_path, name)
-                      for name in ("model.keras", "model.weights.h5")}
+            strays = {
+                name: _temporaries(tmp_path, name)
+                for name in ("model.keras", "model.weights.h5")
+            }
             # Only the killed process's own temporary can remain: the
             # first write of each process removes those of dead ones.
             assert all(len(s) <= 1 for s in strays.values()), strays
-            interrupted += sum(_owner(t) == proc.pid
-                               for s in strays.values() for t in s)
+            interrupted += sum(
+                _owner(t) == proc.pid for s in strays.values() for t in s
+            )
 
             for kind in ("keras", "weights"):
                 if done[kind] is None and not printed[kind]:
                     # Killed before the first save completed: maybe no file.
                     started = os.path.exists(
-                        keras_path if kind == "keras" else weights_path)
+                        keras_path if kind == "keras" else weights_path
+                    )
                     if not started:
                         continue
                 # The file is the last complete save, or the one that was
                 # being renamed into place when the kill came.
                 nxt = printed[kind][-1] + 1 if printed[kind] else proc.base
-                allowed = {printed[kind][-1] if printed[kind] else done[kind],
-                           nxt}
+                allowed = {printed[kind][-1] if printed[kind] else done[kind], nxt}
                 if kind == "keras":
                     model = keras.saving.load_model(keras_path)
                     variables = _values(model.weights) + _values(
-                        model.g_optimizer.variables
-                        + model.d_optimizer.variables)
+                        model.g_optimizer.variables + model.d_optimizer.variables
+                    )
                 else:
                     reader.load_weights(weights_path)
                     model = reader
                     variables = _values(model.weights)
                 value = _single_value(variables, f"{kind} after kill {k}")
                 assert value in allowed, (kind, value, allowed)
-                assert int(keras.ops.convert_to_numpy(
-                    model.step_counter)) == value
+                assert int(keras.ops.convert_to_numpy(model.step_counter)) == value
                 done[kind] = value
             outcomes.append((len(printed["keras"]), len(printed["weights"])))
             proc = following
@@ -147,8 +147,10 @@ def test_kill_during_save_never_leaves_a_partial_file(tmp_path):
                 p.kill()
                 p.wait()
 
-    print(f"saves completed per killed worker (keras, weights): {outcomes}; "
-          f"kills inside a write: {interrupted}")
+    print(
+        f"saves completed per killed worker (keras, weights): {outcomes}; "
+        f"kills inside a write: {interrupted}"
+    )
     # Most kills landed inside a write (which left its temporary).
     assert interrupted >= 3, outcomes
     # The next save from a live process removes the dead one's leftovers.
@@ -176,19 +178,16 @@ def test_atomic_path_removes_only_dead_processes_temporaries(tmp_path):
     for name in names.values():
         (tmp_path / name).write_text("partial")
     with utils.atomic_path(target) as tmp:
-        assert os.path.basename(tmp).startswith(
-            f".out.json.tmp-{os.getpid()}@{host}-")
+        assert os.path.basename(tmp).startswith(f".out.json.tmp-{os.getpid()}@{host}-")
         with open(tmp, "w") as f:
             f.write("{}")
     left = set(os.listdir(tmp_path))
     assert names["dead"] not in left
-    assert {names[k] for k in ("alive", "mine", "other_host", "other_file")
-            } <= left
+    assert {names[k] for k in ("alive", "mine", "other_host", "other_file")} <= left
     assert target.read_text() == "{}"
 
 
-def test_atomic_path_gives_usual_permissions_and_keeps_a_files_mode(
-        tmp_path):
+def test_atomic_path_gives_usual_permissions_and_keeps_a_files_mode(tmp_path):
     old_umask = os.umask(0o022)
     try:
         target = tmp_path / "new.txt"
@@ -205,8 +204,7 @@ def test_atomic_path_gives_usual_permissions_and_keeps_a_files_mode(
         os.umask(old_umask)
 
 
-def test_save_weights_leaves_previous_file_when_interrupted(
-        tmp_path, monkeypatch):
+def test_save_weights_leaves_previous_file_when_interrupted(tmp_path, monkeypatch):
     path = tmp_path / "m.weights.h5"
     model = tiny_pix2pix()
     model.compile()
@@ -230,7 +228,8 @@ def test_save_weights_leaves_previous_file_when_interrupted(
 
 @pytest.mark.parametrize("weights_only", [False, True])
 def test_keras_model_checkpoint_writes_through_a_rename(
-        tmp_path, monkeypatch, weights_only):
+    tmp_path, monkeypatch, weights_only
+):
     """Keras's ModelCheckpoint calls model.save / save_weights: atomic."""
     name = "ckpt.weights.h5" if weights_only else "ckpt.keras"
     path = tmp_path / name
@@ -244,18 +243,21 @@ def test_keras_model_checkpoint_writes_through_a_rename(
     monkeypatch.setattr(os, "replace", spy)
     model = tiny_pix2pix()
     model.compile()
-    model.fit(tiny_dataset(n=4), epochs=2, verbose=0, callbacks=[
-        keras.callbacks.ModelCheckpoint(
-            str(path), save_weights_only=weights_only)])
+    model.fit(
+        tiny_dataset(n=4),
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.ModelCheckpoint(str(path), save_weights_only=weights_only)
+        ],
+    )
     monkeypatch.undo()
     assert len(renames) == 2  # one per epoch
-    assert all(src.startswith(f".{name}.tmp-") and dst == name
-               for src, dst in renames)
+    assert all(src.startswith(f".{name}.tmp-") and dst == name for src, dst in renames)
     assert os.listdir(tmp_path) == [name]
 
 
-def test_backup_and_restore_writes_atomically_and_resumes(
-        tmp_path, monkeypatch):
+def test_backup_and_restore_writes_atomically_and_resumes(tmp_path, monkeypatch):
     backup = tmp_path / "backup"
     model = tiny_pix2pix()
     model.compile()
@@ -276,31 +278,44 @@ def test_backup_and_restore_writes_atomically_and_resumes(
 
     monkeypatch.setattr(os, "replace", spy)
     with pytest.raises(Preempted):
-        model.fit(tiny_dataset(n=4), epochs=4, verbose=0, callbacks=[
-            BackupAndRestore(str(backup), double_checkpoint=True),
-            Interrupt()])
+        model.fit(
+            tiny_dataset(n=4),
+            epochs=4,
+            verbose=0,
+            callbacks=[
+                BackupAndRestore(str(backup), double_checkpoint=True),
+                Interrupt(),
+            ],
+        )
     monkeypatch.undo()
     # Two epoch ends, each: weights and metadata (+ the .bkp copies of the
     # previous ones from the second on), all renamed into place (a
     # Pix2Pix's own atomic save_weights adds a rename into the temporary).
     assert [name for name in renames if not name.startswith(".")] == [
-        "latest.weights.h5", "training_metadata.json",
-        "latest.weights.h5.bkp", "training_metadata.json.bkp",
-        "latest.weights.h5", "training_metadata.json",
+        "latest.weights.h5",
+        "training_metadata.json",
+        "latest.weights.h5.bkp",
+        "training_metadata.json.bkp",
+        "latest.weights.h5",
+        "training_metadata.json",
     ]
     assert json.loads((backup / "training_metadata.json").read_text()) == {
-        "epoch": 2, "batch": 0}
+        "epoch": 2,
+        "batch": 0,
+    }
     assert not [f for f in os.listdir(backup) if ".tmp-" in f]
     saved = _values(model.weights)
 
     # A fresh process would rebuild the model: resume from the backup.
     fresh = tiny_pix2pix()
     fresh.compile()
-    history = fresh.fit(tiny_dataset(n=4), epochs=4, verbose=0, callbacks=[
-        BackupAndRestore(str(backup))])
+    history = fresh.fit(
+        tiny_dataset(n=4),
+        epochs=4,
+        verbose=0,
+        callbacks=[BackupAndRestore(str(backup))],
+    )
     assert len(history.history["g_loss"]) == 2  # epochs 3 and 4 only
     assert int(fresh.g_optimizer.iterations.numpy()) == 8
     assert not backup.exists()  # deleted after a completed fit, as Keras
-    assert any(not np.array_equal(a, b)
-               for a, b in zip(saved, _values(fresh.weights)))
-
+    assert any(not np.array_equal(a, b) for a, b in zip(saved, _values(fresh.weights)))

@@ -88,16 +88,18 @@ def test_sigkill_mid_epoch_resumes_bit_identically(tmp_path):
     first, status = _run(run_dir, kill_after=(1, 1))
     assert status == -signal.SIGKILL
     backups = [p for k, p in first if k == "backup"]
-    assert backups[-1] == {"epoch": 1, "batch": 0, "steps_done": 1,
-                           "data_skip": STEPS}
+    assert backups[-1] == {"epoch": 1, "batch": 0, "steps_done": 1, "data_skip": STEPS}
 
     # Same command: resumes at epoch 1, batch 1, with 9 G steps and 5 D
     # steps (d_every=2: D steps at G steps 0, 2, ..., 8) done.
     second, status = _run(run_dir, kill_after=(1, 4))
     assert status == -signal.SIGKILL
     assert _first(second, "begin") == {
-        "initial_epoch": 1, "g_iterations": 9, "d_iterations": 5,
-        "step_counter": 9}
+        "initial_epoch": 1,
+        "g_iterations": 9,
+        "d_iterations": 5,
+        "step_counter": 9,
+    }
     trained = sorted(_batches(second))
     # Batch 0 is drawn from the data and dropped: the callbacks see it
     # with empty logs; batches 1.. are trained.
@@ -106,13 +108,20 @@ def test_sigkill_mid_epoch_resumes_bit_identically(tmp_path):
     # The backup written in the resumed epoch names that epoch (Keras
     # 3.15 would write epoch 0 here).
     assert [p for k, p in second if k == "backup"][-1] == {
-        "epoch": 1, "batch": 3, "steps_done": 4, "data_skip": STEPS}
+        "epoch": 1,
+        "batch": 3,
+        "steps_done": 4,
+        "data_skip": STEPS,
+    }
 
     third, status = _run(run_dir)
     assert status == 0
     assert _first(third, "begin") == {
-        "initial_epoch": 1, "g_iterations": 12, "d_iterations": 6,
-        "step_counter": 12}
+        "initial_epoch": 1,
+        "g_iterations": 12,
+        "d_iterations": 6,
+        "step_counter": 12,
+    }
     assert not (run_dir / "backup").exists()
 
     # Every batch trained after a restart logs what the uninterrupted run
@@ -127,8 +136,10 @@ def test_sigkill_mid_epoch_resumes_bit_identically(tmp_path):
     ref_epochs = [p for k, p in reference if k == "epoch"]
     assert [p for k, p in third if k == "epoch"] == ref_epochs[1:]
     lrs = np.float32([[p["g_lr"], p["d_lr"]] for p in ref_epochs])
-    assert lrs.tolist() == np.float32(
-        [[2e-3, 1e-3], [1e-3, 5e-4], [5e-4, 2.5e-4]]).tolist()
+    assert (
+        lrs.tolist()
+        == np.float32([[2e-3, 1e-3], [1e-3, 5e-4], [5e-4, 2.5e-4]]).tolist()
+    )
     assert [p["lambda"] for p in ref_epochs] == [100.0, 70.0, 40.0]
     assert _first(third, "end") == _first(reference, "end")
     assert _first(reference, "end")["g_iterations"] == 3 * STEPS
@@ -136,8 +147,7 @@ def test_sigkill_mid_epoch_resumes_bit_identically(tmp_path):
 
     # All variables of G, D (incl. batch-norm statistics and the dropout
     # RNG states), both optimizers and the wrapper: bit-equal.
-    with np.load(ref_dir / "final.npz") as a, np.load(
-            run_dir / "final.npz") as b:
+    with np.load(ref_dir / "final.npz") as a, np.load(run_dir / "final.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         assert len(a.files) > 100
         assert any("seed_generator_state" in k for k in a.files)

@@ -110,9 +110,7 @@ def test_get_config_round_trip_is_json_equal():
     assert type(clone.generator) is pk.UNetGenerator
     assert type(clone.discriminator) is pk.PatchDiscriminator
     assert clone.generator.count_params() == model.generator.count_params()
-    assert (
-        clone.discriminator.count_params() == model.discriminator.count_params()
-    )
+    assert clone.discriminator.count_params() == model.discriminator.count_params()
 
 
 # ----------------------------------------------------------------------
@@ -220,9 +218,7 @@ def test_learning_rate_halving_state_survives_save_load(tmp_path):
         callbacks=[pk.LearningRateHalving(every=1)],
         verbose=0,
     )
-    assert float(_np(loaded.g_optimizer.learning_rate)) == pytest.approx(
-        5e-5, rel=1e-6
-    )
+    assert float(_np(loaded.g_optimizer.learning_rate)) == pytest.approx(5e-5, rel=1e-6)
     assert float(_np(loaded.d_optimizer.learning_rate)) == pytest.approx(
         2.5e-5, rel=1e-6
     )
@@ -291,9 +287,7 @@ def test_residual_unet_save_load_and_resume(tmp_path):
 
         assert type(loaded.generator) is ResidualUNet
         assert type(loaded.generator).__module__ == __name__
-        n_blocks = sum(
-            isinstance(l, pk.ResidualBlock) for l in loaded.generator.layers
-        )
+        n_blocks = sum(isinstance(l, pk.ResidualBlock) for l in loaded.generator.layers)
         assert n_blocks == 3
         assert loaded.generator.count_params() == model.generator.count_params()
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), want)
@@ -346,9 +340,7 @@ def test_save_leaves_previous_file_when_interrupted(tmp_path, monkeypatch):
     model.save(path)
     saved = _values(model.weights)
     model.fit(tiny_dataset(n=2), epochs=1, verbose=0)  # weights move on
-    assert not all(
-        np.array_equal(a, b) for a, b in zip(saved, _values(model.weights))
-    )
+    assert not all(np.array_equal(a, b) for a, b in zip(saved, _values(model.weights)))
 
     targets = []
 
@@ -403,16 +395,15 @@ def test_load_weights_from_other_architecture_fails(tmp_path):
 
 
 NETWORKS = {
-    "UNetGenerator": lambda: pk.UNetGenerator(image_size=32, filters=8,
-                                              max_filters=32),
-    "ResnetGenerator": lambda: pk.ResnetGenerator(image_size=32, filters=8,
-                                                  n_blocks=1),
+    "UNetGenerator": lambda: pk.UNetGenerator(image_size=32, filters=8, max_filters=32),
+    "ResnetGenerator": lambda: pk.ResnetGenerator(image_size=32, filters=8, n_blocks=1),
     "PatchDiscriminator": lambda: pk.PatchDiscriminator(
-        image_size=32, filters=8, max_filters=32, n_layers=2),
-    "PixelDiscriminator": lambda: pk.PixelDiscriminator(image_size=32,
-                                                        filters=8),
+        image_size=32, filters=8, max_filters=32, n_layers=2
+    ),
+    "PixelDiscriminator": lambda: pk.PixelDiscriminator(image_size=32, filters=8),
     "MultiScaleDiscriminator": lambda: pk.MultiScaleDiscriminator(
-        image_size=32, filters=8, max_filters=32, n_layers=1, num_scales=2),
+        image_size=32, filters=8, max_filters=32, n_layers=1, num_scales=2
+    ),
 }
 
 
@@ -422,8 +413,10 @@ def test_network_config_round_trip_and_unknown_keys(name):
     config = net.get_config()
     clone = type(net).from_config(json.loads(json.dumps(config)))
     assert clone.count_params() == net.count_params() > 0
-    assert json.loads(json.dumps(clone.get_config())) == \
-        json.loads(json.dumps(config))
-    with pytest.raises(ValueError, match=rf"Unknown key\(s\) in the {name} "
-                                         r"config: \['filtres'\]"):
+    assert json.loads(json.dumps(clone.get_config())) == json.loads(json.dumps(config))
+    with pytest.raises(
+        ValueError,
+        match=rf"Unknown key\(s\) in the {name} "
+        r"config: \['filtres'\]",
+    ):
         type(net).from_config({**config, "filtres": 8})

@@ -33,8 +33,7 @@ def _label_map():
     if not files:
         import pix2pix_keras as pk
 
-        files = sorted(glob.glob(os.path.join(pk.sample_data_dir("val"),
-                                              "*.png")))
+        files = sorted(glob.glob(os.path.join(pk.sample_data_dir("val"), "*.png")))
     return os.path.abspath(files[0])
 
 
@@ -85,15 +84,28 @@ def test_translate_real_label_map(translator):
         assert out.size == size
 
 
-@pytest.mark.parametrize("data,name,message", [
-    (b"hello", "notes.txt", "notes.txt: wrong file type '.txt'; upload a "
-     "JPEG, PNG or BMP image"),
-    (os.urandom(2000), "corrupt.png", "corrupt.png: unreadable image (not a "
-     "JPEG, PNG or BMP, or a corrupt header)"),
-    (b"", "empty.png", "empty.png: empty file (0 bytes)"),
-    (_png((16, 16, 3))[:60], "cut.png", "cut.png: unreadable image "
-     "(corrupt or truncated"),
-])
+@pytest.mark.parametrize(
+    "data,name,message",
+    [
+        (
+            b"hello",
+            "notes.txt",
+            "notes.txt: wrong file type '.txt'; upload a JPEG, PNG or BMP image",
+        ),
+        (
+            os.urandom(2000),
+            "corrupt.png",
+            "corrupt.png: unreadable image (not a "
+            "JPEG, PNG or BMP, or a corrupt header)",
+        ),
+        (b"", "empty.png", "empty.png: empty file (0 bytes)"),
+        (
+            _png((16, 16, 3))[:60],
+            "cut.png",
+            "cut.png: unreadable image (corrupt or truncated",
+        ),
+    ],
+)
 def test_translate_errors(translator, data, name, message):
     with pytest.raises(serve.TranslateError) as info:
         translator.translate(data, name)
@@ -107,8 +119,7 @@ def test_translate_with_a_savedmodel(model_file, tmp_path):
     exported = str(tmp_path / "savedmodel")
     model.export(exported)
     sm = serve.Translator(exported, image_size=32)
-    assert (sm.height, sm.width, sm.in_channels, sm.out_channels) == (
-        32, 32, 3, 3)
+    assert (sm.height, sm.width, sm.in_channels, sm.out_channels) == (32, 32, 3, 3)
     image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), "uint8")
     out, _ = sm.translate_array(image)
     expected, _ = serve.Translator(model_file).translate_array(image)
@@ -124,21 +135,19 @@ def test_palette_is_the_12_cmp_classes():
 
 
 def test_cli_refuses_remote_host_and_bad_port(model_file, capsys):
-    assert cli.main(["serve", "--model", model_file, "--host",
-                     "0.0.0.0"]) == 2
+    assert cli.main(["serve", "--model", model_file, "--host", "0.0.0.0"]) == 2
     assert "--allow-remote" in capsys.readouterr().err
-    assert cli.main(["serve", "--model", model_file, "--port",
-                     "70000"]) == 2
+    assert cli.main(["serve", "--model", model_file, "--port", "70000"]) == 2
     assert cli.main(["serve", "--model", "/nonexistent.keras"]) == 2
-    assert cli.main(["serve", "--model", model_file, "--palette",
-                     "/nonexistent.txt"]) == 2
+    assert (
+        cli.main(["serve", "--model", model_file, "--palette", "/nonexistent.txt"]) == 2
+    )
     capsys.readouterr()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert cli.main(["serve", "--model", model_file, "--port",
-                         str(port)]) == 1
+        assert cli.main(["serve", "--model", model_file, "--port", str(port)]) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
@@ -159,10 +168,22 @@ def server(model_file):
     port = _free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pix2pix_keras", "serve", "--model",
-         model_file, "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        [
+            sys.executable,
+            "-m",
+            "pix2pix_keras",
+            "serve",
+            "--model",
+            model_file,
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:
@@ -198,10 +219,18 @@ def test_page_in_headless_chromium(server, tmp_path):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(url)
@@ -209,23 +238,25 @@ def test_page_in_headless_chromium(server, tmp_path):
             assert page.locator("#palette .swatch").count() == 12
 
             def upload(path):
-                page.evaluate("document.getElementById('output')"
-                              ".removeAttribute('src')")
+                page.evaluate(
+                    "document.getElementById('output').removeAttribute('src')"
+                )
                 page.set_input_files("#file", str(path))
 
             def wait_output():
                 page.wait_for_function(
                     "() => {const i = document.getElementById('output');"
                     " return i.src && i.complete && i.naturalWidth > 0}",
-                    timeout=20000)
+                    timeout=20000,
+                )
                 return page.evaluate(
                     "() => {const i = document.getElementById('output');"
-                    " return [i.naturalWidth, i.naturalHeight]}")
+                    " return [i.naturalWidth, i.naturalHeight]}"
+                )
 
             def latency():
                 text = page.inner_text("#latency")
-                m = re.fullmatch(r"translated in (\d+) ms \((\d+)x(\d+)\)",
-                                 text)
+                m = re.fullmatch(r"translated in (\d+) ms \((\d+)x(\d+)\)", text)
                 assert m, text
                 return int(m.group(1))
 
@@ -234,24 +265,26 @@ def test_page_in_headless_chromium(server, tmp_path):
             assert latency() >= 0
             assert page.inner_text("#error") == ""
             assert page.get_attribute("#download", "hidden") is None
-            assert page.evaluate(
-                "document.getElementById('download').href"
-            ).startswith("blob:")
+            assert page.evaluate("document.getElementById('download').href").startswith(
+                "blob:"
+            )
 
             upload(corrupt)
             page.wait_for_function(
-                "document.getElementById('error').textContent.length > 0")
+                "document.getElementById('error').textContent.length > 0"
+            )
             assert page.inner_text("#error") == (
                 "corrupt.png: unreadable image (not a JPEG, PNG or BMP, or "
-                "a corrupt header)")
+                "a corrupt header)"
+            )
 
             upload(text)
             page.wait_for_function(
-                "document.getElementById('error').textContent"
-                ".includes('notes.txt')")
+                "document.getElementById('error').textContent.includes('notes.txt')"
+            )
             assert page.inner_text("#error") == (
-                "notes.txt: wrong file type '.txt'; upload a JPEG, PNG or "
-                "BMP image")
+                "notes.txt: wrong file type '.txt'; upload a JPEG, PNG or BMP image"
+            )
 
             # Draw with a palette colour and the eraser, then translate
             # the 256×256 canvas: the server kept running after the errors.
@@ -270,10 +303,10 @@ def test_page_in_headless_chromium(server, tmp_path):
                 "() => {const c = document.getElementById('canvas')"
                 ".getContext('2d'); const px = (x, y) => Array.from("
                 "c.getImageData(x, y, 1, 1).data.slice(0, 3));"
-                " return [px(2, 2), px(128, 112)]}")
+                " return [px(2, 2), px(128, 112)]}"
+            )
             assert colours[0] == [0, 0, 170]  # untouched: background
-            page.evaluate("document.getElementById('output')"
-                          ".removeAttribute('src')")
+            page.evaluate("document.getElementById('output').removeAttribute('src')")
             page.click("#go")
             assert wait_output() == [256, 256]
             assert page.inner_text("#error") == ""

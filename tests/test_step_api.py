@@ -18,8 +18,7 @@ from pix2pix_keras.models import training
 from tests.conftest import tiny_dataset
 from tests.conftest import tiny_pix2pix
 
-MODELS = os.path.join(os.path.dirname(__file__), "..", "pix2pix_keras",
-                      "models")
+MODELS = os.path.join(os.path.dirname(__file__), "..", "pix2pix_keras", "models")
 
 
 def _lines(obj):
@@ -44,10 +43,8 @@ def test_no_model_module_over_800_lines():
 def test_train_function_wrappers_come_off_by_tag():
     model = keras.Model()
     model.train_function = base = lambda it: {"base": it}
-    training.wrap_train_function(
-        model, lambda f: (lambda it: {**f(it), "a": 1}), "a")
-    training.wrap_train_function(
-        model, lambda f: (lambda it: {**f(it), "b": 2}), "b")
+    training.wrap_train_function(model, lambda f: lambda it: {**f(it), "a": 1}, "a")
+    training.wrap_train_function(model, lambda f: lambda it: {**f(it), "b": 2}, "b")
     assert model.train_function(0) == {"base": 0, "a": 1, "b": 2}
     training.unwrap_train_function(model, "a")  # not the outermost: stays
     assert model.train_function(0) == {"base": 0, "a": 1, "b": 2}
@@ -61,19 +58,21 @@ class _CountingUpdates(pk.Pix2Pix):
     """Records the update lists the step hands to `apply_updates`."""
 
     def apply_updates(self, updates, values, checks=None):
-        self.seen.append({
-            side: [type(opt).__name__ for opt, _, _ in triples]
-            for side, triples in updates.items()
-        })
+        self.seen.append(
+            {
+                side: [type(opt).__name__ for opt, _, _ in triples]
+                for side, triples in updates.items()
+            }
+        )
         return super().apply_updates(updates, values, checks)
 
 
 @pytest.mark.parametrize("d_every", [1, 2])
 def test_the_step_hands_over_optimizer_triples(d_every):
     base = tiny_pix2pix()
-    model = _CountingUpdates(generator=base.generator,
-                             discriminator=base.discriminator,
-                             image_size=32)
+    model = _CountingUpdates(
+        generator=base.generator, discriminator=base.discriminator, image_size=32
+    )
     model.seen = []
     model.compile(d_every=d_every, run_eagerly=True)
     model.fit(tiny_dataset(n=4), epochs=1, verbose=0)
@@ -89,17 +88,16 @@ def test_a_generator_loss_override_is_trained_and_logged():
             super().__init__(**kwargs)
             self.trackers["g_extra"] = keras.metrics.Mean(name="g_extra")
 
-        def generator_loss(self, source, target, fake, fake_view,
-                           real_view=None):
-            values = super().generator_loss(source, target, fake, fake_view,
-                                            real_view)
+        def generator_loss(self, source, target, fake, fake_view, real_view=None):
+            values = super().generator_loss(source, target, fake, fake_view, real_view)
             values["g_extra"] = keras.ops.mean(keras.ops.square(fake))
             values["g_loss"] = values["g_loss"] + values["g_extra"]
             return values
 
     base = tiny_pix2pix()
-    model = Extra(generator=base.generator, discriminator=base.discriminator,
-                  image_size=32)
+    model = Extra(
+        generator=base.generator, discriminator=base.discriminator, image_size=32
+    )
     model.compile(d_every=2)
     history = model.fit(tiny_dataset(n=4), epochs=1, verbose=0).history
     assert np.isfinite(history["g_extra"][0])

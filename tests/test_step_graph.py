@@ -36,32 +36,46 @@ def _worker():
         print(f"{MARK} {kind} {int(model.step_counter)}", flush=True)
         model.train_on_batch(x, y)
     print(f"{MARK} end", flush=True)
-    print("layers", *_conv_layers(model.generator),
-          *_conv_layers(model.discriminator), flush=True)
+    print(
+        "layers",
+        *_conv_layers(model.generator),
+        *_conv_layers(model.discriminator),
+        flush=True,
+    )
 
 
 def _conv_layers(model):
     """(Conv2D layers, Conv2DTranspose layers) of a network."""
     layers = list(model._flatten_layers())
-    return (sum(isinstance(l, keras.layers.Conv2D) for l in layers),
-            sum(isinstance(l, keras.layers.Conv2DTranspose) for l in layers))
+    return (
+        sum(isinstance(l, keras.layers.Conv2D) for l in layers),
+        sum(isinstance(l, keras.layers.Conv2DTranspose) for l in layers),
+    )
 
 
 def _run():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, ONEDNN_VERBOSE="1", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=root)
-    out = subprocess.run([sys.executable, os.path.abspath(__file__)],
-                         capture_output=True, text=True, env=env, cwd=root,
-                         timeout=300, check=False)
+    env = dict(
+        os.environ, ONEDNN_VERBOSE="1", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=root
+    )
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     counts, current, layers = {}, None, None
     for line in out.stdout.splitlines():
         if line.startswith(MARK):
             current = line.split()[2]
             counts[current] = collections.Counter()
-            counts[current]["counter"] = int(line.split()[-1]) \
-                if current != "end" else -1
+            counts[current]["counter"] = (
+                int(line.split()[-1]) if current != "end" else -1
+            )
         elif line.startswith("layers"):
             layers = tuple(int(v) for v in line.split()[1:])
         elif current and ",primitive,exec," in line:

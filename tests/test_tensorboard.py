@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import (
-    EventAccumulator,
-)
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorflow.core.protobuf import config_pb2
 
 import pix2pix_keras as pk
@@ -86,7 +84,8 @@ def test_every_logged_value_is_a_scalar_once_per_epoch(logged):
     history = logged["history"]
     # The callback adds both learning rates to the logs.
     assert sorted(history) == sorted(
-        list(LOSSES) + ["g_lr", "d_lr"]
+        list(LOSSES)
+        + ["g_lr", "d_lr"]
         + [f"val_{k}" for k in LOSSES + ("psnr", "ssim")]
     )
     for key, values in history.items():
@@ -96,19 +95,22 @@ def test_every_logged_value_is_a_scalar_once_per_epoch(logged):
         assert steps == [0, 1, 2, 3], tag
         np.testing.assert_allclose(logged_values, values, rtol=1e-6)
     train_scalars = {
-        tag for tag, (plugin, _) in logged["train"].items()
-        if plugin == "scalars"}
+        tag for tag, (plugin, _) in logged["train"].items() if plugin == "scalars"
+    }
     assert train_scalars == {f"epoch_{k}" for k in LOSSES + ("g_lr", "d_lr")}
     assert set(logged["validation"]) == {
-        f"epoch_{k}" for k in LOSSES + ("psnr", "ssim")}
+        f"epoch_{k}" for k in LOSSES + ("psnr", "ssim")
+    }
 
 
 def test_learning_rates_of_both_optimizers(logged):
     # No LearningRateHalving: the compiled rates, every epoch.
-    np.testing.assert_allclose(scalars(logged["train"], "epoch_g_lr")[1],
-                               [1e-3] * 4, rtol=1e-6)
-    np.testing.assert_allclose(scalars(logged["train"], "epoch_d_lr")[1],
-                               [4e-4] * 4, rtol=1e-6)
+    np.testing.assert_allclose(
+        scalars(logged["train"], "epoch_g_lr")[1], [1e-3] * 4, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        scalars(logged["train"], "epoch_d_lr")[1], [4e-4] * 4, rtol=1e-6
+    )
 
 
 def test_sample_grid_images_every_n_epochs(logged):
@@ -140,10 +142,19 @@ def test_learning_rates_follow_halving_and_resume(tmp_path):
     model = tiny_pix2pix()
     model.compile()
     halving = pk.LearningRateHalving(every=1)
-    model.fit(tiny_dataset(n=2), epochs=2, verbose=0,
-              callbacks=[halving, pk.TensorBoard(log_dir)])
-    model.fit(tiny_dataset(n=2), epochs=3, initial_epoch=2, verbose=0,
-              callbacks=[halving, pk.TensorBoard(log_dir, write_graph=False)])
+    model.fit(
+        tiny_dataset(n=2),
+        epochs=2,
+        verbose=0,
+        callbacks=[halving, pk.TensorBoard(log_dir)],
+    )
+    model.fit(
+        tiny_dataset(n=2),
+        epochs=3,
+        initial_epoch=2,
+        verbose=0,
+        callbacks=[halving, pk.TensorBoard(log_dir, write_graph=False)],
+    )
     train = read_run(os.path.join(log_dir, "train"))
     steps, rates = scalars(train, "epoch_g_lr")
     assert steps == [0, 1, 2]
@@ -180,16 +191,14 @@ class _CountingSummary:
 
 
 @pytest.mark.parametrize("update_freq", ["epoch", 2])
-def test_per_batch_scalars_only_with_a_per_batch_update_freq(
-        tmp_path, update_freq):
+def test_per_batch_scalars_only_with_a_per_batch_update_freq(tmp_path, update_freq):
     """With update_freq="epoch" no per-batch scalar is even attempted (Keras
     calls `summary.scalar` for every batch value, writing nothing); with
     update_freq=2 every second batch of the 2 x 4 is written."""
     keras.utils.set_random_seed(0)
     model = tiny_pix2pix()
     model.compile()
-    callback = pk.TensorBoard(str(tmp_path), update_freq=update_freq,
-                              write_graph=False)
+    callback = pk.TensorBoard(str(tmp_path), update_freq=update_freq, write_graph=False)
     counting = _CountingSummary()
     callback._summary_module = counting
     model.fit(tiny_dataset(n=8), epochs=2, verbose=0, callbacks=[callback])

@@ -12,8 +12,7 @@ from tests.conftest import tiny_pix2pix
 
 
 def _images(*shape, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, shape).astype(
-        "float32")
+    return np.random.default_rng(seed).uniform(-1, 1, shape).astype("float32")
 
 
 def _placed_weights(layout):
@@ -24,8 +23,9 @@ def _placed_weights(layout):
     for i, top in enumerate(layout.tops):
         for j, left in enumerate(layout.lefts):
             w = np.zeros((ph, pw), "float32")
-            w[top:top + th, left:left + tw] = (
-                layout.row_windows[i][:, None] * layout.col_windows[j][None, :])
+            w[top : top + th, left : left + tw] = (
+                layout.row_windows[i][:, None] * layout.col_windows[j][None, :]
+            )
             out.append(w / total)
     return np.stack(out)
 
@@ -39,8 +39,11 @@ def test_regular_windows_are_a_partition_of_unity(blend):
     layout = pk.tile_layout(104, 104, 32, overlap=8, blend=blend)
     assert layout.tops == [0, 24, 48, 72] and layout.overlap == (8, 8)
     np.testing.assert_allclose(layout.row_sums, 1.0, atol=1e-6)
-    first, inner, last = layout.row_windows[0], layout.row_windows[1], \
-        layout.row_windows[-1]
+    first, inner, last = (
+        layout.row_windows[0],
+        layout.row_windows[1],
+        layout.row_windows[-1],
+    )
     # 1 inside and at the image border, tapering at inner edges only.
     assert first[0] == 1.0 and last[-1] == 1.0
     assert (inner[8:24] == 1.0).all() and inner[0] < 0.5 and inner[-1] < 0.5
@@ -100,23 +103,25 @@ def test_one_tile_is_plain_inference_and_pix2pix_equals_its_generator():
     np.testing.assert_array_equal(pk.translate_tiled(model, x), expected)
     big = _images(50, 61, 3)
     np.testing.assert_array_equal(
-        pk.translate_tiled(model, big),
-        pk.translate_tiled(model.generator, big))
+        pk.translate_tiled(model, big), pk.translate_tiled(model.generator, big)
+    )
 
 
 def constant_model(value, size=32):
     image = keras.Input((size, size, 3))
-    out = layers.Conv2D(3, 1, kernel_initializer="zeros",
-                        bias_initializer=keras.initializers.Constant(value))(
-        image)
+    out = layers.Conv2D(
+        3,
+        1,
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(value),
+    )(image)
     return keras.Model(image, out)
 
 
 @pytest.mark.parametrize("blend", ["cosine", "linear", "none"])
 def test_a_constant_model_gives_the_constant(blend):
     model = constant_model(0.3)
-    y = pk.translate_tiled(model, _images(300, 517, 3), overlap=12,
-                           blend=blend)
+    y = pk.translate_tiled(model, _images(300, 517, 3), overlap=12, blend=blend)
     c = np.float32(0.3)
     if blend == "none":
         # Weights 0, 1/2 and 1 and their sums are exact in binary.
@@ -155,8 +160,11 @@ def receptive_radius(generator):
             k, s = layer.kernel_size[0], layer.strides[0]
             radius += ((k - 1) // 2 if s == 1 else k - 1) * jump
             jump *= s
-        elif not isinstance(layer, ReflectionPadding2D) and layer.weights \
-                and not isinstance(layer, layers.BatchNormalization):
+        elif (
+            not isinstance(layer, ReflectionPadding2D)
+            and layer.weights
+            and not isinstance(layer, layers.BatchNormalization)
+        ):
             raise AssertionError(f"unexpected layer {layer.name}")
     return radius
 
@@ -164,8 +172,14 @@ def receptive_radius(generator):
 def resnet(size, **kw):
     # Moving statistics: each output pixel then depends on its
     # neighbourhood only (per-image statistics see the whole tile).
-    g = pk.ResnetGenerator(image_size=size, filters=4, n_blocks=1,
-                           norm="batch", inference_statistics="moving", **kw)
+    g = pk.ResnetGenerator(
+        image_size=size,
+        filters=4,
+        n_blocks=1,
+        norm="batch",
+        inference_statistics="moving",
+        **kw,
+    )
     # With its initial moving statistics (0 and 1) the untrained network
     # outputs values of 1e-5, which would make a 1e-5 tolerance void. One
     # training-mode call with momentum 0 sets them to the statistics of a
@@ -181,7 +195,8 @@ def resnet(size, **kw):
 def full_image(generator, x, z=None):
     """`generator` rebuilt at the image's size (same weights), run once."""
     full = type(generator).from_config(
-        {**generator.get_config(), "image_size": x.shape[1:3]})
+        {**generator.get_config(), "image_size": x.shape[1:3]}
+    )
     full.set_weights(generator.get_weights())
     return np.asarray(full.predict_on_batch(x if z is None else [x, z]))
 
@@ -198,8 +213,7 @@ def test_receptive_radius_bound_holds_and_is_close():
     for p in (30, 31, 32, 33):
         x2 = x.copy()
         x2[0, p, p] += 0.5
-        rows, cols = np.nonzero(
-            np.abs(g.predict_on_batch(x2) - base).max(-1)[0] > 0)
+        rows, cols = np.nonzero(np.abs(g.predict_on_batch(x2) - base).max(-1)[0] > 0)
         reach = max(reach, np.abs(rows - p).max(), np.abs(cols - p).max())
     assert reach == 20
 
@@ -215,11 +229,15 @@ def test_tiles_with_a_margin_equal_full_image_inference(latent_dim):
     g = resnet(32, latent_dim=latent_dim, latent_injection="all")
     m = receptive_radius(g)  # 26
     x = _images(1, 96, 128, 3)
-    z = np.random.default_rng(1).normal(size=(1, latent_dim)).astype(
-        "float32") if latent_dim else None
+    z = (
+        np.random.default_rng(1).normal(size=(1, latent_dim)).astype("float32")
+        if latent_dim
+        else None
+    )
     expected = full_image(g, x, z)
-    tiled = pk.translate_tiled(g, x, tile_size=64, overlap=56, margin=m,
-                               batch_size=16, z=z)
+    tiled = pk.translate_tiled(
+        g, x, tile_size=64, overlap=56, margin=m, batch_size=16, z=z
+    )
     assert np.abs(expected).max() > 0.5
     np.testing.assert_allclose(tiled, expected, atol=1e-5)
 
@@ -242,12 +260,12 @@ def test_without_margin_equal_away_from_tile_borders():
             if top > 0:
                 near[:m] = True
             if top + t < ph:
-                near[t - m:] = True
+                near[t - m :] = True
             if left > 0:
                 near[:, :m] = True
             if left + t < pw:
-                near[:, t - m:] = True
-            exact[top:top + t, left:left + t] &= ~(near & (w > 0))
+                near[:, t - m :] = True
+            exact[top : top + t, left : left + t] &= ~(near & (w > 0))
     assert 0.2 < exact.mean() < 0.6
     assert np.abs(expected).max() > 0.5
     err = np.abs(tiled - expected).max(-1)
@@ -259,8 +277,7 @@ def test_without_margin_equal_away_from_tile_borders():
 
 
 def test_noise_generator_tiles_share_one_code():
-    g = pk.UNetGenerator(image_size=32, filters=8, max_filters=32,
-                         latent_dim=4)
+    g = pk.UNetGenerator(image_size=32, filters=8, max_filters=32, latent_dim=4)
     x = _images(48, 70, 3)
     z = np.random.default_rng(0).normal(size=4).astype("float32")
     a = pk.translate_tiled(g, x, z=z)
@@ -273,25 +290,31 @@ def test_noise_generator_tiles_share_one_code():
         pk.translate_tiled(tiny_pix2pix(), x, z=z)
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(blend="gauss"), ValueError, "`blend`"),
-    (dict(overlap=32), ValueError, "`overlap`"),
-    (dict(overlap=-1), ValueError, "`overlap`"),
-    (dict(overlap=8, margin=5), ValueError, "`margin`"),
-    (dict(batch_size=0), ValueError, "`batch_size`"),
-    (dict(tile_size=(32, 0)), ValueError, "`tile_size`"),
-    (dict(tile_size="big"), ValueError, "`tile_size`"),
-    (dict(align=0), ValueError, "`align`"),
-    (dict(tile_size=30, align=4), ValueError, "multiple of `align`"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(blend="gauss"), ValueError, "`blend`"),
+        (dict(overlap=32), ValueError, "`overlap`"),
+        (dict(overlap=-1), ValueError, "`overlap`"),
+        (dict(overlap=8, margin=5), ValueError, "`margin`"),
+        (dict(batch_size=0), ValueError, "`batch_size`"),
+        (dict(tile_size=(32, 0)), ValueError, "`tile_size`"),
+        (dict(tile_size="big"), ValueError, "`tile_size`"),
+        (dict(align=0), ValueError, "`align`"),
+        (dict(tile_size=30, align=4), ValueError, "multiple of `align`"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         pk.translate_tiled(tiny_pix2pix(), _images(40, 40, 3), **kwargs)
 
 
 def test_bad_layout_sizes():
-    for args, match in (((0, 10, 8), "`height`"), ((10, 2.5, 8), "`width`"),
-                        ((10, 10, 8, 8), "`overlap`")):
+    for args, match in (
+        ((0, 10, 8), "`height`"),
+        ((10, 2.5, 8), "`width`"),
+        ((10, 10, 8, 8), "`overlap`"),
+    ):
         with pytest.raises(ValueError, match=match):
             pk.tile_layout(*args)
 
@@ -313,5 +336,4 @@ def test_bad_images_and_models():
     with pytest.raises(ValueError, match="Pix2Pix or a generator"):
         pk.translate_tiled(lambda t: t, _images(40, 40, 3))
     with pytest.raises(ValueError, match="cannot be rebuilt"):
-        pk.translate_tiled(constant_model(0.0), _images(40, 40, 3),
-                           tile_size=16)
+        pk.translate_tiled(constant_model(0.0), _images(40, 40, 3), tile_size=16)

@@ -30,12 +30,13 @@ OUT = os.path.join(HERE, "..", "tests", "data")
 
 def main():
     if "inference_statistics" in pk.UNetGenerator()._config_keys:
-        sys.exit("This must run with the package from before the "
-                 "inference_statistics option (see the module docstring).")
+        sys.exit(
+            "This must run with the package from before the "
+            "inference_statistics option (see the module docstring)."
+        )
     keras.utils.set_random_seed(0)
     g = pk.UNetGenerator(image_size=32, filters=8, max_filters=32)
-    d = pk.PatchDiscriminator(image_size=32, filters=8, max_filters=32,
-                              n_layers=2)
+    d = pk.PatchDiscriminator(image_size=32, filters=8, max_filters=32, n_layers=2)
     model = pk.Pix2Pix(generator=g, discriminator=d, image_size=32)
     rng = np.random.default_rng(0)
     for layer in g._flatten_layers(include_self=False):
@@ -46,8 +47,11 @@ def main():
     probe = rng.uniform(-1, 1, (3, 32, 32, 3)).astype("float32")
     os.makedirs(OUT, exist_ok=True)
     model.save(os.path.join(OUT, "legacy_pix2pix.keras"))
-    np.savez(os.path.join(OUT, "legacy_pix2pix.npz"), x=probe,
-             predict=model.predict(probe, verbose=0))
+    np.savez(
+        os.path.join(OUT, "legacy_pix2pix.npz"),
+        x=probe,
+        predict=model.predict(probe, verbose=0),
+    )
     print("wrote", os.path.abspath(OUT))
 
 

@@ -28,7 +28,7 @@ QUICKSTART = [
         "\n"
         "import pix2pix_keras as pk\n"
         "\n"
-        "FAST = os.environ.get(\"PIX2PIX_FAST\") == \"1\"\n"
+        'FAST = os.environ.get("PIX2PIX_FAST") == "1"\n'
         "SIZE, EPOCHS = (64, 1) if FAST else (256, 8)\n"
         "keras.utils.set_random_seed(0)"
     ),
@@ -42,40 +42,40 @@ QUICKSTART = [
     new_code_cell(
         "load = SIZE * 286 // 256\n"
         "# A = photo (.jpg), B = label map (.png): label -> photo is BtoA.\n"
-        "train = pk.load_paired_dataset(pk.sample_data_dir(\"train\"), direction=\"BtoA\",\n"
+        'train = pk.load_paired_dataset(pk.sample_data_dir("train"), direction="BtoA",\n'
         "                               image_size=SIZE, load_size=load, batch_size=1, seed=0)\n"
-        "val = pk.load_paired_dataset(pk.sample_data_dir(\"val\"), direction=\"BtoA\",\n"
+        'val = pk.load_paired_dataset(pk.sample_data_dir("val"), direction="BtoA",\n'
         "                             image_size=SIZE, training=False, batch_size=6)\n"
         "labels, photos = next(iter(val))\n"
         "labels.shape, photos.shape"
     ),
     new_markdown_cell("## Model and training"),
     new_code_cell(
-        "model = pk.Pix2Pix.from_preset(\"untrained_unet_256\", image_size=SIZE)\n"
+        'model = pk.Pix2Pix.from_preset("untrained_unet_256", image_size=SIZE)\n'
         "model.compile()  # Adam(2e-4, beta_1=0.5) for G and D, LSGAN, lambda_l1=100\n"
-        "print(f\"generator: {model.generator.count_params():,} parameters, \"\n"
-        "      f\"discriminator: {model.discriminator.count_params():,}\")\n"
+        'print(f"generator: {model.generator.count_params():,} parameters, "\n'
+        '      f"discriminator: {model.discriminator.count_params():,}")\n'
         "history = model.fit(\n"
         "    train,\n"
         "    epochs=EPOCHS,\n"
         "    validation_data=val,\n"
         "    callbacks=[pk.LinearDecay(n_epochs=EPOCHS - EPOCHS // 2,\n"
         "                              n_epochs_decay=EPOCHS // 2),\n"
-        "               pk.SampleGrid((labels, photos), \"runs/quickstart\")],\n"
+        '               pk.SampleGrid((labels, photos), "runs/quickstart")],\n'
         "    verbose=2,\n"
         ")"
     ),
     new_code_cell(
         "fig = Figure(figsize=(10, 3))\n"
         "ax = fig.subplots(1, 2)\n"
-        "for key in (\"g_l1\", \"val_g_l1\"):\n"
-        "    ax[0].plot(history.history[key], marker=\"o\", label=key)\n"
-        "for key in (\"d_real\", \"d_fake\"):\n"
-        "    ax[1].plot(history.history[key], marker=\"o\", label=key)\n"
+        'for key in ("g_l1", "val_g_l1"):\n'
+        '    ax[0].plot(history.history[key], marker="o", label=key)\n'
+        'for key in ("d_real", "d_fake"):\n'
+        '    ax[1].plot(history.history[key], marker="o", label=key)\n'
         "for a in ax:\n"
-        "    a.set_xlabel(\"epoch\")\n"
+        '    a.set_xlabel("epoch")\n'
         "    a.legend()\n"
-        "assert len(history.history[\"g_l1\"]) == EPOCHS\n"
+        'assert len(history.history["g_l1"]) == EPOCHS\n'
         "fig"
     ),
     new_markdown_cell("## Translations: label map | generated | photo"),
@@ -87,7 +87,7 @@ QUICKSTART = [
         "fig = Figure(figsize=(6, 12))\n"
         "ax = fig.subplots()\n"
         "ax.imshow(grid)\n"
-        "ax.axis(\"off\")\n"
+        'ax.axis("off")\n'
         "fig"
     ),
     new_markdown_cell(
@@ -97,20 +97,20 @@ QUICKSTART = [
         "generator as a TensorFlow SavedModel for serving."
     ),
     new_code_cell(
-        "model.save(\"runs/quickstart/model.keras\")\n"
-        "restored = keras.saving.load_model(\"runs/quickstart/model.keras\")\n"
+        'model.save("runs/quickstart/model.keras")\n'
+        'restored = keras.saving.load_model("runs/quickstart/model.keras")\n'
         "diff = float(np.abs(restored.predict(labels, verbose=0) - generated).max())\n"
-        "print(\"max difference after reload:\", diff)\n"
+        'print("max difference after reload:", diff)\n'
         "assert diff == 0.0\n"
-        "print(\"optimizer steps:\", int(restored.g_optimizer.iterations),\n"
+        'print("optimizer steps:", int(restored.g_optimizer.iterations),\n'
         "      int(restored.d_optimizer.iterations))\n"
         "assert int(restored.g_optimizer.iterations) == 24 * EPOCHS  # 24 pairs, batch 1\n"
         "\n"
-        "model.export(\"runs/quickstart/generator_savedmodel\")\n"
+        'model.export("runs/quickstart/generator_savedmodel")\n'
         "import tensorflow as tf\n"
-        "served = tf.saved_model.load(\"runs/quickstart/generator_savedmodel\")\n"
+        'served = tf.saved_model.load("runs/quickstart/generator_savedmodel")\n'
         "served_diff = float(np.abs(served.serve(labels).numpy() - generated).max())\n"
-        "print(\"served vs predict:\", served_diff)\n"
+        'print("served vs predict:", served_diff)\n'
         "assert served_diff < 1e-5"
     ),
 ]
@@ -119,7 +119,10 @@ QUICKSTART = [
 def write(path, cells):
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
-        "name": "python3", "display_name": "Python 3", "language": "python"}
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, path)
 

@@ -88,8 +88,7 @@ def main():
     gen = torch.Generator().manual_seed(0)
     rng = np.random.default_rng(0)
     for name, (net_g, ngf, norm, in_nc, out_nc, size) in FIXTURES.items():
-        net = networks.define_G(in_nc, out_nc, ngf, net_g, norm=norm,
-                                use_dropout=True)
+        net = networks.define_G(in_nc, out_nc, ngf, net_g, norm=norm, use_dropout=True)
         _randomize(net, gen)
         net.train()
         with torch.no_grad():  # running statistics
@@ -97,14 +96,18 @@ def main():
                 net(torch.rand(2, in_nc, size, size, generator=gen) * 2 - 1)
         image = rng.integers(0, 256, (1, size, size, in_nc), dtype=np.uint8)
         x = torch.from_numpy(
-            image.astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0)
+            image.astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0
+        )
         trained, evaluated = _outputs(net, x)
         state = net.state_dict()
         torch.save(state, os.path.join(OUT, f"{name}.pth"))
         if name.startswith("resnet"):
             legacy = {f"module.{k}": v for k, v in state.items()}
-            torch.save(legacy, os.path.join(OUT, f"{name}_legacy.pth"),
-                       _use_new_zipfile_serialization=False)
+            torch.save(
+                legacy,
+                os.path.join(OUT, f"{name}_legacy.pth"),
+                _use_new_zipfile_serialization=False,
+            )
         arrays = dict(input=image, train=trained)
         if norm == "batch":  # otherwise both modes compute the same
             arrays["eval"] = evaluated
@@ -114,8 +117,7 @@ def main():
         print(name, net_g, f"ngf={ngf}", norm, trained.shape)
     keys = {}
     for net_g in ("unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks"):
-        net = networks.define_G(3, 3, 64, net_g, norm="batch",
-                                use_dropout=True)
+        net = networks.define_G(3, 3, 64, net_g, norm="batch", use_dropout=True)
         keys[net_g] = [[k, list(v.shape)] for k, v in net.state_dict().items()]
     with open(os.path.join(OUT, "reference_keys.json"), "w") as f:
         json.dump(keys, f, separators=(",", ":"))

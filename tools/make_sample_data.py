@@ -21,12 +21,18 @@ for split, n in COUNTS.items():
     out = os.path.join(DST, split)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    stems = sorted(f[:-4] for f in os.listdir(os.path.join(SRC, split)) if f.endswith(".jpg"))
+    stems = sorted(
+        f[:-4] for f in os.listdir(os.path.join(SRC, split)) if f.endswith(".jpg")
+    )
     for stem in stems[:n]:
         photo = Image.open(os.path.join(SRC, split, stem + ".jpg")).convert("RGB")
-        photo.resize(SIZE, Image.Resampling.BOX).save(os.path.join(out, stem + ".jpg"), quality=90)
+        photo.resize(SIZE, Image.Resampling.BOX).save(
+            os.path.join(out, stem + ".jpg"), quality=90
+        )
         label = Image.open(os.path.join(SRC, split, stem + ".png"))
         assert label.mode == "P", label.mode
-        label.resize(SIZE, Image.Resampling.NEAREST).save(os.path.join(out, stem + ".png"), optimize=True)
+        label.resize(SIZE, Image.Resampling.NEAREST).save(
+            os.path.join(out, stem + ".png"), optimize=True
+        )
 for name in ("palette.txt", "label_names.txt"):
     shutil.copy(os.path.join(SRC, name), os.path.join(DST, name))

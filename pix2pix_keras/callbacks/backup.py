@@ -82,8 +82,13 @@ class BackupAndRestore(BackupAndRestoreBase):
     ```
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
-                 delete_checkpoint=True):
+    def __init__(
+        self,
+        backup_dir,
+        save_freq="epoch",
+        double_checkpoint=False,
+        delete_checkpoint=True,
+    ):
         super().__init__(
             backup_dir,
             save_freq=save_freq,
@@ -152,10 +157,9 @@ class BackupAndRestore(BackupAndRestoreBase):
         super().on_train_end(logs)
 
     def _skipping(self, batch):
-        return (
-            self.current_epoch == self._resume.get("epoch")
-            and batch < self._resume.get("done", 0)
-        )
+        return self.current_epoch == self._resume.get(
+            "epoch"
+        ) and batch < self._resume.get("done", 0)
 
     def _metric_values(self):
         return [
@@ -241,9 +245,11 @@ class BackupAndRestore(BackupAndRestoreBase):
             meta = {"epoch": epoch, "batch": 0}
             skip = self._position if self._next_epoch_continues() else 0
         else:
-            meta = {"epoch": self.current_epoch,
-                    "batch": self.last_batch_seen,
-                    "steps_done": done}
+            meta = {
+                "epoch": self.current_epoch,
+                "batch": self.last_batch_seen,
+                "steps_done": done,
+            }
             skip = self._epoch_start or 0
             meta["metrics"] = self._metric_values()
         if skip:

@@ -233,28 +233,26 @@ class Diagnostics(keras.callbacks.Callback):
         super().__init__()
         check_int(minimum=4, window=window)
         check_int(minimum=2, patience=patience)
-        self.d_real_high = _check_number(
-            "d_real_high", d_real_high, 0, 1, True, True)
+        self.d_real_high = _check_number("d_real_high", d_real_high, 0, 1, True, True)
         self.d_fake_low = _check_number(
-            "d_fake_low", d_fake_low, 0, self.d_real_high, True, True)
+            "d_fake_low", d_fake_low, 0, self.d_real_high, True, True
+        )
         self.d_loss_floor = _check_number("d_loss_floor", d_loss_floor, 0)
         self.l1_share = _check_number("l1_share", l1_share, 0, 1, True, True)
         self.l1_high = _check_number("l1_high", l1_high, 0)
         self.plateau = _check_number("plateau", plateau, 0, 1, False, True)
         self.spike_factor = _check_number(
-            "spike_factor", spike_factor, 1, low_open=True)
-        self.oscillation = _check_number(
-            "oscillation", oscillation, 0, low_open=True)
-        for name, value in (("running_means", running_means),
-                            ("stop_on_nan", stop_on_nan)):
+            "spike_factor", spike_factor, 1, low_open=True
+        )
+        self.oscillation = _check_number("oscillation", oscillation, 0, low_open=True)
+        for name, value in (
+            ("running_means", running_means),
+            ("stop_on_nan", stop_on_nan),
+        ):
             if not isinstance(value, bool):
-                raise ValueError(
-                    f"`{name}` must be a bool. Received: {name}={value!r}"
-                )
+                raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
         if verbose not in (0, 1):
-            raise ValueError(
-                f"`verbose` must be 0 or 1. Received: verbose={verbose!r}"
-            )
+            raise ValueError(f"`verbose` must be 0 or 1. Received: verbose={verbose!r}")
         self.window = window
         self.patience = patience
         self.running_means = running_means
@@ -268,9 +266,7 @@ class Diagnostics(keras.callbacks.Callback):
     # -- state ----------------------------------------------------------
 
     def _reset(self):
-        self._buffers = {
-            k: collections.deque(maxlen=self.window) for k in _WATCHED
-        }
+        self._buffers = {k: collections.deque(maxlen=self.window) for k in _WATCHED}
         self._epoch_means = {
             k: collections.deque(maxlen=self.patience + 1)
             for k in ("g_loss", "d_loss", "g_l1")
@@ -330,12 +326,19 @@ class Diagnostics(keras.callbacks.Callback):
             f"{self._epoch + 1}) [{row}]: likely {info['cause']}; "
             f"remedy: {info['remedy']}. ({shown})"
         )
-        self.findings.append(dict(
-            row=row, step=step, epoch=self._epoch,
-            batch=max(self._prev_batch, 0), symptom=info["symptom"],
-            cause=info["cause"], remedy=info["remedy"], values=dict(values),
-            message=message,
-        ))
+        self.findings.append(
+            dict(
+                row=row,
+                step=step,
+                epoch=self._epoch,
+                batch=max(self._prev_batch, 0),
+                symptom=info["symptom"],
+                cause=info["cause"],
+                remedy=info["remedy"],
+                values=dict(values),
+                message=message,
+            )
+        )
         if self.verbose:
             _print(message)
 
@@ -364,7 +367,8 @@ class Diagnostics(keras.callbacks.Callback):
 
     def _window_rules(self, step):
         full = {
-            k: np.array(b, dtype="float64") for k, b in self._buffers.items()
+            k: np.array(b, dtype="float64")
+            for k, b in self._buffers.items()
             if len(b) == self.window
         }
         means = {k: float(v.mean()) for k, v in full.items()}
@@ -376,8 +380,13 @@ class Diagnostics(keras.callbacks.Callback):
             values = dict(d[1])
             if gan_fall is not None:
                 values["g_gan_fall"] = gan_fall
-            self._update("mode_collapse", d[0] and gan_flat, step, values,
-                         clear_after=self.window)
+            self._update(
+                "mode_collapse",
+                d[0] and gan_flat,
+                step,
+                values,
+                clear_after=self.window,
+            )
 
         rec = "g_l2" if "g_l2" in full else "g_l1"
         if rec in full and "g_gan" in full:
@@ -391,12 +400,21 @@ class Diagnostics(keras.callbacks.Callback):
             total = None if weighted is None else weighted + abs(means["g_gan"])
             if total:
                 share = weighted / total
-                values = {"l1_share": share, rec: means[rec],
-                          "g_gan": means["g_gan"], "g_gan_fall": gan_fall}
+                values = {
+                    "l1_share": share,
+                    rec: means[rec],
+                    "g_gan": means["g_gan"],
+                    "g_gan_fall": gan_fall,
+                }
                 if lam is not None:
                     values["lambda_l1"] = lam
-                self._update("blurry", share > self.l1_share and gan_flat,
-                             step, values, clear_after=self.window)
+                self._update(
+                    "blurry",
+                    share > self.l1_share and gan_flat,
+                    step,
+                    values,
+                    clear_after=self.window,
+                )
 
     def _spike(self, per_batch, step):
         for key in _SPIKE_KEYS:
@@ -409,13 +427,16 @@ class Diagnostics(keras.callbacks.Callback):
             value = per_batch[key]
             if value - median > (self.spike_factor - 1) * abs(median):
                 self._last_spike = step
-                return {"trigger": "spike", "key": key, "value": value,
-                        "median": median}
+                return {
+                    "trigger": "spike",
+                    "key": key,
+                    "value": value,
+                    "median": median,
+                }
         return None
 
     def _unstable(self, step, values):
-        spiking = (self._last_spike is not None
-                   and step - self._last_spike < self.window)
+        spiking = self._last_spike is not None and step - self._last_spike < self.window
         holds = spiking or bool(self._oscillating)
         self._update("unstable", holds, step, values or self._oscillating or {})
 
@@ -477,7 +498,8 @@ class Diagnostics(keras.callbacks.Callback):
             self._update(
                 "colour_distortion",
                 l1[-1] > self.l1_high and gain < self.plateau and not d_wins,
-                step, nums,
+                step,
+                nums,
             )
 
         # unstable: epoch means that swing up and down.
@@ -491,7 +513,8 @@ class Diagnostics(keras.callbacks.Callback):
                 r * s < 0 for r, s in zip(rel, rel[1:])
             ):
                 self._oscillating = {
-                    "trigger": "oscillation", "key": key,
+                    "trigger": "oscillation",
+                    "key": key,
                     "swings": [round(r, 4) for r in rel],
                 }
                 break

@@ -54,7 +54,7 @@ class RunDiagnostics(Diagnostics):
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
-        new = self.findings[self._written:]
+        new = self.findings[self._written :]
         self._written = len(self.findings)
         if new:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -113,12 +113,19 @@ class RunCheckpoint(keras.callbacks.Callback):
         os.makedirs(self.directory, exist_ok=True)
         name = f"epoch_{done:04d}.keras"
         self.model.save(os.path.join(self.directory, name))
-        write_json(os.path.join(self.directory, STATE_FILE),
-                   {"epoch": done, "checkpoint": name})
+        write_json(
+            os.path.join(self.directory, STATE_FILE),
+            {"epoch": done, "checkpoint": name},
+        )
         old = sorted(
-            (f for f in os.listdir(self.directory)
-             if f.startswith("epoch_") and f.endswith(".keras") and f != name
-             and f[6:-6].isdigit()),
+            (
+                f
+                for f in os.listdir(self.directory)
+                if f.startswith("epoch_")
+                and f.endswith(".keras")
+                and f != name
+                and f[6:-6].isdigit()
+            ),
             key=lambda f: int(f[6:-6]),
         )
         for f in old[: max(len(old) - (self.keep - 1), 0)]:

@@ -60,9 +60,7 @@ def make_grid(source, generated, target, padding=2):
                 "source, generated and target must have the same number of "
                 f"images and size. Received {[c.shape for c in cols]}"
             )
-    grid = np.ones(
-        (n * h + (n - 1) * padding, 3 * w + 2 * padding, 3), dtype="float32"
-    )
+    grid = np.ones((n * h + (n - 1) * padding, 3 * w + 2 * padding, 3), dtype="float32")
     for i in range(n):
         for j, col in enumerate(cols):
             y, x = i * (h + padding), j * (w + padding)
@@ -187,13 +185,19 @@ class FIDMonitor(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, data, extractor="fid_inception_2015", every=1,
-                 name="fid", batch_size=32, input_size=299):
+    def __init__(
+        self,
+        data,
+        extractor="fid_inception_2015",
+        every=1,
+        name="fid",
+        batch_size=32,
+        input_size=299,
+    ):
         super().__init__()
         check_int(every=every, batch_size=batch_size)
         if not isinstance(name, str) or not name:
-            raise ValueError(f"`name` must be a non-empty str. Received: "
-                             f"name={name!r}")
+            raise ValueError(f"`name` must be a non-empty str. Received: name={name!r}")
         self.data = data
         self.extractor = extractor
         self.every = every
@@ -214,8 +218,7 @@ class FIDMonitor(keras.callbacks.Callback):
                     source, target = batch[:2]
                 except (TypeError, ValueError):
                     raise ValueError(
-                        "FIDMonitor: `data` must yield (source, target) "
-                        "batches."
+                        "FIDMonitor: `data` must yield (source, target) batches."
                     ) from None
                 sources.append(np.asarray(source, "float32"))
                 targets.append(np.asarray(target, "float32"))
@@ -245,15 +248,18 @@ class FIDMonitor(keras.callbacks.Callback):
             )
         self._source = source
         self._fid = FrechetInceptionDistance(
-            extractor=self.extractor, batch_size=self.batch_size,
-            input_size=self.input_size)
+            extractor=self.extractor,
+            batch_size=self.batch_size,
+            input_size=self.input_size,
+        )
         self._fid.update_real(target)
 
     def compute(self):
         """The FID of the generator's current outputs (a float)."""
         self._fid.reset_state(keep_real=True)
         generated = self.model.generator.predict(
-            self._source, batch_size=self.batch_size, verbose=0)
+            self._source, batch_size=self.batch_size, verbose=0
+        )
         self._fid.update_fake(np.clip(generated, -1.0, 1.0))
         return self._fid.result()
 

@@ -16,8 +16,10 @@ __all__ = ["LambdaSchedule", "LearningRateHalving", "LinearDecay"]
 def _optimizers(model):
     """`{"g": ..., "d": ...}`, plus `"e"` / `"d2"` where the model has them
     (BicycleGAN's encoder and second discriminator)."""
-    opts = {"g": getattr(model, "g_optimizer", None),
-            "d": getattr(model, "d_optimizer", None)}
+    opts = {
+        "g": getattr(model, "g_optimizer", None),
+        "d": getattr(model, "d_optimizer", None),
+    }
     if opts["g"] is None or opts["d"] is None:
         raise ValueError(
             "This callback needs a compiled Pix2Pix-style model with "
@@ -120,8 +122,7 @@ class LearningRateHalving(_EpochRateSchedule):
         return max(base * self.multiplier(epoch), self.min_lr)
 
     def get_config(self):
-        return {"every": self.every, "factor": self.factor,
-                "min_lr": self.min_lr}
+        return {"every": self.every, "factor": self.factor, "min_lr": self.min_lr}
 
 
 class LinearDecay(_EpochRateSchedule):
@@ -183,20 +184,25 @@ class LinearDecay(_EpochRateSchedule):
         if not epochs or total == epochs or self.n_epochs_decay == 0:
             return
         if epochs > total:
-            what = (f"the rates are 0 from epoch {total + 1} on, so the last "
-                    f"{epochs - total} epoch(s) learn nothing")
+            what = (
+                f"the rates are 0 from epoch {total + 1} on, so the last "
+                f"{epochs - total} epoch(s) learn nothing"
+            )
         else:
-            what = (f"the decay is cut off at {self.multiplier(epochs - 1):.3g}"
-                    " × the base rate")
+            what = (
+                f"the decay is cut off at {self.multiplier(epochs - 1):.3g}"
+                " × the base rate"
+            )
         warnings.warn(
             f"LinearDecay(n_epochs={self.n_epochs}, n_epochs_decay="
             f"{self.n_epochs_decay}) spans {total} epochs but fit() runs "
             f"{epochs}: {what}. Make n_epochs + n_epochs_decay equal the "
-            "epochs of the run.", stacklevel=2)
+            "epochs of the run.",
+            stacklevel=2,
+        )
 
     def get_config(self):
-        return {"n_epochs": self.n_epochs,
-                "n_epochs_decay": self.n_epochs_decay}
+        return {"n_epochs": self.n_epochs, "n_epochs_decay": self.n_epochs_decay}
 
 
 class LambdaSchedule(keras.callbacks.Callback):
@@ -252,6 +258,4 @@ class LambdaSchedule(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["lambda_l1"] = float(
-                keras.ops.convert_to_numpy(self.model.l1_weight)
-            )
+            logs["lambda_l1"] = float(keras.ops.convert_to_numpy(self.model.l1_weight))

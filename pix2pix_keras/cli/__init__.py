@@ -55,19 +55,44 @@ EXIT_BROKEN_PIPE = 141
 
 #: Names of the command modules, imported on first use (they import
 #: TensorFlow).
-_LAZY = {"plot_training_curves": "train", "cmd_train": "train",
-         "cmd_evaluate": "inference", "cmd_predict": "inference",
-         "cmd_export": "inference", "cmd_serve": "inference",
-         "cmd_convert_pytorch": "inference", "cmd_presets": "listing",
-         "cmd_datasets_list": "listing", "cmd_datasets_download": "listing"}
+_LAZY = {
+    "plot_training_curves": "train",
+    "cmd_train": "train",
+    "cmd_evaluate": "inference",
+    "cmd_predict": "inference",
+    "cmd_export": "inference",
+    "cmd_serve": "inference",
+    "cmd_convert_pytorch": "inference",
+    "cmd_presets": "listing",
+    "cmd_datasets_list": "listing",
+    "cmd_datasets_download": "listing",
+}
 
-__all__ = ["main", "build_parser", "UsageError", "Option", "TRAIN_OPTIONS",
-           "OPTIONS", "RESUME_KEYS", "LR_POLICIES", "DEFAULT_LR_POLICY",
-           "DEFAULT_HALVING_EVERY", "MIN_RATE_FRACTION", "default_config",
-           "read_config_file", "check_config", "compute_policy",
-           "cpu_has_bf16", "lr_schedule",
-           "schedule_warnings", "plot_training_curves", "EXIT_OK",
-           "EXIT_FAILURE", "EXIT_USAGE", "EXIT_BROKEN_PIPE"]
+__all__ = [
+    "main",
+    "build_parser",
+    "UsageError",
+    "Option",
+    "TRAIN_OPTIONS",
+    "OPTIONS",
+    "RESUME_KEYS",
+    "LR_POLICIES",
+    "DEFAULT_LR_POLICY",
+    "DEFAULT_HALVING_EVERY",
+    "MIN_RATE_FRACTION",
+    "default_config",
+    "read_config_file",
+    "check_config",
+    "compute_policy",
+    "cpu_has_bf16",
+    "lr_schedule",
+    "schedule_warnings",
+    "plot_training_curves",
+    "EXIT_OK",
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "EXIT_BROKEN_PIPE",
+]
 
 
 def __getattr__(name):
@@ -148,8 +173,10 @@ def _main(argv):
     except Exception as e:  # noqa: BLE001 - reported, with exit code 1
         if args.traceback:
             traceback.print_exc()
-        print(f"{name}: error: {type(e).__name__}: {e}{_resume_hint(args)}",
-              file=sys.stderr)
+        print(
+            f"{name}: error: {type(e).__name__}: {e}{_resume_hint(args)}",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
 
 

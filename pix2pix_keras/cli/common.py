@@ -4,8 +4,17 @@ the one range check of numeric flags."""
 from pix2pix_keras.runs import Failure
 from pix2pix_keras.runs import UsageError
 
-__all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "PROG",
-           "IMAGE_EXTENSIONS", "Failure", "UsageError", "say", "check_flag"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "PROG",
+    "IMAGE_EXTENSIONS",
+    "Failure",
+    "UsageError",
+    "say",
+    "check_flag",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

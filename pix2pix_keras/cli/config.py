@@ -58,8 +58,19 @@ STRATEGIES = ("none", "mirrored", "multiworker")
 class Option:
     """One configuration key of `pix2pix train` (and its `--flag`)."""
 
-    def __init__(self, name, default, help, kind, choices=None, low=None,
-                 high=None, low_open=False, high_open=False, nullable=False):
+    def __init__(
+        self,
+        name,
+        default,
+        help,
+        kind,
+        choices=None,
+        low=None,
+        high=None,
+        low_open=False,
+        high_open=False,
+        nullable=False,
+    ):
         self.name = name
         self.default = default
         self.help = help
@@ -116,12 +127,11 @@ class Option:
         if self.kind == "size":
             sizes = [value] if not isinstance(value, (list, tuple)) else value
             if len(sizes) in (1, 2) and all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                for v in sizes
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes
             ):
                 return sizes[0] if len(sizes) == 1 else [sizes[0], sizes[1]]
             raise self._error(value, where)
-        if (yaml_source and self.kind == "float" and isinstance(value, str)):
+        if yaml_source and self.kind == "float" and isinstance(value, str):
             # YAML 1.1 reads `2e-4` (no dot) as a string.
             try:
                 value = float(value)
@@ -152,153 +162,360 @@ class Option:
 
 TRAIN_OPTIONS = (
     # data
-    Option("data", None, "training data folder (AB images, A/ + B/ "
-           "folders, or pairs sharing a stem)", "path", nullable=True),
-    Option("val", None, "validation data folder: validation losses, PSNR "
-           "and SSIM every epoch, and the sample grids", "path",
-           nullable=True),
-    Option("layout", "auto", "data layout", "choice",
-           choices=("auto", "ab", "folders", "stems")),
-    Option("direction", "AtoB", "which side is the input: AtoB or BtoA",
-           "choice", choices=("AtoB", "BtoA")),
-    Option("image_size", 256, "training resolution: SIZE or HEIGHT WIDTH",
-           "size"),
-    Option("load_size", None, "resize before the random crop (null: "
-           "image_size * 286 / 256)", "size", nullable=True),
-    Option("preprocess", "resize_and_crop", "preprocessing mode", "choice",
-           choices=("resize_and_crop", "crop", "scale_width", "none")),
+    Option(
+        "data",
+        None,
+        "training data folder (AB images, A/ + B/ folders, or pairs sharing a stem)",
+        "path",
+        nullable=True,
+    ),
+    Option(
+        "val",
+        None,
+        "validation data folder: validation losses, PSNR "
+        "and SSIM every epoch, and the sample grids",
+        "path",
+        nullable=True,
+    ),
+    Option(
+        "layout",
+        "auto",
+        "data layout",
+        "choice",
+        choices=("auto", "ab", "folders", "stems"),
+    ),
+    Option(
+        "direction",
+        "AtoB",
+        "which side is the input: AtoB or BtoA",
+        "choice",
+        choices=("AtoB", "BtoA"),
+    ),
+    Option("image_size", 256, "training resolution: SIZE or HEIGHT WIDTH", "size"),
+    Option(
+        "load_size",
+        None,
+        "resize before the random crop (null: image_size * 286 / 256)",
+        "size",
+        nullable=True,
+    ),
+    Option(
+        "preprocess",
+        "resize_and_crop",
+        "preprocessing mode",
+        "choice",
+        choices=("resize_and_crop", "crop", "scale_width", "none"),
+    ),
     Option("flip", True, "random horizontal flips in training", "bool"),
-    Option("in_channels", 3, "input image channels", "choice",
-           choices=(1, 3, 4)),
-    Option("out_channels", 3, "output image channels", "choice",
-           choices=(1, 3, 4)),
+    Option("in_channels", 3, "input image channels", "choice", choices=(1, 3, 4)),
+    Option("out_channels", 3, "output image channels", "choice", choices=(1, 3, 4)),
     # model
-    Option("generator", "unet", "generator network", "choice",
-           choices=("unet", "resnet")),
+    Option(
+        "generator", "unet", "generator network", "choice", choices=("unet", "resnet")
+    ),
     Option("filters", 64, "base filters of both networks", "int", low=1),
-    Option("norm", "batch", "normalization of both networks", "choice",
-           choices=("batch", "instance", "none")),
-    Option("dropout", 0.5, "generator dropout rate", "float", low=0.0,
-           high=1.0, high_open=True),
-    Option("resnet_blocks", 9, "residual blocks of the resnet generator",
-           "int", low=0),
-    Option("resnet_downsampling", 2, "resnet generator: stride-2 "
-           "convolutions before the residual blocks (and transposed ones "
-           "after)", "int", low=0),
-    Option("depth", None, "U-Net generator: down blocks (null: the "
-           "shorter side down to 1 pixel, 8 at 256)", "int", low=2,
-           nullable=True),
-    Option("attention", False, "U-Net generator: attention gates on the "
-           "skip connections (Attention U-Net)", "bool"),
-    Option("residual_blocks", 0, "U-Net generator: residual blocks after "
-           "each up block and each down block of at least 2x2 (residual "
-           "U-Net; 0: none)", "int", low=0),
-    Option("d_layers", 3, "PatchGAN layers (receptive field 16, 34, 70, "
-           "142, 286 for 1..5)", "int", low=1, high=5),
-    Option("discriminator", "patch", "discriminator network: patch "
-           "(PatchGAN, d_layers layers), pixel (1x1 PixelGAN) or multiscale "
-           "(d_scales PatchGANs on 1, 1/2, 1/4 ... of the image)", "choice",
-           choices=("patch", "pixel", "multiscale")),
-    Option("d_scales", 3, "multiscale discriminator: number of scales",
-           "int", low=1),
-    Option("spectral_norm", False, "spectral normalization of the "
-           "discriminator's convolutions", "bool"),
+    Option(
+        "norm",
+        "batch",
+        "normalization of both networks",
+        "choice",
+        choices=("batch", "instance", "none"),
+    ),
+    Option(
+        "dropout",
+        0.5,
+        "generator dropout rate",
+        "float",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    ),
+    Option("resnet_blocks", 9, "residual blocks of the resnet generator", "int", low=0),
+    Option(
+        "resnet_downsampling",
+        2,
+        "resnet generator: stride-2 "
+        "convolutions before the residual blocks (and transposed ones "
+        "after)",
+        "int",
+        low=0,
+    ),
+    Option(
+        "depth",
+        None,
+        "U-Net generator: down blocks (null: the "
+        "shorter side down to 1 pixel, 8 at 256)",
+        "int",
+        low=2,
+        nullable=True,
+    ),
+    Option(
+        "attention",
+        False,
+        "U-Net generator: attention gates on the skip connections (Attention U-Net)",
+        "bool",
+    ),
+    Option(
+        "residual_blocks",
+        0,
+        "U-Net generator: residual blocks after "
+        "each up block and each down block of at least 2x2 (residual "
+        "U-Net; 0: none)",
+        "int",
+        low=0,
+    ),
+    Option(
+        "d_layers",
+        3,
+        "PatchGAN layers (receptive field 16, 34, 70, 142, 286 for 1..5)",
+        "int",
+        low=1,
+        high=5,
+    ),
+    Option(
+        "discriminator",
+        "patch",
+        "discriminator network: patch "
+        "(PatchGAN, d_layers layers), pixel (1x1 PixelGAN) or multiscale "
+        "(d_scales PatchGANs on 1, 1/2, 1/4 ... of the image)",
+        "choice",
+        choices=("patch", "pixel", "multiscale"),
+    ),
+    Option("d_scales", 3, "multiscale discriminator: number of scales", "int", low=1),
+    Option(
+        "spectral_norm",
+        False,
+        "spectral normalization of the discriminator's convolutions",
+        "bool",
+    ),
     # optimisation
     Option("epochs", 200, "total epochs (also when resuming)", "int", low=1),
-    Option("steps_per_epoch", None, "batches per epoch (null: one pass "
-           "over the data)", "int", low=1, nullable=True),
+    Option(
+        "steps_per_epoch",
+        None,
+        "batches per epoch (null: one pass over the data)",
+        "int",
+        low=1,
+        nullable=True,
+    ),
     Option("batch_size", 1, "batch size", "int", low=1),
-    Option("lr", 2e-4, "learning rate of the generator (and of the "
-           "discriminator unless d_lr is set)", "float", low=0.0,
-           low_open=True),
-    Option("d_lr", None, "learning rate of the discriminator (null: lr)",
-           "float", low=0.0, low_open=True, nullable=True),
-    Option("beta_1", 0.5, "Adam beta_1 of both optimizers", "float",
-           low=0.0, high=1.0, high_open=True),
-    Option("lr_policy", DEFAULT_LR_POLICY, "learning-rate schedule of all "
-           "optimizers: linear (constant for n_epochs, then linear to 0 over "
-           "n_epochs_decay, as the PyTorch reference), halving (halve every "
-           "lr_halving_every epochs) or constant", "choice",
-           choices=LR_POLICIES),
-    Option("n_epochs", None, "linear policy: epochs at the base rate "
-           "(null: the first half of the run, epochs - epochs // 2)", "int",
-           low=0, nullable=True),
-    Option("n_epochs_decay", None, "linear policy: epochs of linear decay "
-           "to 0 after n_epochs (null: the rest of the run)", "int", low=0,
-           nullable=True),
-    Option("lr_halving_every", None, "halving policy: halve the learning "
-           "rates every N epochs (null: 10). Given without lr_policy it "
-           "selects halving (0: constant)", "int", low=0, nullable=True),
-    Option("gan_loss", "lsgan", "GAN loss", "choice",
-           choices=("lsgan", "vanilla", "hinge")),
+    Option(
+        "lr",
+        2e-4,
+        "learning rate of the generator (and of the discriminator unless d_lr is set)",
+        "float",
+        low=0.0,
+        low_open=True,
+    ),
+    Option(
+        "d_lr",
+        None,
+        "learning rate of the discriminator (null: lr)",
+        "float",
+        low=0.0,
+        low_open=True,
+        nullable=True,
+    ),
+    Option(
+        "beta_1",
+        0.5,
+        "Adam beta_1 of both optimizers",
+        "float",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    ),
+    Option(
+        "lr_policy",
+        DEFAULT_LR_POLICY,
+        "learning-rate schedule of all "
+        "optimizers: linear (constant for n_epochs, then linear to 0 over "
+        "n_epochs_decay, as the PyTorch reference), halving (halve every "
+        "lr_halving_every epochs) or constant",
+        "choice",
+        choices=LR_POLICIES,
+    ),
+    Option(
+        "n_epochs",
+        None,
+        "linear policy: epochs at the base rate "
+        "(null: the first half of the run, epochs - epochs // 2)",
+        "int",
+        low=0,
+        nullable=True,
+    ),
+    Option(
+        "n_epochs_decay",
+        None,
+        "linear policy: epochs of linear decay "
+        "to 0 after n_epochs (null: the rest of the run)",
+        "int",
+        low=0,
+        nullable=True,
+    ),
+    Option(
+        "lr_halving_every",
+        None,
+        "halving policy: halve the learning "
+        "rates every N epochs (null: 10). Given without lr_policy it "
+        "selects halving (0: constant)",
+        "int",
+        low=0,
+        nullable=True,
+    ),
+    Option(
+        "gan_loss", "lsgan", "GAN loss", "choice", choices=("lsgan", "vanilla", "hinge")
+    ),
     Option("lambda_l1", 100.0, "weight of the L1 loss", "float", low=0.0),
-    Option("reconstruction", "l1", "reconstruction loss weighted by "
-           "lambda_l1: l1 (paper) or l2 (mean squared error)", "choice",
-           choices=("l1", "l2")),
-    Option("lambda_vgg", 0.0, "weight of the VGG19 perceptual loss (ImageNet "
-           "weights, downloaded once; 0: off)", "float", low=0.0),
-    Option("lambda_fm", 0.0, "weight of the discriminator feature-matching "
-           "loss (0: off)", "float", low=0.0),
-    Option("lambda_end", None, "lambda schedule: move the reconstruction "
-           "weight linearly from lambda_l1 to this value between "
-           "lambda_start_epoch and lambda_end_epoch (null: constant)",
-           "float", low=0.0, nullable=True),
-    Option("lambda_start_epoch", None, "lambda schedule: the last epoch at "
-           "lambda_l1 (null: 0)", "int", low=0, nullable=True),
-    Option("lambda_end_epoch", None, "lambda schedule: the first epoch at "
-           "lambda_end (null: epochs)", "int", low=1, nullable=True),
-    Option("d_every", 1, "update the discriminator every N steps", "int",
-           low=1),
-    Option("jit_compile", False, "compile the training step with XLA",
-           "bool"),
-    Option("mixed_precision", "off", "compute in bfloat16 with float32 "
-           "weights, generator outputs, logits and losses: bf16, auto (bf16 "
-           "on a GPU or on a CPU with AVX-512-bf16 or AMX) or off; float16: "
-           "the same in float16, with dynamic loss scaling of both "
-           "optimizers", "choice", choices=MIXED_PRECISION),
-    Option("strategy", "none", "tf.distribute strategy the model is built "
-           "and trained under: none, mirrored (the GPUs of this machine, "
-           "else its CPU) or multiworker (several machines, set up by "
-           "TF_CONFIG)", "choice", choices=STRATEGIES),
-    Option("seed", 0, "seed of the weights, shuffling and augmentation",
-           "int", low=0),
-    Option("diagnostics", False, "watch the losses with the Diagnostics "
-           "callback: print each troubleshooting finding, log the number "
-           "per epoch as `diagnostics` and append them to diagnostics.jsonl",
-           "bool"),
-    Option("diagnostics_window", 50, "diagnostics: batches in the rolling "
-           "window of its batch rules", "int", low=4),
+    Option(
+        "reconstruction",
+        "l1",
+        "reconstruction loss weighted by "
+        "lambda_l1: l1 (paper) or l2 (mean squared error)",
+        "choice",
+        choices=("l1", "l2"),
+    ),
+    Option(
+        "lambda_vgg",
+        0.0,
+        "weight of the VGG19 perceptual loss (ImageNet "
+        "weights, downloaded once; 0: off)",
+        "float",
+        low=0.0,
+    ),
+    Option(
+        "lambda_fm",
+        0.0,
+        "weight of the discriminator feature-matching loss (0: off)",
+        "float",
+        low=0.0,
+    ),
+    Option(
+        "lambda_end",
+        None,
+        "lambda schedule: move the reconstruction "
+        "weight linearly from lambda_l1 to this value between "
+        "lambda_start_epoch and lambda_end_epoch (null: constant)",
+        "float",
+        low=0.0,
+        nullable=True,
+    ),
+    Option(
+        "lambda_start_epoch",
+        None,
+        "lambda schedule: the last epoch at lambda_l1 (null: 0)",
+        "int",
+        low=0,
+        nullable=True,
+    ),
+    Option(
+        "lambda_end_epoch",
+        None,
+        "lambda schedule: the first epoch at lambda_end (null: epochs)",
+        "int",
+        low=1,
+        nullable=True,
+    ),
+    Option("d_every", 1, "update the discriminator every N steps", "int", low=1),
+    Option("jit_compile", False, "compile the training step with XLA", "bool"),
+    Option(
+        "mixed_precision",
+        "off",
+        "compute in bfloat16 with float32 "
+        "weights, generator outputs, logits and losses: bf16, auto (bf16 "
+        "on a GPU or on a CPU with AVX-512-bf16 or AMX) or off; float16: "
+        "the same in float16, with dynamic loss scaling of both "
+        "optimizers",
+        "choice",
+        choices=MIXED_PRECISION,
+    ),
+    Option(
+        "strategy",
+        "none",
+        "tf.distribute strategy the model is built "
+        "and trained under: none, mirrored (the GPUs of this machine, "
+        "else its CPU) or multiworker (several machines, set up by "
+        "TF_CONFIG)",
+        "choice",
+        choices=STRATEGIES,
+    ),
+    Option("seed", 0, "seed of the weights, shuffling and augmentation", "int", low=0),
+    Option(
+        "diagnostics",
+        False,
+        "watch the losses with the Diagnostics "
+        "callback: print each troubleshooting finding, log the number "
+        "per epoch as `diagnostics` and append them to diagnostics.jsonl",
+        "bool",
+    ),
+    Option(
+        "diagnostics_window",
+        50,
+        "diagnostics: batches in the rolling window of its batch rules",
+        "int",
+        low=4,
+    ),
     # outputs
-    Option("output", None, "run folder (null: runs/<date>-<time>)", "path",
-           nullable=True),
-    Option("sample_every", 1, "write a sample grid (PNG and TensorBoard "
-           "image) every N epochs (0: never)", "int", low=0),
+    Option(
+        "output", None, "run folder (null: runs/<date>-<time>)", "path", nullable=True
+    ),
+    Option(
+        "sample_every",
+        1,
+        "write a sample grid (PNG and TensorBoard image) every N epochs (0: never)",
+        "int",
+        low=0,
+    ),
     Option("num_samples", 4, "examples in a sample grid", "int", low=1),
-    Option("checkpoint_every", 1, "save a checkpoint every N epochs (and "
-           "after the last)", "int", low=1),
-    Option("keep_checkpoints", 1, "checkpoints kept in checkpoints/", "int",
-           low=1),
-    Option("tensorboard", True, "write TensorBoard logs to tensorboard/",
-           "bool"),
-    Option("fid_every", 0, "log the FID of the val pairs every N epochs "
-           "(and after the last) as val_fid_proxy, or val_fid with "
-           "fid_network fid_inception_2015 (0: never; needs val)", "int",
-           low=0),
-    Option("fid_network", "random_inception_v3", "features of fid_every: "
-           "random_inception_v3 (fixed random weights, no download; follows "
-           "a run, not comparable with published FIDs), fid_inception_2015 "
-           "(the network of published FIDs, downloaded once) or "
-           "keras_inception_v3", "choice",
-           choices=("random_inception_v3", "fid_inception_2015",
-                    "keras_inception_v3")),
+    Option(
+        "checkpoint_every",
+        1,
+        "save a checkpoint every N epochs (and after the last)",
+        "int",
+        low=1,
+    ),
+    Option("keep_checkpoints", 1, "checkpoints kept in checkpoints/", "int", low=1),
+    Option("tensorboard", True, "write TensorBoard logs to tensorboard/", "bool"),
+    Option(
+        "fid_every",
+        0,
+        "log the FID of the val pairs every N epochs "
+        "(and after the last) as val_fid_proxy, or val_fid with "
+        "fid_network fid_inception_2015 (0: never; needs val)",
+        "int",
+        low=0,
+    ),
+    Option(
+        "fid_network",
+        "random_inception_v3",
+        "features of fid_every: "
+        "random_inception_v3 (fixed random weights, no download; follows "
+        "a run, not comparable with published FIDs), fid_inception_2015 "
+        "(the network of published FIDs, downloaded once) or "
+        "keras_inception_v3",
+        "choice",
+        choices=("random_inception_v3", "fid_inception_2015", "keras_inception_v3"),
+    ),
 )
 OPTIONS = {o.name: o for o in TRAIN_OPTIONS}
 #: Keys that `train --resume` may change; the others define the model,
 #: the optimizers or the data and stay as the run was started.
-RESUME_KEYS = ("epochs", "n_epochs", "n_epochs_decay", "data", "val",
-               "sample_every", "num_samples", "checkpoint_every",
-               "keep_checkpoints", "tensorboard", "fid_every", "fid_network",
-               "diagnostics", "diagnostics_window")
+RESUME_KEYS = (
+    "epochs",
+    "n_epochs",
+    "n_epochs_decay",
+    "data",
+    "val",
+    "sample_every",
+    "num_samples",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "tensorboard",
+    "fid_every",
+    "fid_network",
+    "diagnostics",
+    "diagnostics_window",
+)
 _PATH_KEYS = ("data", "val", "output")
 
 
@@ -335,9 +552,7 @@ def read_config_file(path):
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".json", ".yaml", ".yml"):
-        raise UsageError(
-            f"{path}: a config file must end in .json, .yaml or .yml"
-        )
+        raise UsageError(f"{path}: a config file must end in .json, .yaml or .yml")
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -360,8 +575,7 @@ def read_config_file(path):
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise UsageError(
-                f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: "
-                f"{e.msg}"
+                f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
             ) from None
     if not isinstance(data, dict):
         raise UsageError(
@@ -417,9 +631,13 @@ def check_config(config, where="config"):
                 "or 256 512)."
             )
     else:
-        factor = 2**out["resnet_downsampling"]
-        if (size[0] % factor or size[1] % factor
-                or min(size) // factor < 2 or min(size) < 4):
+        factor = 2 ** out["resnet_downsampling"]
+        if (
+            size[0] % factor
+            or size[1] % factor
+            or min(size) // factor < 2
+            or min(size) < 4
+        ):
             raise UsageError(
                 f"{where}: `image_size` {list(size)} must be divisible by "
                 f"2**resnet_downsampling = {factor} and leave at least 2 "
@@ -501,14 +719,19 @@ def lambda_schedule(config):
     """The `LambdaSchedule` of a checked config (`None`: constant λ)."""
     if config["lambda_end"] is None:
         return None
-    return pk.LambdaSchedule(end=config["lambda_end"],
-                             start_epoch=config["lambda_start_epoch"],
-                             end_epoch=config["lambda_end_epoch"])
+    return pk.LambdaSchedule(
+        end=config["lambda_end"],
+        start_epoch=config["lambda_start_epoch"],
+        end_epoch=config["lambda_end_epoch"],
+    )
 
 
 #: The keys of each learning-rate policy.
-_POLICY_KEYS = {"linear": ("n_epochs", "n_epochs_decay"),
-                "halving": ("lr_halving_every",), "constant": ()}
+_POLICY_KEYS = {
+    "linear": ("n_epochs", "n_epochs_decay"),
+    "halving": ("lr_halving_every",),
+    "constant": (),
+}
 
 
 def _check_schedule(config, where):
@@ -572,8 +795,9 @@ def _infer_lr_policy(config, given):
 def lr_schedule(config):
     """The learning-rate callback of a checked config (`None`: constant)."""
     if config["lr_policy"] == "linear":
-        return pk.LinearDecay(n_epochs=config["n_epochs"],
-                              n_epochs_decay=config["n_epochs_decay"])
+        return pk.LinearDecay(
+            n_epochs=config["n_epochs"], n_epochs_decay=config["n_epochs_decay"]
+        )
     if config["lr_policy"] == "halving":
         return pk.LearningRateHalving(every=config["lr_halving_every"])
     return None
@@ -606,39 +830,46 @@ def schedule_warnings(config):
                     f"--n-epochs {n} with --epochs {epochs}: the linear "
                     "decay would start after the last epoch, so the rates "
                     f"stay constant; lower --n-epochs below {epochs} (or use "
-                    "--lr-policy constant)")
+                    "--lr-policy constant)"
+                )
         elif n + decay > epochs:
             warnings.append(
                 f"{flags} epochs is longer than the run (--epochs {epochs}): "
                 "the decay is cut off and the last epoch trains at "
                 f"{schedule.multiplier(epochs - 1):.3g} × the base rate "
                 f"instead of 1/{decay + 1}; set --n-epochs-decay "
-                f"{epochs - n} (or raise --epochs to {n + decay})")
+                f"{epochs - n} (or raise --epochs to {n + decay})"
+            )
         elif n + decay < epochs:
             ended_early = True
             warnings.append(
                 f"{flags} epochs is shorter than the run (--epochs "
                 f"{epochs}): the rates are 0 from epoch {n + decay + 1} on, "
                 f"so the last {epochs - n - decay} epoch(s) learn nothing; "
-                f"set --n-epochs-decay {epochs - n}")
+                f"set --n-epochs-decay {epochs - n}"
+            )
     last = (9 * epochs + 9) // 10 - 1  # 0-based, the last of the first 90 %
     fraction = schedule.multiplier(last)
     if fraction < MIN_RATE_FRACTION and not ended_early:
-        said = (f"drives the rates to {fraction:.2g} × the base rate by epoch "
-                f"{last + 1} of {epochs}, below {MIN_RATE_FRACTION:g} × base "
-                "before the last tenth of the run, so its later epochs "
-                "learn almost nothing")
+        said = (
+            f"drives the rates to {fraction:.2g} × the base rate by epoch "
+            f"{last + 1} of {epochs}, below {MIN_RATE_FRACTION:g} × base "
+            "before the last tenth of the run, so its later epochs "
+            "learn almost nothing"
+        )
         if config["lr_policy"] == "halving":
             every = config["lr_halving_every"]
             warnings.append(
                 f"--lr-halving-every {every} with --epochs {epochs} {said}: "
                 f"use --lr-policy linear, or --lr-halving-every "
-                f"{last // 10 + 1} or more")
+                f"{last // 10 + 1} or more"
+            )
         else:
             warnings.append(
                 f"--lr-policy linear with --n-epochs {config['n_epochs']} "
                 f"--n-epochs-decay {config['n_epochs_decay']} and --epochs "
-                f"{epochs} {said}: let the decay end with the run")
+                f"{epochs} {said}: let the decay end with the run"
+            )
     return warnings
 
 
@@ -650,7 +881,6 @@ def _load_size(config):
     if config["load_size"] is not None:
         return _pair(config["load_size"])
     return pk.default_load_size(config["image_size"])
-
 
 
 def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):

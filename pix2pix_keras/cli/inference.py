@@ -69,23 +69,31 @@ def cmd_evaluate(args):
         data,
         layout=args.layout or run.get("layout", "auto"),
         direction=args.direction or run.get("direction", "AtoB"),
-        image_size=(h, w), in_channels=c_in, out_channels=c_out,
-        training=False, batch_size=args.batch_size,
+        image_size=(h, w),
+        in_channels=c_in,
+        out_channels=c_out,
+        training=False,
+        batch_size=args.batch_size,
     )
     total = int(dataset.cardinality())
     # The progress bar goes to stderr: stdout is the JSON report.
     with contextlib.redirect_stdout(sys.stderr):
-        bar = keras.utils.Progbar(total if total > 0 else None,
-                                  verbose=args.verbose, unit_name="batch")
+        bar = keras.utils.Progbar(
+            total if total > 0 else None, verbose=args.verbose, unit_name="batch"
+        )
 
         def batches():
             for batch in dataset:
                 yield batch
                 bar.add(1)
 
-        report = pk.evaluate(model, batches(), metrics=args.metrics,
-                             output_dir=args.output,
-                             feature_extractor=args.fid_network)
+        report = pk.evaluate(
+            model,
+            batches(),
+            metrics=args.metrics,
+            output_dir=args.output,
+            feature_extractor=args.fid_network,
+        )
     report = {"model": file, "data": os.path.abspath(data), **report}
     print(json.dumps(report, indent=2))
     return EXIT_OK
@@ -101,15 +109,15 @@ def _input_files(path, pattern):
     if not os.path.isdir(path):
         raise UsageError(f"no such image or folder: {path}")
     files = sorted(
-        os.path.join(path, f) for f in os.listdir(path)
+        os.path.join(path, f)
+        for f in os.listdir(path)
         if f.lower().endswith(IMAGE_EXTENSIONS)
         and fnmatch.fnmatch(f, pattern)
         and os.path.isfile(os.path.join(path, f))
     )
     if not files:
         raise UsageError(
-            f"{path} has no images ({', '.join(IMAGE_EXTENSIONS)}) matching "
-            f"{pattern!r}"
+            f"{path} has no images ({', '.join(IMAGE_EXTENSIONS)}) matching {pattern!r}"
         )
     stems = {}
     for f in files:
@@ -143,20 +151,24 @@ def _tiling_args(args, model):
     every image.
     """
     if not args.tile:
-        for flag, value in (("--tile-size", args.tile_size),
-                            ("--overlap", args.overlap)):
+        for flag, value in (
+            ("--tile-size", args.tile_size),
+            ("--overlap", args.overlap),
+        ):
             if value is not None:
                 raise UsageError(f"{flag} needs --tile")
         return None
     h, w = model_size(model)[:2]
     check_flag("--tile-size", args.tile_size)
     tile = (h, w) if args.tile_size is None else (args.tile_size,) * 2
-    overlap = (
-        (tile[0] // 4, tile[1] // 4) if args.overlap is None else args.overlap
-    )
+    overlap = (tile[0] // 4, tile[1] // 4) if args.overlap is None else args.overlap
     try:
-        pk.tile_layout(*tile, tile, overlap=overlap,
-                       align=tiling_lib._default_align(model.generator))
+        pk.tile_layout(
+            *tile,
+            tile,
+            overlap=overlap,
+            align=tiling_lib._default_align(model.generator),
+        )
         generator = tiling_lib._at_size(model.generator, tile)
     except ValueError as e:
         raise UsageError(f"--tile: {e}") from None
@@ -178,8 +190,7 @@ def cmd_predict(args):
     out_dir = os.path.abspath(args.output)
     os.makedirs(out_dir, exist_ok=True)
     targets = [
-        os.path.join(out_dir,
-                     os.path.splitext(os.path.basename(f))[0] + ".png")
+        os.path.join(out_dir, os.path.splitext(os.path.basename(f))[0] + ".png")
         for f in files
     ]
     existing = [t for t in targets if os.path.exists(t)]
@@ -204,22 +215,22 @@ def cmd_predict(args):
         )
     skip = {f for f, _ in bad}
     todo = [(f, t) for f, t in zip(files, targets) if f not in skip]
-    bar = keras.utils.Progbar(len(todo), verbose=args.verbose,
-                              unit_name="image")
+    bar = keras.utils.Progbar(len(todo), verbose=args.verbose, unit_name="image")
     written = 0
     # With --tile, one image at a time (any size), `batch_size` tiles per
     # model call.
     step = 1 if tiling else args.batch_size
     for start in range(0, len(todo), step):
         chunk, batch, sizes = [], [], []
-        for f, t in todo[start:start + step]:
+        for f, t in todo[start : start + step]:
             try:
                 image = _read_image(f, c_in)
             except (ValueError, OSError) as e:
                 if not args.skip_bad:
                     raise Failure(
                         f"{e}; {written} of {len(todo)} image(s) were "
-                        f"written to {out_dir}") from None
+                        f"written to {out_dir}"
+                    ) from None
                 bad.append((f, str(e)))
                 bar.add(1)
                 continue
@@ -238,8 +249,12 @@ def cmd_predict(args):
         if tiling:
             generator, tile, overlap = tiling
             fake = pk.translate_tiled(
-                generator, batch[0], tile_size=tile, overlap=overlap,
-                batch_size=args.batch_size)[None]
+                generator,
+                batch[0],
+                tile_size=tile,
+                overlap=overlap,
+                batch_size=args.batch_size,
+            )[None]
         else:
             fake = np.asarray(model.predict_on_batch(np.stack(batch)))
         fake = np.clip(np.round((fake + 1.0) * 127.5), 0, 255).astype("uint8")
@@ -253,15 +268,16 @@ def cmd_predict(args):
             bar.add(1)
     if bad:
         lines = "\n  ".join(message for _, message in bad)
-        print(f"{PROG} predict: skipped {len(bad)} unreadable image(s):\n  "
-              f"{lines}", file=sys.stderr)
+        print(
+            f"{PROG} predict: skipped {len(bad)} unreadable image(s):\n  {lines}",
+            file=sys.stderr,
+        )
     say(args, f"Wrote {written} image(s) to {out_dir}")
     return EXIT_OK
 
 
 # `--format` names and Keras's `export(format=...)` names.
-_EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx",
-                   "litert": "litert"}
+_EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "litert": "litert"}
 
 
 def cmd_export(args):
@@ -270,12 +286,12 @@ def cmd_export(args):
     if format == "litert" and not out.endswith(".tflite"):
         raise UsageError(
             f"--format litert writes a .tflite file: OUTPUT must end in "
-            f".tflite, not {args.output}")
+            f".tflite, not {args.output}"
+        )
     if os.path.exists(out) and not args.overwrite:
         raise UsageError(f"{out} exists: pass --overwrite to replace it")
     if format != "tf_saved_model" and os.path.isdir(out):
-        raise UsageError(
-            f"{out} is a folder; --format {args.format} writes a file")
+        raise UsageError(f"{out} is a folder; --format {args.format} writes a file")
     try:
         check_export_format(format)
     except ImportError as e:
@@ -286,12 +302,10 @@ def cmd_export(args):
     except ValueError as e:  # e.g. BicycleGAN, inference dropout
         raise UsageError(str(e)) from None
     if format == "tf_saved_model":
-        print(f"Exported the generator to {path} (endpoints: serve, "
-              "serving_default)")
+        print(f"Exported the generator to {path} (endpoints: serve, serving_default)")
     else:
         name = "ONNX" if format == "onnx" else "LiteRT"
-        print(f"Exported the generator to {path} ({name}; output: "
-              "output_0)")
+        print(f"Exported the generator to {path} ({name}; output: output_0)")
     return EXIT_OK
 
 
@@ -302,10 +316,10 @@ def cmd_serve(args):
     if args.host not in serve_lib.LOOPBACK and not args.allow_remote:
         raise UsageError(
             f"--host {args.host} is not a loopback address and the page has "
-            "no login: pass --allow-remote to serve it to the network")
+            "no login: pass --allow-remote to serve it to the network"
+        )
     check_flag("--image-size", args.image_size)
-    if args.palette not in ("facades", "none") and not os.path.isfile(
-            args.palette):
+    if args.palette not in ("facades", "none") and not os.path.isfile(args.palette):
         raise UsageError(f"--palette: no such file: {args.palette}")
     if is_pretrained_name(args.model):
         model = pretrained_file(args.model)
@@ -314,9 +328,14 @@ def cmd_serve(args):
     if not os.path.exists(model):
         raise UsageError(f"no such model file or folder: {model}")
     try:
-        serve_lib.serve(model, host=args.host, port=args.port,
-                        allow_remote=args.allow_remote,
-                        image_size=args.image_size, palette=args.palette)
+        serve_lib.serve(
+            model,
+            host=args.host,
+            port=args.port,
+            allow_remote=args.allow_remote,
+            image_size=args.image_size,
+            palette=args.palette,
+        )
     except OSError as e:
         raise Failure(str(e)) from None
     return EXIT_OK
@@ -324,6 +343,7 @@ def cmd_serve(args):
 
 # ----------------------------------------------------------------------
 # pretrained models
+
 
 def cmd_convert_pytorch(args):
     out = os.path.abspath(args.output)
@@ -337,9 +357,14 @@ def cmd_convert_pytorch(args):
         raise UsageError(f"no such checkpoint file: {args.checkpoint}")
     try:
         model = pytorch_lib.convert_pytorch(
-            args.checkpoint, out, netG=args.netG, ngf=args.ngf,
-            norm=args.norm, no_dropout=args.no_dropout,
-            input_nc=args.input_nc, output_nc=args.output_nc,
+            args.checkpoint,
+            out,
+            netG=args.netG,
+            ngf=args.ngf,
+            norm=args.norm,
+            no_dropout=args.no_dropout,
+            input_nc=args.input_nc,
+            output_nc=args.output_nc,
             image_size=args.image_size,
             inference_statistics=args.inference_statistics,
         )
@@ -348,7 +373,8 @@ def cmd_convert_pytorch(args):
     except ValueError as e:  # e.g. an image size the U-Net cannot take
         raise UsageError(str(e)) from None
     h, w, c_in, c_out = model_size(model)
-    print(f"Wrote {out}: {args.netG} generator, {h}x{w}, {c_in} -> {c_out} "
-          f"channels, {model.generator.count_params():,} parameters")
+    print(
+        f"Wrote {out}: {args.netG} generator, {h}x{w}, {c_in} -> {c_out} "
+        f"channels, {model.generator.count_params():,} parameters"
+    )
     return EXIT_OK
-

@@ -46,50 +46,30 @@ MEANINGS = {
         "validation data: validation losses, PSNR and SSIM every epoch, and"
         " the sample grids"
     ),
-    "layout": (
-        "data layout"
-    ),
-    "direction": (
-        "which side is the input"
-    ),
+    "layout": ("data layout"),
+    "direction": ("which side is the input"),
     "image_size": (
         "training resolution; the U-Net needs sides divisible by "
         "2^floor(log2(shorter side))"
     ),
-    "load_size": (
-        "resize before the random crop; null: `image_size` × 286 / 256"
-    ),
+    "load_size": ("resize before the random crop; null: `image_size` × 286 / 256"),
     "preprocess": (
         "training preprocessing (`none`: no resizing, so the images must "
         "have the training size; needs `batch_size` 1); validation and "
         "samples are resized to `image_size`"
     ),
-    "flip": (
-        "random horizontal flips in training"
-    ),
-    "in_channels": (
-        "input image channels"
-    ),
-    "out_channels": (
-        "output image channels"
-    ),
+    "flip": ("random horizontal flips in training"),
+    "in_channels": ("input image channels"),
+    "out_channels": ("output image channels"),
     "generator": (
         "generator network: `UNetGenerator` (with `depth`, `attention` and "
         "`residual_blocks`: Attention U-Net, residual U-Net) or "
         "`ResnetGenerator` (`resnet_blocks`, `resnet_downsampling`)"
     ),
-    "filters": (
-        "base filters of both networks"
-    ),
-    "norm": (
-        "normalization of both networks"
-    ),
-    "dropout": (
-        "generator dropout rate"
-    ),
-    "resnet_blocks": (
-        "residual blocks of the resnet generator"
-    ),
+    "filters": ("base filters of both networks"),
+    "norm": ("normalization of both networks"),
+    "dropout": ("generator dropout rate"),
+    "resnet_blocks": ("residual blocks of the resnet generator"),
     "resnet_downsampling": (
         "`resnet` only: stride-2 convolutions before the residual blocks "
         "(and transposed ones after; `n_downsampling`); the image sides "
@@ -108,9 +88,7 @@ MEANINGS = {
         "`unet` only: `ResidualBlock`s after every up block and every down "
         "block with an output of at least 2×2 (residual U-Net); 0: none"
     ),
-    "d_layers": (
-        "PatchGAN layers (receptive field 16, 34, 70, 142, 286)"
-    ),
+    "d_layers": ("PatchGAN layers (receptive field 16, 34, 70, 142, 286)"),
     "discriminator": (
         "discriminator network: `PatchDiscriminator` (`d_layers` layers), "
         "`PixelDiscriminator` (1×1 PixelGAN) or `MultiScaleDiscriminator` "
@@ -121,27 +99,13 @@ MEANINGS = {
         "`multiscale`: number of scales (the smallest must stay larger than"
         " 2^(`d_layers` + 1) pixels)"
     ),
-    "spectral_norm": (
-        "spectral normalization of the discriminator's convolutions"
-    ),
-    "epochs": (
-        "total epochs, also when resuming"
-    ),
-    "steps_per_epoch": (
-        "batches per epoch; null: one pass over the data"
-    ),
-    "batch_size": (
-        "batch size"
-    ),
-    "lr": (
-        "learning rate of G (and of D unless `d_lr` is set); Adam"
-    ),
-    "d_lr": (
-        "learning rate of D; null: `lr`"
-    ),
-    "beta_1": (
-        "Adam β1 of both optimizers"
-    ),
+    "spectral_norm": ("spectral normalization of the discriminator's convolutions"),
+    "epochs": ("total epochs, also when resuming"),
+    "steps_per_epoch": ("batches per epoch; null: one pass over the data"),
+    "batch_size": ("batch size"),
+    "lr": ("learning rate of G (and of D unless `d_lr` is set); Adam"),
+    "d_lr": ("learning rate of D; null: `lr`"),
+    "beta_1": ("Adam β1 of both optimizers"),
     "lr_policy": (
         "learning-rate schedule of every optimizer (see [Learning-rate "
         "schedules](#learning-rate-schedules))"
@@ -159,9 +123,7 @@ MEANINGS = {
         " null: 10. Set without `lr_policy` it selects `halving` (0: "
         "`constant`), as before `lr_policy` existed"
     ),
-    "gan_loss": (
-        "GAN loss"
-    ),
+    "gan_loss": ("GAN loss"),
     "lambda_l1": (
         "λ: weight of the reconstruction loss (L1, or L2 with "
         "`reconstruction` `l2`); the start value of the λ schedule"
@@ -193,12 +155,8 @@ MEANINGS = {
         "than `lambda_start_epoch`; null: `epochs`. Only with "
         "`lambda_end`"
     ),
-    "d_every": (
-        "update D every N steps"
-    ),
-    "jit_compile": (
-        "compile the training step with XLA"
-    ),
+    "d_every": ("update D every N steps"),
+    "jit_compile": ("compile the training step with XLA"),
     "mixed_precision": (
         "compute precision. `bf16`: Keras's `mixed_bfloat16` policy, "
         "bfloat16 convolutions with float32 weights (the optimizers update "
@@ -221,9 +179,7 @@ MEANINGS = {
         "run folder). `batch_size` is the global batch, a multiple of the "
         "replicas"
     ),
-    "seed": (
-        "seeds the weights, shuffling and augmentation"
-    ),
+    "seed": ("seeds the weights, shuffling and augmentation"),
     "diagnostics": (
         "watch the losses with the `Diagnostics` callback (see "
         "[training_tips.md](training_tips.md)): each finding is printed "
@@ -233,24 +189,14 @@ MEANINGS = {
     "diagnostics_window": (
         "`diagnostics`: batches in the rolling window of its batch rules"
     ),
-    "output": (
-        "the run folder"
-    ),
+    "output": ("the run folder"),
     "sample_every": (
         "sample grid (PNG and TensorBoard image) every N epochs; 0: never"
     ),
-    "num_samples": (
-        "examples in a grid (the first of `val`, else of `data`)"
-    ),
-    "checkpoint_every": (
-        "checkpoint every N epochs, and after the last"
-    ),
-    "keep_checkpoints": (
-        "checkpoints kept"
-    ),
-    "tensorboard": (
-        "TensorBoard logs in `tensorboard/`"
-    ),
+    "num_samples": ("examples in a grid (the first of `val`, else of `data`)"),
+    "checkpoint_every": ("checkpoint every N epochs, and after the last"),
+    "keep_checkpoints": ("checkpoints kept"),
+    "tensorboard": ("TensorBoard logs in `tensorboard/`"),
 }
 
 
@@ -263,8 +209,9 @@ def values_text(option):
     if option.name in VALUES_TEXT:
         return VALUES_TEXT[option.name]
     if option.kind == "choice":
-        text = ", ".join(f"`{c}`" if isinstance(c, str) else str(c)
-                         for c in option.choices)
+        text = ", ".join(
+            f"`{c}`" if isinstance(c, str) else str(c) for c in option.choices
+        )
     elif option.kind == "bool":
         text = "bool"
     elif option.kind == "path":
@@ -276,8 +223,7 @@ def values_text(option):
     elif option.kind == "int":
         text = f"int ≥ {option.low}"
     elif option.low is not None and option.high is not None:
-        text = (f"[{option.low:g}, {option.high:g}"
-                f"{')' if option.high_open else ']'}")
+        text = f"[{option.low:g}, {option.high:g}{')' if option.high_open else ']'}"
     elif option.low is not None:
         text = f"{'>' if option.low_open else '≥'} {option.low:g}"
     else:
@@ -306,13 +252,13 @@ def flag_text(option):
 def train_options_table(options=TRAIN_OPTIONS):
     """The Markdown table of every configuration key (a str, no final
     newline)."""
-    lines = ["| key | flag | default | values | meaning |",
-             "|---|---|---|---|---|"]
+    lines = ["| key | flag | default | values | meaning |", "|---|---|---|---|---|"]
     for option in options:
         meaning = MEANINGS.get(option.name, option.help)
         lines.append(
             f"| `{option.name}` | {flag_text(option)} | "
-            f"{default_text(option)} | {values_text(option)} | {meaning} |")
+            f"{default_text(option)} | {values_text(option)} | {meaning} |"
+        )
     return "\n".join(lines)
 
 
@@ -334,8 +280,7 @@ def update_page(path):
         raise ValueError(f"{path} has no {TABLE_START} ... {TABLE_END}")
     head, rest = text.split(TABLE_START, 1)
     tail = rest.split(TABLE_END, 1)[1]
-    new = (f"{head}{TABLE_START}\n{train_options_table()}\n"
-           f"{TABLE_END}{tail}")
+    new = f"{head}{TABLE_START}\n{train_options_table()}\n{TABLE_END}{tail}"
     if new != text:
         with open(path, "w", encoding="utf-8") as f:
             f.write(new)

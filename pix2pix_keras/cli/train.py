@@ -23,15 +23,15 @@ from pix2pix_keras.cli.common import EXIT_OK
 from pix2pix_keras.cli.common import PROG
 from pix2pix_keras.cli.common import UsageError
 from pix2pix_keras.cli.common import say
-from pix2pix_keras.cli.config import compute_policy
+from pix2pix_keras.cli.config import _PATH_KEYS
 from pix2pix_keras.cli.config import OPTIONS
 from pix2pix_keras.cli.config import RESUME_KEYS
 from pix2pix_keras.cli.config import TRAIN_OPTIONS
-from pix2pix_keras.cli.config import _PATH_KEYS
 from pix2pix_keras.cli.config import _infer_lr_policy
 from pix2pix_keras.cli.config import _load_size
 from pix2pix_keras.cli.config import _pair
 from pix2pix_keras.cli.config import check_config
+from pix2pix_keras.cli.config import compute_policy
 from pix2pix_keras.cli.config import default_config
 from pix2pix_keras.cli.config import lambda_schedule
 from pix2pix_keras.cli.config import lr_schedule
@@ -88,8 +88,6 @@ def _new_run_config(args, overrides):
     return config
 
 
-
-
 def _resume_config(args, overrides):
     run_dir = os.path.abspath(args.resume)
     if args.config:
@@ -100,9 +98,7 @@ def _resume_config(args, overrides):
         )
     path = os.path.join(run_dir, CONFIG_FILE)
     if not os.path.isfile(path):
-        raise UsageError(
-            f"--resume {args.resume}: not a run folder (no {CONFIG_FILE})"
-        )
+        raise UsageError(f"--resume {args.resume}: not a run folder (no {CONFIG_FILE})")
     saved = read_config_file(path)
     config = default_config()
     config.update(saved)
@@ -145,9 +141,7 @@ def _check_dirs(config):
     for key in ("data", "val"):
         path = config[key]
         if path is not None and not os.path.isdir(path):
-            raise UsageError(
-                f"`{key}`: no such folder: {path}"
-            )
+            raise UsageError(f"`{key}`: no such folder: {path}")
 
 
 def _truncate_metrics(path, epochs):
@@ -169,40 +163,55 @@ def _truncate_metrics(path, epochs):
 
 def _build_model(config):
     size = _pair(config["image_size"])
-    channels = dict(in_channels=config["in_channels"],
-                    out_channels=config["out_channels"])
+    channels = dict(
+        in_channels=config["in_channels"], out_channels=config["out_channels"]
+    )
     try:
         if config["generator"] == "unet":
             generator = pk.UNetGenerator(
-                image_size=size, filters=config["filters"],
-                norm=config["norm"], dropout=config["dropout"],
+                image_size=size,
+                filters=config["filters"],
+                norm=config["norm"],
+                dropout=config["dropout"],
                 depth=config.get("depth"),
                 attention=config.get("attention", False),
-                residual_blocks=config.get("residual_blocks", 0), **channels)
+                residual_blocks=config.get("residual_blocks", 0),
+                **channels,
+            )
         else:
             generator = pk.ResnetGenerator(
-                image_size=size, filters=config["filters"],
+                image_size=size,
+                filters=config["filters"],
                 n_blocks=config["resnet_blocks"],
                 n_downsampling=config.get("resnet_downsampling", 2),
-                norm=config["norm"], dropout=config["dropout"], **channels)
-        common = dict(image_size=size, filters=config["filters"],
-                      norm=config["norm"],
-                      spectral_norm=config["spectral_norm"], **channels)
+                norm=config["norm"],
+                dropout=config["dropout"],
+                **channels,
+            )
+        common = dict(
+            image_size=size,
+            filters=config["filters"],
+            norm=config["norm"],
+            spectral_norm=config["spectral_norm"],
+            **channels,
+        )
         if config["discriminator"] == "patch":
-            discriminator = pk.PatchDiscriminator(
-                n_layers=config["d_layers"], **common)
+            discriminator = pk.PatchDiscriminator(n_layers=config["d_layers"], **common)
         elif config["discriminator"] == "pixel":
             discriminator = pk.PixelDiscriminator(**common)
         else:
             discriminator = pk.MultiScaleDiscriminator(
-                num_scales=config["d_scales"], n_layers=config["d_layers"],
-                **common)
-        model = pk.Pix2Pix(generator=generator, discriminator=discriminator,
-                           image_size=size, **channels)
+                num_scales=config["d_scales"], n_layers=config["d_layers"], **common
+            )
+        model = pk.Pix2Pix(
+            generator=generator,
+            discriminator=discriminator,
+            image_size=size,
+            **channels,
+        )
         d_lr = config["d_lr"] if config["d_lr"] is not None else config["lr"]
         model.compile(
-            g_optimizer=keras.optimizers.Adam(
-                config["lr"], beta_1=config["beta_1"]),
+            g_optimizer=keras.optimizers.Adam(config["lr"], beta_1=config["beta_1"]),
             d_optimizer=keras.optimizers.Adam(d_lr, beta_1=config["beta_1"]),
             gan_loss=config["gan_loss"],
             lambda_l1=config["lambda_l1"],
@@ -235,9 +244,9 @@ def check_strategy_environment(config, environ=None):
     text = environ.get("TF_CONFIG")
     hint = (
         "--strategy multiworker needs the TF_CONFIG environment variable "
-        "on every worker, e.g. TF_CONFIG='{\"cluster\": {\"worker\": "
-        "[\"hostA:12345\", \"hostB:12345\"]}, \"task\": {\"type\": "
-        "\"worker\", \"index\": 0}}' (see docs/distributed.md)"
+        'on every worker, e.g. TF_CONFIG=\'{"cluster": {"worker": '
+        '["hostA:12345", "hostB:12345"]}, "task": {"type": '
+        '"worker", "index": 0}}\' (see docs/distributed.md)'
     )
     if not text:
         raise UsageError(f"{hint}; it is not set")
@@ -245,8 +254,7 @@ def check_strategy_environment(config, environ=None):
         parsed = json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"{hint}; it is not valid JSON ({e.msg})") from None
-    if (not isinstance(parsed, dict) or "cluster" not in parsed
-            or "task" not in parsed):
+    if not isinstance(parsed, dict) or "cluster" not in parsed or "task" not in parsed:
         raise UsageError(f"{hint}; it has no `cluster` or no `task`")
 
 
@@ -269,8 +277,9 @@ def _is_chief(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     if strategy is None or resolver is None:
         return True
-    return (resolver.task_type in (None, "chief")
-            or (resolver.task_type == "worker" and resolver.task_id == 0))
+    return resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+    )
 
 
 def _distributed_train_data(train, config, strategy):
@@ -292,23 +301,32 @@ def _distributed_train_data(train, config, strategy):
     if config["strategy"] == "multiworker":
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
         train = train.with_options(options)
     return train
 
 
 def _datasets(config):
     common = dict(
-        layout=config["layout"], direction=config["direction"],
-        image_size=_pair(config["image_size"]), load_size=_load_size(config),
-        preprocess=config["preprocess"], in_channels=config["in_channels"],
-        out_channels=config["out_channels"], batch_size=config["batch_size"],
+        layout=config["layout"],
+        direction=config["direction"],
+        image_size=_pair(config["image_size"]),
+        load_size=_load_size(config),
+        preprocess=config["preprocess"],
+        in_channels=config["in_channels"],
+        out_channels=config["out_channels"],
+        batch_size=config["batch_size"],
     )
     # Always the run's seed: a resumed segment replays the shuffle and
     # jitter sequence up to its first epoch (see `_resume_point`).
     train = pk.load_paired_dataset(
-        config["data"], training=True, flip=config["flip"],
-        seed=config["seed"], **common)
+        config["data"],
+        training=True,
+        flip=config["flip"],
+        seed=config["seed"],
+        **common,
+    )
     # Validation and samples are resized to the training size whatever
     # the training preprocessing (the networks have a fixed input size).
     common["preprocess"] = "resize_and_crop"
@@ -319,8 +337,7 @@ def _datasets(config):
     if config["sample_every"]:
         source = val
         if source is None:
-            source = pk.load_paired_dataset(
-                config["data"], training=False, **common)
+            source = pk.load_paired_dataset(config["data"], training=False, **common)
         n = config["num_samples"]
         samples = next(iter(source.unbatch().take(n).batch(n)))
     return train, val, samples
@@ -343,9 +360,9 @@ def _resume_point(train, epochs_done, steps_per_epoch):
             raise RuntimeError(
                 "cannot tell how many batches one pass over the training "
                 f"data has (tf.data cardinality {steps_per_epoch}); set "
-                "steps_per_epoch")
-    return (train.repeat().skip(epochs_done * steps_per_epoch),
-            steps_per_epoch)
+                "steps_per_epoch"
+            )
+    return (train.repeat().skip(epochs_done * steps_per_epoch), steps_per_epoch)
 
 
 def fid_key(config):
@@ -370,36 +387,67 @@ def _callbacks(config, run_dir, samples, val=None, verbose=1):
         callbacks.append(schedule)
     callbacks.append(LogLearningRates())
     if config.get("diagnostics", False):
-        callbacks.append(RunDiagnostics(
-            os.path.join(run_dir, DIAGNOSTICS_FILE),
-            window=config.get("diagnostics_window", 50),
-            verbose=1 if verbose else 0))
+        callbacks.append(
+            RunDiagnostics(
+                os.path.join(run_dir, DIAGNOSTICS_FILE),
+                window=config.get("diagnostics_window", 50),
+                verbose=1 if verbose else 0,
+            )
+        )
     if samples is not None:
-        callbacks.append(pk.SampleGrid(
-            samples, os.path.join(run_dir, SAMPLES_DIR),
-            every=config["sample_every"]))
+        callbacks.append(
+            pk.SampleGrid(
+                samples,
+                os.path.join(run_dir, SAMPLES_DIR),
+                every=config["sample_every"],
+            )
+        )
     if config["tensorboard"]:
-        callbacks.append(pk.TensorBoard(
-            os.path.join(run_dir, TENSORBOARD_DIR),
-            samples=samples,
-            image_every=config["sample_every"] or 1,
-        ))
+        callbacks.append(
+            pk.TensorBoard(
+                os.path.join(run_dir, TENSORBOARD_DIR),
+                samples=samples,
+                image_every=config["sample_every"] or 1,
+            )
+        )
     if config["fid_every"]:
-        callbacks.append(pk.FIDMonitor(
-            val, extractor=config["fid_network"], every=config["fid_every"],
-            name=fid_key(config)[len("val_"):]))
-    callbacks.append(RunCSVLogger(
-        os.path.join(run_dir, METRICS_FILE), append=True))
-    callbacks.append(RunCheckpoint(
-        os.path.join(run_dir, CHECKPOINT_DIR),
-        every=config["checkpoint_every"], keep=config["keep_checkpoints"]))
+        callbacks.append(
+            pk.FIDMonitor(
+                val,
+                extractor=config["fid_network"],
+                every=config["fid_every"],
+                name=fid_key(config)[len("val_") :],
+            )
+        )
+    callbacks.append(RunCSVLogger(os.path.join(run_dir, METRICS_FILE), append=True))
+    callbacks.append(
+        RunCheckpoint(
+            os.path.join(run_dir, CHECKPOINT_DIR),
+            every=config["checkpoint_every"],
+            keep=config["keep_checkpoints"],
+        )
+    )
     return callbacks
 
 
 #: Panel order of `plot_training_curves`; other values follow, sorted.
-_PANEL_ORDER = ("g_loss", "g_gan", "g_l1", "g_l2", "g_vgg", "g_fm", "d_loss",
-                "d_real", "d_fake", "learning rate", "lambda_l1", "psnr",
-                "ssim", "fid", "fid_proxy")
+_PANEL_ORDER = (
+    "g_loss",
+    "g_gan",
+    "g_l1",
+    "g_l2",
+    "g_vgg",
+    "g_fm",
+    "d_loss",
+    "d_real",
+    "d_fake",
+    "learning rate",
+    "lambda_l1",
+    "psnr",
+    "ssim",
+    "fid",
+    "fid_proxy",
+)
 
 
 def plot_training_curves(csv_path, png_path, columns=3):
@@ -435,8 +483,13 @@ def plot_training_curves(csv_path, png_path, columns=3):
         base = key[4:] if key.startswith("val_") else key
         title = "learning rate" if base in ("g_lr", "d_lr") else base
         panels.setdefault(title, []).append(key)
-    order = sorted(panels, key=lambda t: (
-        _PANEL_ORDER.index(t) if t in _PANEL_ORDER else len(_PANEL_ORDER), t))
+    order = sorted(
+        panels,
+        key=lambda t: (
+            _PANEL_ORDER.index(t) if t in _PANEL_ORDER else len(_PANEL_ORDER),
+            t,
+        ),
+    )
     epochs = [int(r["epoch"]) + 1 for r in rows]
     n_rows = math.ceil(len(order) / columns)
     fig = Figure(figsize=(4 * columns, 3 * n_rows), dpi=100)
@@ -466,7 +519,7 @@ def plot_training_curves(csv_path, png_path, columns=3):
         ax.grid(alpha=0.3)
         if len(series) > 1:
             ax.legend(fontsize=8)
-    for ax in axes[len(order):]:
+    for ax in axes[len(order) :]:
         ax.set_visible(False)
     fig.tight_layout()
     with atomic_path(png_path, suffix=".png") as tmp:
@@ -480,7 +533,8 @@ def dtype_policy(config):
     model is built (or loaded) and trained; restores the previous one."""
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(
-        compute_policy(config.get("mixed_precision", "off")))
+        compute_policy(config.get("mixed_precision", "off"))
+    )
     try:
         yield
     finally:
@@ -488,8 +542,9 @@ def dtype_policy(config):
 
 
 def cmd_train(args):
-    overrides = {o.name: getattr(args, o.name) for o in TRAIN_OPTIONS
-                 if hasattr(args, o.name)}
+    overrides = {
+        o.name: getattr(args, o.name) for o in TRAIN_OPTIONS if hasattr(args, o.name)
+    }
     if args.resume:
         config, state = _resume_config(args, overrides)
     else:
@@ -510,8 +565,7 @@ def _train(args, config, state):
         # folder: their files go to a temporary folder, removed at the end.
         scratch = tempfile.mkdtemp(prefix="pix2pix-worker-")
         try:
-            return _train_in(args, {**config, "output": scratch}, state,
-                             strategy)
+            return _train_in(args, {**config, "output": scratch}, state, strategy)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return _train_in(args, config, state, strategy)
@@ -528,8 +582,7 @@ def _train_in(args, config, state, strategy):
     keras.utils.set_random_seed(config["seed"])
     train, val, samples = _datasets(config)
     train = _distributed_train_data(train, config, strategy)
-    scope = (strategy.scope() if strategy is not None
-             else contextlib.nullcontext())
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         if state:
             model = pk.Pix2Pix.load(state["checkpoint"])
@@ -537,37 +590,43 @@ def _train_in(args, config, state, strategy):
             model = _build_model(config)
     if state:
         _truncate_metrics(os.path.join(run_dir, METRICS_FILE), initial_epoch)
-        say(args, f"Resuming {run_dir} at epoch {initial_epoch + 1} of "
-             f"{config['epochs']} from {state['checkpoint']}")
+        say(
+            args,
+            f"Resuming {run_dir} at epoch {initial_epoch + 1} of "
+            f"{config['epochs']} from {state['checkpoint']}",
+        )
     else:
-        say(args, f"Training into {run_dir} (compute dtype "
-            f"{model.generator.dtype_policy.compute_dtype})")
+        say(
+            args,
+            f"Training into {run_dir} (compute dtype "
+            f"{model.generator.dtype_policy.compute_dtype})",
+        )
     os.makedirs(run_dir, exist_ok=True)
     write_json(os.path.join(run_dir, CONFIG_FILE), config)
-    train, steps = _resume_point(train, initial_epoch,
-                                 config["steps_per_epoch"])
+    train, steps = _resume_point(train, initial_epoch, config["steps_per_epoch"])
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     try:
         with warnings.catch_warnings():
             # schedule_warnings said it above, naming the flags.
-            warnings.filterwarnings("ignore", message=r"LinearDecay\(",
-                                    category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message=r"LinearDecay\(", category=UserWarning
+            )
             model.fit(
                 train,
                 epochs=config["epochs"],
                 initial_epoch=initial_epoch,
                 steps_per_epoch=steps,
                 validation_data=val,
-                callbacks=_callbacks(config, run_dir, samples, val,
-                                     verbose=args.verbose),
+                callbacks=_callbacks(
+                    config, run_dir, samples, val, verbose=args.verbose
+                ),
                 verbose=args.verbose,
                 shuffle=False,  # the dataset shuffles itself
             )
     finally:
         if os.path.isfile(metrics_path):
             try:
-                plot_training_curves(
-                    metrics_path, os.path.join(run_dir, CURVES_FILE))
+                plot_training_curves(metrics_path, os.path.join(run_dir, CURVES_FILE))
             except (OSError, ValueError):
                 pass  # nothing logged yet
     model_path = os.path.join(run_dir, MODEL_FILE)

@@ -22,11 +22,11 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
-from pix2pix_keras.losses import kl_divergence
-from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
 from pix2pix_keras.extensions.encoder import LatentEncoder
 from pix2pix_keras.extensions.encoder import apply_encoder_block  # noqa: F401
 from pix2pix_keras.extensions.encoder import default_encoder_blocks  # noqa: F401
+from pix2pix_keras.losses import kl_divergence
+from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
 from pix2pix_keras.models.generator import UNetGenerator
 from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.pix2pix import Pix2Pix
@@ -235,23 +235,20 @@ class BicycleGAN(Pix2Pix):
                 "`shared_discriminator` must be True or False. Received: "
                 f"shared_discriminator={shared_discriminator!r}"
             )
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, int)
-        ):
-            raise ValueError(
-                f"`seed` must be an int or None. Received: seed={seed!r}"
-            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
         h, w = _image_size(image_size)
         if generator is None:
             generator = _default_generator(
                 (h, w), in_channels, out_channels, latent_dim
             )
         if discriminator is None:
-            discriminator = _default_discriminator(
-                (h, w), in_channels, out_channels
-            )
-        for arg, value in (("generator", generator), ("encoder", encoder),
-                           ("discriminator2", discriminator2)):
+            discriminator = _default_discriminator((h, w), in_channels, out_channels)
+        for arg, value in (
+            ("generator", generator),
+            ("encoder", encoder),
+            ("discriminator2", discriminator2),
+        ):
             if value is not None and not isinstance(value, keras.Model):
                 raise ValueError(
                     f"`{arg}` must be a keras.Model. Received: {arg}={value!r}"
@@ -308,16 +305,22 @@ class BicycleGAN(Pix2Pix):
         # Two streams, so that sampling at inference (a SampleGrid callback,
         # predict between epochs) does not change the training draws. Both
         # states are saved with the model (Pix2Pix.save_own_variables).
-        self.seed_generator = keras.random.SeedGenerator(
-            seed, name="train_z_seed"
-        )
+        self.seed_generator = keras.random.SeedGenerator(seed, name="train_z_seed")
         self.inference_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1, name="inference_z_seed"
         )
         self.trackers = {
             key: keras.metrics.Mean(name=key)
-            for key in ("g_loss", "g_gan_vae", "g_gan_lr", "g_l1", "kl",
-                        "z_l1", "d_loss", "d2_loss")
+            for key in (
+                "g_loss",
+                "g_gan_vae",
+                "g_gan_lr",
+                "g_l1",
+                "kl",
+                "z_l1",
+                "d_loss",
+                "d2_loss",
+            )
         }
         self.e_optimizer = None
         self.d2_optimizer = None
@@ -412,9 +415,7 @@ class BicycleGAN(Pix2Pix):
         given = [g_optimizer, d_optimizer, e_optimizer, d2_optimizer]
         if self.discriminator2 is None:
             names, given = names[:3], given[:3]
-        optimizers = dict(zip(
-            names, self._check_optimizers(**dict(zip(names, given)))
-        ))
+        optimizers = dict(zip(names, self._check_optimizers(**dict(zip(names, given)))))
         super().compile(
             g_optimizer=optimizers["g_optimizer"],
             d_optimizer=optimizers["d_optimizer"],
@@ -428,8 +429,7 @@ class BicycleGAN(Pix2Pix):
         self.e_optimizer = loss_scaled(optimizers["e_optimizer"], self.encoder)
         self.d2_optimizer = optimizers.get("d2_optimizer")
         if self.d2_optimizer is not None:
-            self.d2_optimizer = loss_scaled(self.d2_optimizer,
-                                            self.discriminator2)
+            self.d2_optimizer = loss_scaled(self.d2_optimizer, self.discriminator2)
         self.lambda_kl = float(lambda_kl)
         self.lambda_z = float(lambda_z)
         self.split_batch = split_batch
@@ -449,7 +449,8 @@ class BicycleGAN(Pix2Pix):
         config.update(
             e_optimizer=keras.saving.serialize_keras_object(self.e_optimizer),
             d2_optimizer=(
-                None if self.d2_optimizer is None
+                None
+                if self.d2_optimizer is None
                 else keras.saving.serialize_keras_object(self.d2_optimizer)
             ),
             lambda_kl=self.lambda_kl,
@@ -499,9 +500,11 @@ class BicycleGAN(Pix2Pix):
         b = x.shape[0]
         if z is None:
             check_int(n=n)
-            z = np.random.default_rng(seed).standard_normal(
-                (b, n, self.latent_dim)
-            ).astype("float32")
+            z = (
+                np.random.default_rng(seed)
+                .standard_normal((b, n, self.latent_dim))
+                .astype("float32")
+            )
         else:
             z = np.asarray(z, dtype="float32")
             if z.ndim == 2:
@@ -534,8 +537,7 @@ class BicycleGAN(Pix2Pix):
         mu, log_var = self.encoder.predict(y, batch_size=batch_size, verbose=0)
         return mu, log_var
 
-    def export(self, filepath, format="tf_saved_model", verbose=False,
-               seed=None):
+    def export(self, filepath, format="tf_saved_model", verbose=False, seed=None):
         """Exports G and E as a TensorFlow SavedModel for serving.
 
         Endpoints (shape-free batch, height and width):
@@ -620,7 +622,7 @@ class BicycleGAN(Pix2Pix):
             n = ops.shape(source)[0]
         m = n - n // 2  # ceil(n / 2): equal halves, overlapping if n is odd
         first = (source[:m], target[:m])
-        second = (source[n - m:], target[n - m:])
+        second = (source[n - m :], target[n - m :])
         return first, second
 
     def _logits(self, net, source, image, training):
@@ -635,9 +637,9 @@ class BicycleGAN(Pix2Pix):
         fake_logits = self._logits(net, source, fake, training)
         n = len(fake_logits)
         g_gan = sum(self._g_gan_loss(t) for t in fake_logits) / n
-        d_loss = sum(
-            self._d_gan_loss(r, f) for r, f in zip(real_logits, fake_logits)
-        ) / n
+        d_loss = (
+            sum(self._d_gan_loss(r, f) for r, f in zip(real_logits, fake_logits)) / n
+        )
         return g_gan, d_loss
 
     def _bicycle_forward(self, source, target, training):
@@ -649,9 +651,7 @@ class BicycleGAN(Pix2Pix):
             z_encoded = mu + ops.exp(0.5 * log_var) * eps
         else:
             z_encoded = mu  # the reference's test(encode=True)
-        z_random = keras.random.normal(
-            ops.shape(mu), seed=self.seed_generator
-        )
+        z_random = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
         fake_encoded = self.generator([x, z_encoded], training=training)
         fake_random = self.generator([x, z_random], training=training)
         mu2, _ = self.encoder(fake_random, training=training)
@@ -660,9 +660,7 @@ class BicycleGAN(Pix2Pix):
         g_gan_vae, d_loss = self._gan_terms(
             self.discriminator, x, y, fake_encoded, x, training
         )
-        g_gan_lr, d2_loss = self._gan_terms(
-            d2, x, y2, fake_random, x2, training
-        )
+        g_gan_lr, d2_loss = self._gan_terms(d2, x, y2, fake_random, x2, training)
         g_l1 = ops.mean(ops.abs(ops.cast(y, "float32") - fake_encoded))
         kl = ops.mean(kl_divergence(mu, log_var))
         z_l1 = ops.mean(ops.abs(mu2 - z_random))
@@ -697,28 +695,33 @@ class BicycleGAN(Pix2Pix):
         # Three tapes: G's loss has the z_l1 term, E's has not (the
         # reference's backward_G_alone), and D's and D2's losses share no
         # variables, so their sum gives each its own gradient.
-        with tf.GradientTape() as g_tape, tf.GradientTape() as e_tape, \
-                tf.GradientTape() as d_tape:
+        with (
+            tf.GradientTape() as g_tape,
+            tf.GradientTape() as e_tape,
+            tf.GradientTape() as d_tape,
+        ):
             _, _, values = self._bicycle_forward(source, target, True)
             g_loss = scaled_loss(values["g_loss"], self.g_optimizer)
             e_loss = scaled_loss(values["_ge_loss"], self.e_optimizer)
             if d_opts[-1] is d_opts[0]:
-                d_loss = scaled_loss(values["d_loss"] + values["d2_loss"],
-                                     d_opts[0])
+                d_loss = scaled_loss(values["d_loss"] + values["d2_loss"], d_opts[0])
             else:  # D and D2 share no variables: each its own loss scale
-                d_loss = (scaled_loss(values["d_loss"], d_opts[0])
-                          + scaled_loss(values["d2_loss"], d_opts[-1]))
+                d_loss = scaled_loss(values["d_loss"], d_opts[0]) + scaled_loss(
+                    values["d2_loss"], d_opts[-1]
+                )
         g_vars = self.generator.trainable_variables
         e_vars = self.encoder.trainable_variables
         d_vars = [n.trainable_variables for n in d_nets]
         d_grads = d_tape.gradient(d_loss, [v for vs in d_vars for v in vs])
         d_updates = []
         for opt, variables in zip(d_opts, d_vars):
-            d_updates.append((opt, d_grads[:len(variables)], variables))
-            d_grads = d_grads[len(variables):]
+            d_updates.append((opt, d_grads[: len(variables)], variables))
+            d_grads = d_grads[len(variables) :]
         updates = {
-            "g": [(self.g_optimizer, g_tape.gradient(g_loss, g_vars), g_vars),
-                  (self.e_optimizer, e_tape.gradient(e_loss, e_vars), e_vars)],
+            "g": [
+                (self.g_optimizer, g_tape.gradient(g_loss, g_vars), g_vars),
+                (self.e_optimizer, e_tape.gradient(e_loss, e_vars), e_vars),
+            ],
             "d": d_updates,
         }
         self.apply_updates(updates, values, checks)
@@ -740,7 +743,8 @@ class BicycleGAN(Pix2Pix):
         config.update(
             encoder=keras.saving.serialize_keras_object(self.encoder),
             discriminator2=(
-                None if self.discriminator2 is None
+                None
+                if self.discriminator2 is None
                 else keras.saving.serialize_keras_object(self.discriminator2)
             ),
             latent_dim=self.latent_dim,

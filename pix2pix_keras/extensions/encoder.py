@@ -12,8 +12,8 @@ import keras
 from keras import layers
 
 from pix2pix_keras.losses import kl_divergence  # noqa: F401
-from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import _apply_norm
+from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
@@ -102,8 +102,15 @@ class LatentEncoder(_ConfigMixin, keras.Model):
     ((2, 8), (2, 8))
     """
 
-    _config_keys = ("image_size", "in_channels", "latent_dim", "filters",
-                    "n_blocks", "max_multiplier", "norm")
+    _config_keys = (
+        "image_size",
+        "in_channels",
+        "latent_dim",
+        "filters",
+        "n_blocks",
+        "max_multiplier",
+        "norm",
+    )
 
     def __init__(
         self,
@@ -163,7 +170,11 @@ class LatentEncoder(_ConfigMixin, keras.Model):
         ]
         super().__init__(inputs=inputs, outputs=heads, name=name, **kwargs)
         self._record_config(
-            image_size=(h, w), in_channels=in_channels, latent_dim=latent_dim,
-            filters=filters, n_blocks=n_blocks, max_multiplier=max_multiplier,
+            image_size=(h, w),
+            in_channels=in_channels,
+            latent_dim=latent_dim,
+            filters=filters,
+            n_blocks=n_blocks,
+            max_multiplier=max_multiplier,
             norm=norm,
         )

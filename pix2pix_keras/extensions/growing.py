@@ -20,8 +20,8 @@ from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.extensions.progressive import Fade
 from pix2pix_keras.extensions.progressive import ProgressivePatchDiscriminator
 from pix2pix_keras.extensions.progressive import ProgressiveUNetGenerator
-from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.extensions.progressive import _fade_layer
+from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.utils import check_int
 from pix2pix_keras.utils import check_number
 
@@ -75,7 +75,8 @@ def set_alpha(model, alpha):
     """
     alpha = check_number("alpha", alpha, low=0.0, high=1.0)
     fades = [
-        layer for layer in flatten_layers(model, include_self=True)
+        layer
+        for layer in flatten_layers(model, include_self=True)
         if isinstance(layer, Fade)
     ]
     if not fades:
@@ -200,9 +201,7 @@ def grow(model):
             f"makes {1 - alpha:.0%} of the output."
         )
     h, w = g.image_size
-    new = _rebuild(
-        model, image_size=(2 * h, 2 * w), stage=g.stage + 1, alpha=0.0
-    )
+    new = _rebuild(model, image_size=(2 * h, 2 * w), stage=g.stage + 1, alpha=0.0)
     _compile_like(model, new)
     return new
 
@@ -211,6 +210,7 @@ def _carry_optimizer(old, new):
     """Copies `old`'s state into `new`, matched by variable path (the
     slots are named after the model variables, whose paths are the layer
     names)."""
+
     def key(v):
         return v.path.split("/", 1)[-1]
 
@@ -472,8 +472,7 @@ def train_progressive(
                 "`validation_data` must be a dict {image_size: dataset} like "
                 f"`datasets`. Received: {type(validation_data).__name__}"
             )
-        val_sizes = [_image_size(s, "validation_data key")
-                     for s in validation_data]
+        val_sizes = [_image_size(s, "validation_data key") for s in validation_data]
         if val_sizes != sizes:
             raise ValueError(
                 f"`validation_data` must have the sizes of `datasets` "
@@ -485,9 +484,7 @@ def train_progressive(
     for k, (size, ds) in enumerate(zip(sizes, sets)):
         _check_dataset_size(ds, size, f"datasets[{size}]")
         if validation[k] is not None:
-            _check_dataset_size(
-                validation[k], size, f"validation_data[{size}]"
-            )
+            _check_dataset_size(validation[k], size, f"validation_data[{size}]")
         if k == 0:
             continue
         steps = _steps_per_epoch(ds, steps_per_epoch)
@@ -526,12 +523,14 @@ def train_progressive(
             verbose=verbose,
         )
         epoch += epochs[k]
-        stages.append({
-            "image_size": size,
-            "epochs": epochs[k],
-            "fade_steps": fades[k],
-            "g_steps": int(ops.convert_to_numpy(model.g_optimizer.iterations)),
-            "d_steps": int(ops.convert_to_numpy(model.d_optimizer.iterations)),
-            "history": dict(history.history),
-        })
+        stages.append(
+            {
+                "image_size": size,
+                "epochs": epochs[k],
+                "fade_steps": fades[k],
+                "g_steps": int(ops.convert_to_numpy(model.g_optimizer.iterations)),
+                "d_steps": int(ops.convert_to_numpy(model.d_optimizer.iterations)),
+                "history": dict(history.history),
+            }
+        )
     return stabilize(model), stages

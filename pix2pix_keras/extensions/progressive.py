@@ -26,10 +26,10 @@ from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
-from pix2pix_keras.models.discriminator import _SingleScaleDiscriminator
 from pix2pix_keras.models.discriminator import _check_args
 from pix2pix_keras.models.discriminator import _pair_inputs
 from pix2pix_keras.models.discriminator import _patchgan
+from pix2pix_keras.models.discriminator import _SingleScaleDiscriminator
 from pix2pix_keras.models.discriminator import receptive_field
 from pix2pix_keras.models.generator import InferenceDropoutMixin
 from pix2pix_keras.models.generator import InferenceStatisticsMixin
@@ -139,9 +139,7 @@ def _stage_widths(filters, min_filters, stage):
 
 def _from_rgb(x, filters, *, name):
     """1×1 conv + LeakyReLU(0.2): images (or pairs) to features."""
-    x = layers.Conv2D(
-        filters, 1, kernel_initializer=conv_initializer(), name=name
-    )(x)
+    x = layers.Conv2D(filters, 1, kernel_initializer=conv_initializer(), name=name)(x)
     return layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act")(x)
 
 
@@ -166,7 +164,8 @@ def _fade_from_smaller(x, images, fade, width, *, stage, name):
 
 def _fade_layer(model):
     fades = [
-        layer for layer in flatten_layers(model, include_self=False)
+        layer
+        for layer in flatten_layers(model, include_self=False)
         if isinstance(layer, Fade)
     ]
     return fades[0] if fades else None
@@ -280,11 +279,23 @@ class ProgressiveUNetGenerator(
     ((16, 16), 0.0)
     """
 
-    _config_keys = ("image_size", "stage", "alpha", "in_channels",
-                    "out_channels", "depth", "filters", "max_filters",
-                    "min_filters", "norm", "dropout", "num_dropout",
-                    "inference_dropout", "inference_statistics",
-                    "bn_momentum")
+    _config_keys = (
+        "image_size",
+        "stage",
+        "alpha",
+        "in_channels",
+        "out_channels",
+        "depth",
+        "filters",
+        "max_filters",
+        "min_filters",
+        "norm",
+        "dropout",
+        "num_dropout",
+        "inference_dropout",
+        "inference_statistics",
+        "bn_momentum",
+    )
 
     def __init__(
         self,
@@ -323,9 +334,7 @@ class ProgressiveUNetGenerator(
         validate_norm(norm)
         check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
         check_int(minimum=0, num_dropout=num_dropout)
-        check_number(
-            "bn_momentum", bn_momentum, low=0.0, high=1.0, high_open=True
-        )
+        check_number("bn_momentum", bn_momentum, low=0.0, high=1.0, high_open=True)
         encoder = [min(filters * 2**i, max_filters) for i in range(depth)]
         widths = _stage_widths(filters, min_filters, stage)
 
@@ -337,7 +346,10 @@ class ProgressiveUNetGenerator(
         outer_skips = []  # encoder features of the grown stages, outer first
         for k in range(stage, 0, -1):
             x = self.down_block(
-                x, widths[k - 1], norm=norm, normalize=True,
+                x,
+                widths[k - 1],
+                norm=norm,
+                normalize=True,
                 name=f"{name}_grow{k}_down",
             )
             if fade is not None and k == stage:
@@ -348,13 +360,18 @@ class ProgressiveUNetGenerator(
         skips = []
         for i, f in enumerate(encoder):
             x = self.down_block(
-                x, f, norm=norm, normalize=0 < i < depth - 1,
+                x,
+                f,
+                norm=norm,
+                normalize=0 < i < depth - 1,
                 name=f"{name}_down{i}",
             )
             skips.append(x)
         for i, (f, skip) in enumerate(zip(encoder[-2::-1], skips[-2::-1])):
             x = self.up_block(
-                x, f, norm=norm,
+                x,
+                f,
+                norm=norm,
                 dropout=dropout if i < num_dropout else 0.0,
                 name=f"{name}_up{i}",
             )
@@ -369,23 +386,31 @@ class ProgressiveUNetGenerator(
                 [x, outer_skips[stage - k]]
             )
             x = self.up_block(
-                x, widths[k], norm=norm, dropout=0.0,
+                x,
+                widths[k],
+                norm=norm,
+                dropout=0.0,
                 name=f"{name}_grow{k}_up",
             )
         outputs = _to_rgb(x, out_channels, name=f"{name}_to_rgb{stage}")
         if fade is not None:
-            old = _to_rgb(
-                previous, out_channels, name=f"{name}_to_rgb{stage - 1}"
-            )
+            old = _to_rgb(previous, out_channels, name=f"{name}_to_rgb{stage - 1}")
             old = layers.UpSampling2D(2, name=f"{name}_fade{stage}_up")(old)
             outputs = fade([outputs, old])
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         _set_bn_momentum(self, bn_momentum)
         self._record_config(
-            image_size=(h, w), stage=stage, in_channels=in_channels,
-            out_channels=out_channels, depth=depth, filters=filters,
-            max_filters=max_filters, min_filters=min_filters, norm=norm,
-            dropout=float(dropout), num_dropout=num_dropout,
+            image_size=(h, w),
+            stage=stage,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            depth=depth,
+            filters=filters,
+            max_filters=max_filters,
+            min_filters=min_filters,
+            norm=norm,
+            dropout=float(dropout),
+            num_dropout=num_dropout,
             bn_momentum=float(bn_momentum),
         )
         self.base_size = (bh, bw)
@@ -395,9 +420,7 @@ class ProgressiveUNetGenerator(
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block (as `UNetGenerator.down_block`); override to
         change the encoder, the grown stages' included."""
-        return apply_downsample(
-            x, filters, norm=norm, normalize=normalize, name=name
-        )
+        return apply_downsample(x, filters, norm=norm, normalize=normalize, name=name)
 
     def up_block(self, x, filters, *, norm, dropout, name):
         """One decoder block (as `UNetGenerator.up_block`); override to
@@ -459,9 +482,18 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
     ((1, 2, 2, 1), 70)
     """
 
-    _config_keys = ("image_size", "stage", "in_channels", "out_channels",
-                    "n_layers", "filters", "max_filters", "min_filters",
-                    "norm", "alpha")
+    _config_keys = (
+        "image_size",
+        "stage",
+        "in_channels",
+        "out_channels",
+        "n_layers",
+        "filters",
+        "max_filters",
+        "min_filters",
+        "norm",
+        "alpha",
+    )
 
     def __init__(
         self,
@@ -481,8 +513,12 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
         (h, w), (bh, bw), alpha = _stage_args(image_size, stage, alpha)
         receptive_field(n_layers)  # validates n_layers
         _check_args(
-            norm, in_channels=in_channels, out_channels=out_channels,
-            filters=filters, max_filters=max_filters, min_filters=min_filters,
+            norm,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            max_filters=max_filters,
+            min_filters=min_filters,
         )
         if min(bh, bw) <= 2 ** (n_layers + 1):
             raise ValueError(
@@ -498,9 +534,7 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
         activations = [x]
         for k in range(stage, 0, -1):
             # conv 4×4 stride 2, norm, LeakyReLU: a U-Net down block.
-            x = apply_downsample(
-                x, widths[k - 1], norm=norm, name=f"{name}_grow{k}"
-            )
+            x = apply_downsample(x, widths[k - 1], norm=norm, name=f"{name}_grow{k}")
             if alpha is not None and k == stage:
                 fade = Fade(alpha, name=f"{name}_fade{stage}")
                 x = _fade_from_smaller(
@@ -509,15 +543,26 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
             activations.append(x)
         # The base PatchGAN, layer for layer as PatchDiscriminator.
         base_activations, logits = _patchgan(
-            x, n_layers=n_layers, filters=filters, max_filters=max_filters,
-            norm=norm, spectral_norm=False, name=name,
+            x,
+            n_layers=n_layers,
+            filters=filters,
+            max_filters=max_filters,
+            norm=norm,
+            spectral_norm=False,
+            name=name,
         )
         activations += base_activations
         self._finish(source, image, activations, logits, name, kwargs)
         self._record_config(
-            image_size=(h, w), stage=stage, in_channels=in_channels,
-            out_channels=out_channels, n_layers=n_layers, filters=filters,
-            max_filters=max_filters, min_filters=min_filters, norm=norm,
+            image_size=(h, w),
+            stage=stage,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            n_layers=n_layers,
+            filters=filters,
+            max_filters=max_filters,
+            min_filters=min_filters,
+            norm=norm,
         )
         self.base_size = (bh, bw)
 
@@ -533,8 +578,14 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
 #: Growing a Pix2Pix with these networks: `pix2pix_keras.extensions.growing`,
 #: whose public names are importable from here too (on first use: growing
 #: imports this module).
-_GROWING = ("FadeIn", "get_alpha", "grow", "set_alpha", "stabilize",
-            "train_progressive")
+_GROWING = (
+    "FadeIn",
+    "get_alpha",
+    "grow",
+    "set_alpha",
+    "stabilize",
+    "train_progressive",
+)
 
 
 def __getattr__(name):

@@ -70,8 +70,10 @@ def facades_palette():
 
 def read_palette_file(path):
     """Reads `id name r g b` lines into a list of `(name, "#rrggbb")`."""
-    colours = [(name, f"#{r:02x}{g:02x}{b:02x}")
-               for _, name, (r, g, b) in read_palette_lines(path)]
+    colours = [
+        (name, f"#{r:02x}{g:02x}{b:02x}")
+        for _, name, (r, g, b) in read_palette_lines(path)
+    ]
     if not colours:
         raise ValueError(f"{path}: no `id name r g b` lines")
     return colours
@@ -90,8 +92,9 @@ class Translator:
             to the model's size, bicubic back to the input's size.
     """
 
-    def __init__(self, model_path, image_size=None, resample_in="nearest",
-                 resample_out="bicubic"):
+    def __init__(
+        self, model_path, image_size=None, resample_in="nearest", resample_out="bicubic"
+    ):
         path = os.path.abspath(os.fspath(model_path))
         self.model_path = path
         self.resample_in = getattr(Image.Resampling, resample_in.upper())
@@ -113,8 +116,7 @@ class Translator:
                 return np.asarray(list(out.values())[0])
 
             self._call = call
-            probe = call(np.zeros((1, size, size, self.in_channels),
-                                  "float32"))
+            probe = call(np.zeros((1, size, size, self.in_channels), "float32"))
             self.out_channels = int(probe.shape[-1])
         else:
             from pix2pix_keras.runs import load_model
@@ -123,30 +125,29 @@ class Translator:
             model, _ = load_model(path)
             h, w, c_in, c_out = model_size(model)
             if image_size is not None and image_size != h:
-                raise ValueError(
-                    f"--image-size is for SavedModels; {path} is "
-                    f"{h}x{w}")
+                raise ValueError(f"--image-size is for SavedModels; {path} is {h}x{w}")
             self.height, self.width = int(h), int(w)
             self.in_channels, self.out_channels = int(c_in), int(c_out)
             generator = model.generator
-            self._call = lambda x: np.asarray(
-                generator.predict_on_batch(x))
-            self._call(np.zeros(
-                (1, self.height, self.width, self.in_channels), "float32"))
+            self._call = lambda x: np.asarray(generator.predict_on_batch(x))
+            self._call(
+                np.zeros((1, self.height, self.width, self.in_channels), "float32")
+            )
         for c in (self.in_channels, self.out_channels):
             if c not in (1, 3, 4):
                 raise ValueError(
                     f"the model maps {self.in_channels} to "
                     f"{self.out_channels} channels; serve reads and writes "
-                    "1, 3 or 4 channel images")
+                    "1, 3 or 4 channel images"
+                )
 
     def decode(self, data, filename="upload"):
         """Encoded bytes → uint8 `(h, w, in_channels)`; `TranslateError`."""
         ext = os.path.splitext(filename)[1].lower()
         if ext and ext not in IMAGE_EXTENSIONS:
             raise TranslateError(
-                f"{filename}: wrong file type {ext!r}; upload a JPEG, PNG "
-                "or BMP image")
+                f"{filename}: wrong file type {ext!r}; upload a JPEG, PNG or BMP image"
+            )
         if not data:
             raise TranslateError(f"{filename}: empty file (0 bytes)")
         mode = {1: "L", 3: "RGB", 4: "RGBA"}[self.in_channels]
@@ -155,20 +156,21 @@ class Translator:
                 if im.format not in FORMATS:
                     raise TranslateError(
                         f"{filename}: unsupported format {im.format}; "
-                        "upload a JPEG, PNG or BMP image")
+                        "upload a JPEG, PNG or BMP image"
+                    )
                 image = np.asarray(im.convert(mode))
         except UnidentifiedImageError:
             raise TranslateError(
                 f"{filename}: unreadable image (not a JPEG, PNG or BMP, or "
-                "a corrupt header)") from None
+                "a corrupt header)"
+            ) from None
         except (OSError, SyntaxError, ValueError) as e:
             if isinstance(e, TranslateError):
                 raise
             raise TranslateError(
-                f"{filename}: unreadable image (corrupt or truncated: "
-                f"{e})") from None
-        return image.reshape(image.shape[0], image.shape[1],
-                             self.in_channels)
+                f"{filename}: unreadable image (corrupt or truncated: {e})"
+            ) from None
+        return image.reshape(image.shape[0], image.shape[1], self.in_channels)
 
     def translate_array(self, image):
         """uint8 `(h, w, c_in)` → `(uint8 (h, w, c_out), milliseconds)`.
@@ -176,19 +178,22 @@ class Translator:
         Resized to the model's size and back, as `pix2pix predict` does.
         """
         h, w = image.shape[:2]
-        small = Image.fromarray(
-            image.squeeze(-1) if self.in_channels == 1 else image)
+        small = Image.fromarray(image.squeeze(-1) if self.in_channels == 1 else image)
         small = small.resize((self.width, self.height), self.resample_in)
-        x = np.asarray(small, "float32").reshape(
-            1, self.height, self.width, self.in_channels) / 127.5 - 1.0
+        x = (
+            np.asarray(small, "float32").reshape(
+                1, self.height, self.width, self.in_channels
+            )
+            / 127.5
+            - 1.0
+        )
         with self._lock:
             start = time.perf_counter()
             fake = self._call(x)
             ms = (time.perf_counter() - start) * 1000.0
         fake = np.clip(np.round((fake[0] + 1.0) * 127.5), 0, 255)
         fake = fake.astype("uint8")
-        out = Image.fromarray(fake.squeeze(-1) if self.out_channels == 1
-                              else fake)
+        out = Image.fromarray(fake.squeeze(-1) if self.out_channels == 1 else fake)
         if out.size != (w, h):
             out = out.resize((w, h), self.resample_out)
         out = np.asarray(out).reshape(h, w, self.out_channels)
@@ -203,13 +208,13 @@ class Translator:
         image = self.decode(data, filename)
         out, ms = self.translate_array(image)
         buf = io.BytesIO()
-        Image.fromarray(out.squeeze(-1) if self.out_channels == 1
-                        else out).save(buf, format="PNG")
+        Image.fromarray(out.squeeze(-1) if self.out_channels == 1 else out).save(
+            buf, format="PNG"
+        )
         return buf.getvalue(), (image.shape[1], image.shape[0]), ms
 
 
-def build_server(translator, host="127.0.0.1", port=7860, palette=None,
-                 quiet=True):
+def build_server(translator, host="127.0.0.1", port=7860, palette=None, quiet=True):
     """A `ThreadingHTTPServer` serving the page for `translator`.
 
     Args:
@@ -222,12 +227,14 @@ def build_server(translator, host="127.0.0.1", port=7860, palette=None,
         `http.server.ThreadingHTTPServer`; `serve_forever()` runs it.
     """
     background = palette[0][1] if palette else "#ffffff"
-    info = json.dumps({
-        "model": os.path.basename(translator.model_path),
-        "size": [translator.height, translator.width],
-        "palette": [{"name": n, "colour": c} for n, c in palette or []],
-        "background": background,
-    }).encode()
+    info = json.dumps(
+        {
+            "model": os.path.basename(translator.model_path),
+            "size": [translator.height, translator.width],
+            "palette": [{"name": n, "colour": c} for n, c in palette or []],
+            "background": background,
+        }
+    ).encode()
     page = PAGE.replace(
         "{{title}}", html.escape(os.path.basename(translator.model_path))
     ).encode()
@@ -250,8 +257,9 @@ def build_server(translator, host="127.0.0.1", port=7860, palette=None,
             self.wfile.write(body)
 
         def _error(self, status, message):
-            self._send(status, json.dumps({"error": message}).encode(),
-                       "application/json")
+            self._send(
+                status, json.dumps({"error": message}).encode(), "application/json"
+            )
 
         def do_GET(self):
             if self.path in ("/", "/index.html"):
@@ -269,27 +277,37 @@ def build_server(translator, host="127.0.0.1", port=7860, palette=None,
             except ValueError:
                 length = -1
             if not 0 <= length <= MAX_UPLOAD:
-                return self._error(
-                    413, f"uploads are limited to {MAX_UPLOAD >> 20} MB")
+                return self._error(413, f"uploads are limited to {MAX_UPLOAD >> 20} MB")
             data = self.rfile.read(length)
-            filename = os.path.basename(
-                self.headers.get("X-Filename") or "upload")
+            filename = os.path.basename(self.headers.get("X-Filename") or "upload")
             try:
                 png, (w, h), ms = translator.translate(data, filename)
             except TranslateError as e:
                 return self._error(400, str(e))
             except Exception as e:  # noqa: BLE001 - shown; server goes on
                 return self._error(500, f"{type(e).__name__}: {e}")
-            self._send(200, png, "image/png", (
-                ("X-Latency-Ms", f"{ms:.1f}"),
-                ("X-Image-Size", f"{w}x{h}"),
-            ))
+            self._send(
+                200,
+                png,
+                "image/png",
+                (
+                    ("X-Latency-Ms", f"{ms:.1f}"),
+                    ("X-Image-Size", f"{w}x{h}"),
+                ),
+            )
 
     return http.server.ThreadingHTTPServer((host, port), Handler)
 
 
-def serve(model_path, host="127.0.0.1", port=7860, allow_remote=False,
-          image_size=None, palette="facades", quiet=True):
+def serve(
+    model_path,
+    host="127.0.0.1",
+    port=7860,
+    allow_remote=False,
+    image_size=None,
+    palette="facades",
+    quiet=True,
+):
     """Loads the model once and serves the page until interrupted.
 
     Args:
@@ -300,7 +318,8 @@ def serve(model_path, host="127.0.0.1", port=7860, allow_remote=False,
         raise ValueError(
             f"refusing to listen on {host!r}: the demo has no "
             "authentication; use a loopback host (127.0.0.1) or pass "
-            "--allow-remote")
+            "--allow-remote"
+        )
     if palette == "facades":
         colours = facades_palette()
     elif palette in (None, "none"):
@@ -312,10 +331,12 @@ def serve(model_path, host="127.0.0.1", port=7860, allow_remote=False,
         server = build_server(translator, host, port, colours, quiet=quiet)
     except OSError as e:
         raise OSError(f"cannot listen on {host}:{port}: {e}") from None
-    print(f"Serving {translator.model_path} "
-          f"({translator.height}x{translator.width}) on "
-          f"http://{host}:{server.server_address[1]}/ (Ctrl+C stops)",
-          flush=True)
+    print(
+        f"Serving {translator.model_path} "
+        f"({translator.height}x{translator.width}) on "
+        f"http://{host}:{server.server_address[1]}/ (Ctrl+C stops)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

@@ -16,8 +16,8 @@ import keras
 import numpy as np
 
 from pix2pix_keras.models.generator import UNetGenerator
-from pix2pix_keras.models.pix2pix import INPUT_RANGE_TOLERANCE
 from pix2pix_keras.models.inference import generator_of
+from pix2pix_keras.models.pix2pix import INPUT_RANGE_TOLERANCE
 from pix2pix_keras.models.resnet import ResnetGenerator
 
 __all__ = ["BLENDS", "TileLayout", "tile_layout", "translate_tiled"]
@@ -26,8 +26,18 @@ BLENDS = ("cosine", "linear", "none")
 
 TileLayout = collections.namedtuple(
     "TileLayout",
-    ["size", "padded_size", "tile_size", "overlap", "tops", "lefts",
-     "row_windows", "col_windows", "row_sums", "col_sums"],
+    [
+        "size",
+        "padded_size",
+        "tile_size",
+        "overlap",
+        "tops",
+        "lefts",
+        "row_windows",
+        "col_windows",
+        "row_sums",
+        "col_sums",
+    ],
 )
 TileLayout.__doc__ = """Where the tiles go and how they are weighted.
 
@@ -113,14 +123,13 @@ def _axis(length, tile, overlap, align, blend, margin, axis_name):
         if k < len(starts) - 1:  # an inner bottom / right edge
             w *= _ramp(d[::-1], effective, margin, blend)
         windows.append(w.astype("float32"))
-        sums[start:start + tile] += w
+        sums[start : start + tile] += w
     if sums.min() <= 0:  # cannot happen for margin <= overlap / 2
         raise AssertionError(f"Tile weights sum to 0 along {axis_name}.")
     return padded, starts, effective, windows, sums.astype("float32")
 
 
-def tile_layout(height, width, tile_size, overlap=0, blend="cosine",
-                margin=0, align=1):
+def tile_layout(height, width, tile_size, overlap=0, blend="cosine", margin=0, align=1):
     """Computes where the tiles of an image go and how they are blended.
 
     Tiles of `tile_size` start every `tile_size - overlap` pixels (rounded
@@ -163,9 +172,11 @@ def tile_layout(height, width, tile_size, overlap=0, blend="cosine",
     (1.0, True)
     """
     for name, value in (("height", height), ("width", width)):
-        if isinstance(value, bool) or not isinstance(
-            value, (int, np.integer)
-        ) or value < 1:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or value < 1
+        ):
             raise ValueError(
                 f"`{name}` must be an int >= 1. Received: {name}={value!r}"
             )
@@ -182,33 +193,39 @@ def tile_layout(height, width, tile_size, overlap=0, blend="cosine",
             f"overlap={overlap!r} with tile_size={(th, tw)}."
         )
     if blend not in BLENDS:
-        raise ValueError(
-            f"`blend` must be one of {BLENDS}. Received: blend={blend!r}"
-        )
-    if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) \
-            or margin < 0 or 2 * margin > min(oh, ow):
+        raise ValueError(f"`blend` must be one of {BLENDS}. Received: blend={blend!r}")
+    if (
+        isinstance(margin, bool)
+        or not isinstance(margin, (int, np.integer))
+        or margin < 0
+        or 2 * margin > min(oh, ow)
+    ):
         raise ValueError(
             "`margin` must be an int in [0, overlap / 2] (the tapered part "
             "of the overlap is overlap - 2 * margin). Received: "
             f"margin={margin!r} with overlap={(oh, ow)}."
         )
-    if isinstance(align, bool) or not isinstance(align, (int, np.integer)) \
-            or align < 1:
-        raise ValueError(
-            f"`align` must be an int >= 1. Received: align={align!r}"
-        )
+    if isinstance(align, bool) or not isinstance(align, (int, np.integer)) or align < 1:
+        raise ValueError(f"`align` must be an int >= 1. Received: align={align!r}")
     if th % align or tw % align:
         raise ValueError(
             f"`tile_size` {(th, tw)} must be a multiple of `align`={align}."
         )
-    ph, tops, eh, row_windows, row_sums = _axis(
-        h, th, oh, align, blend, margin, "row")
+    ph, tops, eh, row_windows, row_sums = _axis(h, th, oh, align, blend, margin, "row")
     pw, lefts, ew, col_windows, col_sums = _axis(
-        w, tw, ow, align, blend, margin, "column")
+        w, tw, ow, align, blend, margin, "column"
+    )
     return TileLayout(
-        size=(h, w), padded_size=(ph, pw), tile_size=(th, tw),
-        overlap=(eh, ew), tops=tops, lefts=lefts, row_windows=row_windows,
-        col_windows=col_windows, row_sums=row_sums, col_sums=col_sums,
+        size=(h, w),
+        padded_size=(ph, pw),
+        tile_size=(th, tw),
+        overlap=(eh, ew),
+        tops=tops,
+        lefts=lefts,
+        row_windows=row_windows,
+        col_windows=col_windows,
+        row_sums=row_sums,
+        col_sums=col_sums,
     )
 
 
@@ -218,16 +235,14 @@ def _default_align(generator):
     # computes away from their edges. A U-Net's bottleneck spans the whole
     # tile, so no placement reproduces a full-image pass; any offset works.
     if isinstance(generator, ResnetGenerator):
-        return 2 ** generator.n_downsampling
+        return 2**generator.n_downsampling
     return 1
 
 
 def _at_size(generator, tile):
     """The generator, or a copy built for `tile` with the same weights."""
     shape = tuple(generator.inputs[0].shape[1:3]) if generator.inputs else ()
-    if len(shape) != 2 or all(
-        s is None or s == t for s, t in zip(shape, tile)
-    ):
+    if len(shape) != 2 or all(s is None or s == t for s, t in zip(shape, tile)):
         return generator
     config = generator.get_config()
     if not isinstance(generator, (UNetGenerator, ResnetGenerator)) or (
@@ -284,8 +299,7 @@ def _latent_codes(generator, z, n):
     if not latent_dim:
         if z is not None:
             raise ValueError(
-                "`z` is given but the generator has no noise input "
-                "(latent_dim=0)."
+                "`z` is given but the generator has no noise input (latent_dim=0)."
             )
         return None
     if z is None:
@@ -305,9 +319,18 @@ def _latent_codes(generator, z, n):
     return z
 
 
-def translate_tiled(model, images, tile_size=None, overlap=None,
-                    batch_size=8, blend="cosine", margin=0, z=None,
-                    align=None, verbose=False):
+def translate_tiled(
+    model,
+    images,
+    tile_size=None,
+    overlap=None,
+    batch_size=8,
+    blend="cosine",
+    margin=0,
+    z=None,
+    align=None,
+    verbose=False,
+):
     """Translates images of any size tile by tile, with blended seams.
 
     The image is padded at the bottom and right by reflection (to at least
@@ -392,25 +415,27 @@ def translate_tiled(model, images, tile_size=None, overlap=None,
     tile = _pair(tile_size, "tile_size")
     if overlap is None:
         overlap = (tile[0] // 4, tile[1] // 4)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or (
-        batch_size < 1
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or (batch_size < 1)
     ):
         raise ValueError(
-            f"`batch_size` must be an int >= 1. Received: "
-            f"batch_size={batch_size!r}"
+            f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}"
         )
     if align is None:
         align = _default_align(generator)
     n, h, w, _ = x.shape
-    layout = tile_layout(h, w, tile, overlap=overlap, blend=blend,
-                         margin=margin, align=align)
+    layout = tile_layout(
+        h, w, tile, overlap=overlap, blend=blend, margin=margin, align=align
+    )
     codes = _latent_codes(generator, z, n)
     net = _at_size(generator, tile)
     (ph, pw), (th, tw) = layout.padded_size, layout.tile_size
-    places = [(i, j) for i in range(len(layout.tops))
-              for j in range(len(layout.lefts))]
-    bar = keras.utils.Progbar(n * len(places), verbose=int(bool(verbose)),
-                              unit_name="tile")
+    places = [(i, j) for i in range(len(layout.tops)) for j in range(len(layout.lefts))]
+    bar = keras.utils.Progbar(
+        n * len(places), verbose=int(bool(verbose)), unit_name="tile"
+    )
     out = None
     for b in range(n):
         image = x[b]
@@ -420,14 +445,21 @@ def translate_tiled(model, images, tile_size=None, overlap=None,
         for start in range(0, len(places), batch_size):
             # A smaller last batch retraces the predict function once; Keras
             # then traces it for any batch size (reduce_retracing).
-            chunk = places[start:start + batch_size]
-            tiles = np.stack([
-                image[layout.tops[i]:layout.tops[i] + th,
-                      layout.lefts[j]:layout.lefts[j] + tw]
-                for i, j in chunk
-            ])
-            inputs = tiles if codes is None else [
-                tiles, np.repeat(codes[b:b + 1], len(chunk), axis=0)]
+            chunk = places[start : start + batch_size]
+            tiles = np.stack(
+                [
+                    image[
+                        layout.tops[i] : layout.tops[i] + th,
+                        layout.lefts[j] : layout.lefts[j] + tw,
+                    ]
+                    for i, j in chunk
+                ]
+            )
+            inputs = (
+                tiles
+                if codes is None
+                else [tiles, np.repeat(codes[b : b + 1], len(chunk), axis=0)]
+            )
             pred = np.asarray(
                 keras.ops.convert_to_numpy(net.predict_on_batch(inputs)),
                 "float32",
@@ -436,13 +468,11 @@ def translate_tiled(model, images, tile_size=None, overlap=None,
                 acc = np.zeros((ph, pw, pred.shape[-1]), "float32")
             for (i, j), p in zip(chunk, pred):
                 top, left = layout.tops[i], layout.lefts[j]
-                window = layout.row_windows[i][:, None] \
-                    * layout.col_windows[j][None, :]
-                acc[top:top + th, left:left + tw] += p * window[..., None]
+                window = layout.row_windows[i][:, None] * layout.col_windows[j][None, :]
+                acc[top : top + th, left : left + tw] += p * window[..., None]
             bar.add(len(chunk))
         acc = acc[:h, :w]
-        acc /= (layout.row_sums[:h, None] * layout.col_sums[None, :w])[
-            ..., None]
+        acc /= (layout.row_sums[:h, None] * layout.col_sums[None, :w])[..., None]
         if out is None:
             out = np.empty((n, h, w, acc.shape[-1]), "float32")
         out[b] = acc

@@ -73,10 +73,6 @@ def _image_pair(y_true, y_pred):
 def _check_positive(**values):
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(
-                f"`{name}` must be a number. Received: {name}={value!r}"
-            )
+            raise ValueError(f"`{name}` must be a number. Received: {name}={value!r}")
         if not value > 0:
-            raise ValueError(
-                f"`{name}` must be > 0. Received: {name}={value!r}"
-            )
+            raise ValueError(f"`{name}` must be > 0. Received: {name}={value!r}")

@@ -4,8 +4,8 @@ and generated images."""
 
 import numpy as np
 
-from pix2pix_keras.metrics.extractors import _FeatureMetric
 from pix2pix_keras.metrics.extractors import FID_INCEPTION
+from pix2pix_keras.metrics.extractors import _FeatureMetric
 from pix2pix_keras.utils import check_int
 
 __all__ = [
@@ -20,8 +20,7 @@ def _matrix(x, name, ndim):
     x = np.asarray(x, dtype="float64")
     if x.ndim != ndim:
         raise ValueError(
-            f"`{name}` must have {ndim} dimension(s). Received: "
-            f"{name}.shape={x.shape}"
+            f"`{name}` must have {ndim} dimension(s). Received: {name}.shape={x.shape}"
         )
     if not np.all(np.isfinite(x)):
         raise ValueError(f"`{name}` contains NaN or infinite values.")
@@ -184,9 +183,7 @@ def kid_from_features(
         x = x_all[rng.choice(n1, m, replace=False)]
         y = y_all[rng.choice(n2, m, replace=False)]
         kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
-        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (
-            m * (m - 1)
-        )
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
         estimates[s] = within - 2.0 * kxy.sum() / (m * m)
     return float(estimates.mean()), float(estimates.std())
 
@@ -298,7 +295,10 @@ class FrechetInceptionDistance(_FeatureMetric):
     """
 
     def __init__(
-        self, extractor=FID_INCEPTION, weights="imagenet", input_size=299,
+        self,
+        extractor=FID_INCEPTION,
+        weights="imagenet",
+        input_size=299,
         batch_size=32,
     ):
         super().__init__(extractor, weights, input_size, batch_size)
@@ -329,9 +329,7 @@ class FrechetInceptionDistance(_FeatureMetric):
     def statistics(self, which="real"):
         """`(mean (d,), covariance (d, d), n)` of `"real"` or `"fake"`."""
         if which not in ("real", "fake"):
-            raise ValueError(
-                f"`which` must be 'real' or 'fake'. Received: {which!r}"
-            )
+            raise ValueError(f"`which` must be 'real' or 'fake'. Received: {which!r}")
         moments = self._real if which == "real" else self._fake
         if moments.n < 2:
             raise ValueError(
@@ -401,8 +399,7 @@ class KernelInceptionDistance(_FeatureMetric):
         check_int(subset_size=subset_size, num_subsets=num_subsets)
         if subset_size < 2:
             raise ValueError(
-                "`subset_size` must be >= 2. "
-                f"Received: subset_size={subset_size}"
+                f"`subset_size` must be >= 2. Received: subset_size={subset_size}"
             )
         if max_samples is not None:
             check_int(minimum=2, max_samples=max_samples)
@@ -467,9 +464,7 @@ class KernelInceptionDistance(_FeatureMetric):
     def stored_features(self, which="real"):
         """The kept features `(n, d)` of `"real"` or `"fake"` images."""
         if which not in ("real", "fake"):
-            raise ValueError(
-                f"`which` must be 'real' or 'fake'. Received: {which!r}"
-            )
+            raise ValueError(f"`which` must be 'real' or 'fake'. Received: {which!r}")
         store = self._sets_real if which == "real" else self._sets_fake
         if not store["chunks"]:
             return np.zeros((0, self.feature_dim or 0), "float32")

@@ -127,8 +127,9 @@ def random_inception_extractor(seed=0, input_size=299):
     for variable in model.weights:
         if len(variable.shape) == 4:  # convolution kernels (h, w, in, out)
             fan_in = int(np.prod(variable.shape[:3]))
-            variable.assign(rng.normal(
-                0.0, np.sqrt(2.0 / fan_in), variable.shape).astype("float32"))
+            variable.assign(
+                rng.normal(0.0, np.sqrt(2.0 / fan_in), variable.shape).astype("float32")
+            )
     return model
 
 
@@ -178,9 +179,7 @@ def _build_extractor(extractor, weights, input_size):
     if extractor == RANDOM_INCEPTION:
         return random_inception_extractor(input_size=input_size or 299)
     if extractor is None or extractor == KERAS_INCEPTION:
-        return inception_extractor(
-            weights=weights, input_size=input_size or 299
-        )
+        return inception_extractor(weights=weights, input_size=input_size or 299)
     if isinstance(extractor, (str, os.PathLike)):
         path = os.fspath(extractor)
         if not os.path.isfile(path):
@@ -191,9 +190,7 @@ def _build_extractor(extractor, weights, input_size):
         if path.endswith(".keras"):
             return keras.saving.load_model(path)
         if path.endswith(".h5"):
-            return inception_extractor(
-                weights=path, input_size=input_size or 299
-            )
+            return inception_extractor(weights=path, input_size=input_size or 299)
         if path.endswith((".tgz", ".pb")):
             return _fid_inception.fid_inception_extractor(path)
         raise ValueError(
@@ -320,8 +317,7 @@ class _FeatureMetric:
                 self.feature_dim = f.shape[1]
             elif f.shape[1] != self.feature_dim:
                 raise ValueError(
-                    f"Feature size changed from {self.feature_dim} to "
-                    f"{f.shape[1]}."
+                    f"Feature size changed from {self.feature_dim} to {f.shape[1]}."
                 )
             out.append(f)
         if not out:

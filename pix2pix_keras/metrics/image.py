@@ -88,12 +88,10 @@ def _blur(images, window, shifted_sums=None):
     if shifted_sums:
         h, w = ops.shape(images)[1], ops.shape(images)[2]
         images = sum(
-            float(window[k]) * images[:, k : h - size + 1 + k]
-            for k in range(size)
+            float(window[k]) * images[:, k : h - size + 1 + k] for k in range(size)
         )
         return sum(
-            float(window[k]) * images[:, :, k : w - size + 1 + k]
-            for k in range(size)
+            float(window[k]) * images[:, :, k : w - size + 1 + k] for k in range(size)
         )
     channels = _shape(images)[-1]
     kernel_h = np.tile(window.reshape(size, 1, 1, 1), (1, 1, channels, 1))
@@ -164,9 +162,7 @@ def ssim(
             "`ssim` needs a known channel count. Received: "
             f"y_true.shape={_shape(y_true)}"
         )
-    if (h is not None and h < filter_size) or (
-        w is not None and w < filter_size
-    ):
+    if (h is not None and h < filter_size) or (w is not None and w < filter_size):
         raise ValueError(
             f"`ssim` needs images of at least filter_size={filter_size} "
             f"pixels per side. Received: y_true.shape={_shape(y_true)}"
@@ -309,12 +305,17 @@ class SSIM(_PerImageMean):
         k2=0.03,
     ):
         check_int(filter_size=filter_size)
-        _check_positive(
-            max_val=max_val, filter_sigma=filter_sigma, k1=k1, k2=k2
-        )
+        _check_positive(max_val=max_val, filter_sigma=filter_sigma, k1=k1, k2=k2)
         super().__init__(
-            ssim, name, dtype, "up", max_val=max_val,
-            filter_size=filter_size, filter_sigma=filter_sigma, k1=k1, k2=k2,
+            ssim,
+            name,
+            dtype,
+            "up",
+            max_val=max_val,
+            filter_size=filter_size,
+            filter_sigma=filter_sigma,
+            k1=k1,
+            k2=k2,
         )
 
 

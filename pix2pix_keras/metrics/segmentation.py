@@ -97,13 +97,9 @@ class SegmentationScore:
             x = x[..., 0]
         if x.ndim != 3:
             expected = "(b, h, w) ids" + (
-                f" or (b, h, w, {self.num_classes}) logits"
-                if allow_logits
-                else ""
+                f" or (b, h, w, {self.num_classes}) logits" if allow_logits else ""
             )
-            raise ValueError(
-                f"`{name}` must be {expected}. Received shape {x.shape}"
-            )
+            raise ValueError(f"`{name}` must be {expected}. Received shape {x.shape}")
         if not np.issubdtype(x.dtype, np.integer):
             if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
                 raise ValueError(
@@ -144,9 +140,7 @@ class SegmentationScore:
                     f"(min {ids.min()}, max {ids.max()}); "
                     f"ignore_label={self.ignore_label}."
                 )
-        self.confusion_matrix += np.bincount(
-            t * c + p, minlength=c * c
-        ).reshape(c, c)
+        self.confusion_matrix += np.bincount(t * c + p, minlength=c * c).reshape(c, c)
 
     def result(self):
         """The scores as a dict of Python floats and lists.
@@ -189,9 +183,7 @@ class SegmentationScore:
         }
 
 
-def fcn_score(
-    segmenter, dataset, num_classes, ignore_label=None, generator=None
-):
+def fcn_score(segmenter, dataset, num_classes, ignore_label=None, generator=None):
     """Segments images and scores them against label maps (the FCN score).
 
     Args:

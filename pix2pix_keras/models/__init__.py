@@ -3,9 +3,9 @@ from typing import TYPE_CHECKING
 
 from pix2pix_keras.losses import feature_matching_loss
 from pix2pix_keras.losses import kl_divergence
+from pix2pix_keras.models.blocks import BatchNormalization
 from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import LatentNoise
-from pix2pix_keras.models.blocks import BatchNormalization
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ReflectionPadding2D
 from pix2pix_keras.models.blocks import ResidualBlock
@@ -37,19 +37,17 @@ _EXTENSIONS = {
 }
 
 if TYPE_CHECKING:
-    from pix2pix_keras.extensions.progressive import Fade
+    from pix2pix_keras.extensions.bicycle import BicycleGAN
+    from pix2pix_keras.extensions.encoder import LatentEncoder
     from pix2pix_keras.extensions.growing import FadeIn
-    from pix2pix_keras.extensions.progressive import (
-        ProgressivePatchDiscriminator,
-    )
-    from pix2pix_keras.extensions.progressive import ProgressiveUNetGenerator
     from pix2pix_keras.extensions.growing import get_alpha
     from pix2pix_keras.extensions.growing import grow
     from pix2pix_keras.extensions.growing import set_alpha
     from pix2pix_keras.extensions.growing import stabilize
     from pix2pix_keras.extensions.growing import train_progressive
-    from pix2pix_keras.extensions.bicycle import BicycleGAN
-    from pix2pix_keras.extensions.encoder import LatentEncoder
+    from pix2pix_keras.extensions.progressive import Fade
+    from pix2pix_keras.extensions.progressive import ProgressivePatchDiscriminator
+    from pix2pix_keras.extensions.progressive import ProgressiveUNetGenerator
 
 __all__ = [
     "BatchNormalization",
@@ -88,7 +86,8 @@ __all__ = [
 def __getattr__(name):
     if name in _EXTENSIONS:
         module = importlib.import_module(
-            f"pix2pix_keras.extensions.{_EXTENSIONS[name]}")
+            f"pix2pix_keras.extensions.{_EXTENSIONS[name]}"
+        )
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

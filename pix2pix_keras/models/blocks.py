@@ -8,7 +8,8 @@ N(0, 0.02), and a choice of batch, instance or no normalization.
 import contextlib
 
 import keras
-from keras import layers, ops
+from keras import layers
+from keras import ops
 
 from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.utils import check_config_keys
@@ -48,8 +49,7 @@ def validate_norm(norm, arg_name="norm"):
     """Raises a `ValueError` unless `norm` is one of `NORMS`."""
     if norm not in NORMS:
         raise ValueError(
-            f"`{arg_name}` must be one of {NORMS}. Received: "
-            f"{arg_name}={norm!r}"
+            f"`{arg_name}` must be one of {NORMS}. Received: {arg_name}={norm!r}"
         )
     return norm
 
@@ -153,9 +153,7 @@ class BatchNormalization(layers.BatchNormalization):
 
     def __init__(self, inference_statistics="moving", **kwargs):
         super().__init__(**kwargs)
-        self.inference_statistics = validate_inference_statistics(
-            inference_statistics
-        )
+        self.inference_statistics = validate_inference_statistics(inference_statistics)
 
     def call(self, inputs, training=None, mask=None):
         if (
@@ -182,7 +180,12 @@ class BatchNormalization(layers.BatchNormalization):
             beta = ops.reshape(ops.cast(self.beta, dtype), shape)
         # Broadcasting `(batch, 1, 1, c)` statistics: the same op as training.
         outputs = ops.batch_normalization(
-            x, mean, variance, axis=-1, offset=beta, scale=gamma,
+            x,
+            mean,
+            variance,
+            axis=-1,
+            offset=beta,
+            scale=gamma,
             epsilon=self.epsilon,
         )
         return ops.cast(outputs, self.compute_dtype)
@@ -221,9 +224,7 @@ def set_inference_statistics(model, value):
         str. `value`.
     """
     validate_inference_statistics(value)
-    return set_layer_option(
-        model, BatchNormalization, "inference_statistics", value
-    )
+    return set_layer_option(model, BatchNormalization, "inference_statistics", value)
 
 
 def _apply_norm(x, norm, name):
@@ -434,15 +435,15 @@ class ResidualBlock(layers.Layer):
         self.norm1 = make_norm(self.norm, "norm1")
         self.norm2 = make_norm(self.norm, "norm2")
         self.drop = (
-            NoiseDropout(self.dropout, name="dropout")
-            if self.dropout > 0
-            else None
+            NoiseDropout(self.dropout, name="dropout") if self.dropout > 0 else None
         )
         shape = tuple(input_shape)
         # The convolutions see the reflection-padded input (2 px larger).
-        padded = shape[:1] + tuple(
-            None if d is None else d + 2 for d in shape[1:3]
-        ) + shape[3:]
+        padded = (
+            shape[:1]
+            + tuple(None if d is None else d + 2 for d in shape[1:3])
+            + shape[3:]
+        )
         self.conv1.build(padded)
         self.conv2.build(padded)
         for layer in (self.norm1, self.norm2):
@@ -503,8 +504,7 @@ class ReflectionPadding2D(layers.Layer):
         pad_h, pad_w = (int(p) for p in padding)
         if pad_h < 0 or pad_w < 0:
             raise ValueError(
-                "`padding` must be >= 0. Received: "
-                f"padding={(pad_h, pad_w)!r}"
+                f"`padding` must be >= 0. Received: padding={(pad_h, pad_w)!r}"
             )
         self.padding = (pad_h, pad_w)
 
@@ -609,11 +609,13 @@ class LatentNoise(layers.Layer):
 
     def __init__(self, latent_dim, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) \
-                or latent_dim < 1:
+        if (
+            isinstance(latent_dim, bool)
+            or not isinstance(latent_dim, int)
+            or latent_dim < 1
+        ):
             raise ValueError(
-                "`latent_dim` must be an int >= 1. Received: "
-                f"latent_dim={latent_dim!r}"
+                f"`latent_dim` must be an int >= 1. Received: latent_dim={latent_dim!r}"
             )
         self.latent_dim = latent_dim
         self.seed = seed
@@ -623,7 +625,8 @@ class LatentNoise(layers.Layer):
     def call(self, inputs):
         batch = ops.shape(inputs)[0]
         return keras.random.normal(
-            (batch, self.latent_dim), seed=self.seed_generator,
+            (batch, self.latent_dim),
+            seed=self.seed_generator,
             dtype=self.compute_dtype,
         )
 
@@ -665,7 +668,6 @@ class ConcatLatent(layers.Layer):
     def compute_output_shape(self, input_shape):
         x_shape, z_shape = input_shape
         channels = (
-            None if None in (x_shape[-1], z_shape[-1])
-            else x_shape[-1] + z_shape[-1]
+            None if None in (x_shape[-1], z_shape[-1]) else x_shape[-1] + z_shape[-1]
         )
         return tuple(x_shape[:-1]) + (channels,)

@@ -25,9 +25,7 @@ __all__ = ["ChecksMixin", "default_optimizer"]
 
 def default_optimizer():
     """Adam(2e-4, beta_1=0.5, beta_2=0.999), the paper's optimizer."""
-    return keras.optimizers.Adam(
-        learning_rate=2e-4, beta_1=0.5, beta_2=0.999
-    )
+    return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)
 
 
 def _check_weight(**kwargs):
@@ -52,9 +50,15 @@ class ChecksMixin:
                 f"inputs {[tuple(t.shape) for t in d_in]}."
             )
 
-    def _check_losses(self, gan_loss, lambda_l1, reconstruction,
-                      perceptual_weight, perceptual_loss,
-                      feature_matching_weight):
+    def _check_losses(
+        self,
+        gan_loss,
+        lambda_l1,
+        reconstruction,
+        perceptual_weight,
+        perceptual_loss,
+        feature_matching_weight,
+    ):
         """Validates the loss settings; returns the perceptual loss to use
         (a new `VGGPerceptualLoss` for a weight > 0 without one)."""
         losses_lib.get_gan_loss(gan_loss)
@@ -108,9 +112,17 @@ class ChecksMixin:
             from pix2pix_keras.models.pix2pix import Pix2Pix
 
             own = list(inspect.signature(Pix2Pix.compile).parameters)[1:-1]
-            passed = sorted(keras_args - {
-                "self", "optimizer", "loss", "metrics", "loss_weights",
-                "weighted_metrics"})
+            passed = sorted(
+                keras_args
+                - {
+                    "self",
+                    "optimizer",
+                    "loss",
+                    "metrics",
+                    "loss_weights",
+                    "weighted_metrics",
+                }
+            )
             raise ValueError(
                 f"Pix2Pix.compile() got unknown argument(s) {unknown}. It "
                 f"takes {own} and the arguments of keras.Model.compile: "
@@ -121,12 +133,11 @@ class ChecksMixin:
         """The optimizers (`None`: the default Adam), each a different
         instance; returned in the order given."""
         resolved = {
-            name: self._get_optimizer(opt, name)
-            for name, opt in optimizers.items()
+            name: self._get_optimizer(opt, name) for name, opt in optimizers.items()
         }
         names = list(resolved)
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 if resolved[a] is resolved[b]:
                     raise ValueError(
                         f"`{a}` and `{b}` must be two different optimizer "
@@ -137,8 +148,7 @@ class ChecksMixin:
                     )
         return list(resolved.values())
 
-    def _check_step_options(self, d_every, jit_optimizer, on_nonfinite,
-                            check_inputs):
+    def _check_step_options(self, d_every, jit_optimizer, on_nonfinite, check_inputs):
         check_int(d_every=d_every)
         # The model's own strategy (set when it was built in a scope), so
         # compiling outside the scope is caught too.
@@ -183,9 +193,9 @@ class ChecksMixin:
     def _size_factor(self):
         """What height and width must be divisible by, or None if unknown."""
         if isinstance(self.generator, UNetGenerator):
-            return 2 ** self.generator.depth
+            return 2**self.generator.depth
         if isinstance(self.generator, ResnetGenerator):
-            return 2 ** self.generator.n_downsampling
+            return 2**self.generator.n_downsampling
         return None
 
     def _check_source_spec(self, x, what, channels=None):
@@ -204,8 +214,7 @@ class ChecksMixin:
         shape = tuple(x.shape)
         if len(shape) != 4:
             hint = (
-                " For one image, add a batch axis (x[None])."
-                if len(shape) == 3 else ""
+                " For one image, add a batch axis (x[None])." if len(shape) == 3 else ""
             )
             raise ValueError(
                 f"{what} must be 4-D (batch, height, width, {channels}) "
@@ -282,8 +291,7 @@ class ChecksMixin:
                 target = tf.identity(target)
         return ops.cast(source, "float32"), ops.cast(target, "float32")
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None,
-                callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Translates source images (`keras.Model.predict` plus input checks).
 
         Arrays and tensors must be float `(batch, height, width,
@@ -298,7 +306,10 @@ class ChecksMixin:
         """
         self._check_predict_input(x)
         return super().predict(
-            x, batch_size=batch_size, verbose=verbose, steps=steps,
+            x,
+            batch_size=batch_size,
+            verbose=verbose,
+            steps=steps,
             callbacks=callbacks,
         )
 
@@ -308,9 +319,7 @@ class ChecksMixin:
             if isinstance(spec, (tuple, list)) and spec:
                 spec = spec[0]
             if isinstance(spec, tf.TensorSpec):
-                self._check_source_spec(
-                    spec, "predict(x): the dataset's source batch"
-                )
+                self._check_source_spec(spec, "predict(x): the dataset's source batch")
             return
         if not (hasattr(x, "shape") and hasattr(x, "dtype")):
             return  # generators, PyDataset, ...: checked by call()

@@ -15,8 +15,8 @@ from keras import layers
 from pix2pix_keras._compat import get_untracked
 from pix2pix_keras._compat import set_untracked
 from pix2pix_keras.losses import feature_matching_loss  # noqa: F401
-from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import _apply_norm
+from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
@@ -82,8 +82,7 @@ def _check_args(norm, spectral_norm=False, **ints):
     validate_norm(norm)
     if not isinstance(spectral_norm, bool):
         raise ValueError(
-            "`spectral_norm` must be a bool. Received: "
-            f"spectral_norm={spectral_norm!r}"
+            f"`spectral_norm` must be a bool. Received: spectral_norm={spectral_norm!r}"
         )
     check_int(**ints)
 
@@ -129,8 +128,7 @@ def _conv(
     )
 
 
-def _patchgan(x, *, n_layers, filters, max_filters, norm, spectral_norm,
-              name):
+def _patchgan(x, *, n_layers, filters, max_filters, norm, spectral_norm, name):
     """The PatchGAN layers on `x`: `(LeakyReLU outputs, logits)`."""
     activations = []
     for i in range(n_layers + 1):
@@ -189,9 +187,7 @@ class _SingleScaleDiscriminator(_ConfigMixin, keras.Model):
         # super(), not keras.Model.__init__: Keras swaps Functional into
         # the bases on the first functional construction, and calling
         # Model.__init__ again would swap it in twice.
-        super().__init__(
-            inputs=[source, image], outputs=logits, name=name, **kwargs
-        )
+        super().__init__(inputs=[source, image], outputs=logits, name=name, **kwargs)
         _hide(self, "_feature_tensors", activations)
 
     def features(self, inputs, training=False):
@@ -258,8 +254,16 @@ class PatchDiscriminator(_SingleScaleDiscriminator):
      (1, 6, 6, 1)]
     """
 
-    _config_keys = ("image_size", "in_channels", "out_channels", "n_layers",
-                    "filters", "max_filters", "norm", "spectral_norm")
+    _config_keys = (
+        "image_size",
+        "in_channels",
+        "out_channels",
+        "n_layers",
+        "filters",
+        "max_filters",
+        "norm",
+        "spectral_norm",
+    )
 
     def __init__(
         self,
@@ -277,8 +281,12 @@ class PatchDiscriminator(_SingleScaleDiscriminator):
         h, w = _image_size(image_size)
         receptive_field(n_layers)  # validates n_layers
         _check_args(
-            norm, spectral_norm, in_channels=in_channels,
-            out_channels=out_channels, filters=filters, max_filters=max_filters,
+            norm,
+            spectral_norm,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            max_filters=max_filters,
         )
         # n stride-2 convs take a side s to ceil(s / 2**n); the two padded
         # stride-1 4x4 convs then remove 2 pixels, leaving at least one.
@@ -291,14 +299,24 @@ class PatchDiscriminator(_SingleScaleDiscriminator):
         source, image = _pair_inputs(h, w, in_channels, out_channels)
         x = layers.Concatenate(name=f"{name}_pair")([source, image])
         activations, logits = _patchgan(
-            x, n_layers=n_layers, filters=filters, max_filters=max_filters,
-            norm=norm, spectral_norm=spectral_norm, name=name,
+            x,
+            n_layers=n_layers,
+            filters=filters,
+            max_filters=max_filters,
+            norm=norm,
+            spectral_norm=spectral_norm,
+            name=name,
         )
         self._finish(source, image, activations, logits, name, kwargs)
         self._record_config(
-            image_size=(h, w), in_channels=in_channels,
-            out_channels=out_channels, n_layers=n_layers, filters=filters,
-            max_filters=max_filters, norm=norm, spectral_norm=spectral_norm,
+            image_size=(h, w),
+            in_channels=in_channels,
+            out_channels=out_channels,
+            n_layers=n_layers,
+            filters=filters,
+            max_filters=max_filters,
+            norm=norm,
+            spectral_norm=spectral_norm,
         )
 
     @property
@@ -344,8 +362,14 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
     1
     """
 
-    _config_keys = ("image_size", "in_channels", "out_channels", "filters",
-                    "norm", "spectral_norm")
+    _config_keys = (
+        "image_size",
+        "in_channels",
+        "out_channels",
+        "filters",
+        "norm",
+        "spectral_norm",
+    )
 
     def __init__(
         self,
@@ -360,16 +384,17 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
     ):
         h, w = _image_size(image_size)
         _check_args(
-            norm, spectral_norm, in_channels=in_channels,
-            out_channels=out_channels, filters=filters,
+            norm,
+            spectral_norm,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
         )
         bias = uses_bias(norm)
 
         source, image = _pair_inputs(h, w, in_channels, out_channels)
         x = layers.Concatenate(name=f"{name}_pair")([source, image])
-        x = _conv(
-            filters, 1, spectral_norm=spectral_norm, name=f"{name}_conv0"
-        )(x)
+        x = _conv(filters, 1, spectral_norm=spectral_norm, name=f"{name}_conv0")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act0")(x)
         activations = [x]
         x = _conv(
@@ -392,8 +417,11 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
         )(x)
         self._finish(source, image, activations, logits, name, kwargs)
         self._record_config(
-            image_size=(h, w), in_channels=in_channels,
-            out_channels=out_channels, filters=filters, norm=norm,
+            image_size=(h, w),
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            norm=norm,
             spectral_norm=spectral_norm,
         )
 
@@ -460,9 +488,17 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
     [(1, 14, 14, 1), (1, 6, 6, 1), (1, 2, 2, 1)]
     """
 
-    _config_keys = ("image_size", "in_channels", "out_channels", "num_scales",
-                    "n_layers", "filters", "max_filters", "norm",
-                    "spectral_norm")
+    _config_keys = (
+        "image_size",
+        "in_channels",
+        "out_channels",
+        "num_scales",
+        "n_layers",
+        "filters",
+        "max_filters",
+        "norm",
+        "spectral_norm",
+    )
 
     def __init__(
         self,
@@ -482,8 +518,12 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
         check_int(num_scales=num_scales)
         receptive_field(n_layers)  # validates n_layers
         _check_args(
-            norm, spectral_norm, in_channels=in_channels,
-            out_channels=out_channels, filters=filters, max_filters=max_filters,
+            norm,
+            spectral_norm,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            max_filters=max_filters,
         )
         sizes = _downsampled_sizes(h, w, num_scales)
         smallest = 2 ** (n_layers + 1)
@@ -521,15 +561,18 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
             )
             scales.append(d)
             logits.append(d([s, x]))
-        super().__init__(
-            inputs=[source, image], outputs=logits, name=name, **kwargs
-        )
+        super().__init__(inputs=[source, image], outputs=logits, name=name, **kwargs)
         _hide(self, "_parts", (scales, pools))
         self._record_config(
-            image_size=(h, w), in_channels=in_channels,
-            out_channels=out_channels, num_scales=num_scales,
-            n_layers=n_layers, filters=filters, max_filters=max_filters,
-            norm=norm, spectral_norm=spectral_norm,
+            image_size=(h, w),
+            in_channels=in_channels,
+            out_channels=out_channels,
+            num_scales=num_scales,
+            n_layers=n_layers,
+            filters=filters,
+            max_filters=max_filters,
+            norm=norm,
+            spectral_norm=spectral_norm,
         )
 
     def call(self, inputs, training=None, mask=None):

@@ -10,8 +10,8 @@ from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import LatentNoise
 from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ResidualBlock
-from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import _apply_norm
+from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
@@ -44,8 +44,7 @@ def _image_size(image_size, arg_name="image_size"):
         ) from None
     if h < 1 or w < 1:
         raise ValueError(
-            f"`{arg_name}` must be positive. Received: {arg_name}="
-            f"{image_size!r}"
+            f"`{arg_name}` must be positive. Received: {arg_name}={image_size!r}"
         )
     return h, w
 
@@ -65,9 +64,7 @@ def _resolve_depth(depth, image_size):
     if depth is None:
         depth = default_depth(image_size)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
-        raise ValueError(
-            f"`depth` must be an int >= 2. Received: depth={depth!r}"
-        )
+        raise ValueError(f"`depth` must be an int >= 2. Received: depth={depth!r}")
     return depth
 
 
@@ -83,8 +80,10 @@ LATENT_INJECTIONS = ("input", "all")
 
 def check_latent(latent_dim, latent_injection):
     """Validates the `latent_dim` / `latent_injection` generator arguments."""
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or (
-        latent_dim < 0
+    if (
+        isinstance(latent_dim, bool)
+        or not isinstance(latent_dim, int)
+        or (latent_dim < 0)
     ):
         raise ValueError(
             "`latent_dim` must be an int >= 0 (0: no noise input). "
@@ -131,9 +130,7 @@ class LatentInputMixin:
         # input); a tracked attribute, so its RNG state is among the
         # model's variables and travels into an export.
         self.latent_noise = (
-            LatentNoise(latent_dim, name=f"{name}_latent_noise")
-            if latent_dim
-            else None
+            LatentNoise(latent_dim, name=f"{name}_latent_noise") if latent_dim else None
         )
 
     def _with_latent(self, inputs):
@@ -147,16 +144,14 @@ class LatentInputMixin:
                 return inputs
             image = _as_tensor(inputs["image"])
             latent = inputs.get("latent")
-            latent = (self.latent_noise(image) if latent is None
-                      else _as_tensor(latent))
+            latent = self.latent_noise(image) if latent is None else _as_tensor(latent)
             return {**inputs, "image": image, "latent": latent}
         if isinstance(inputs, (list, tuple)):
             if not 1 <= len(inputs) <= 2:
                 return inputs
             image = _as_tensor(inputs[0])
             latent = inputs[1] if len(inputs) == 2 else None
-            latent = (self.latent_noise(image) if latent is None
-                      else _as_tensor(latent))
+            latent = self.latent_noise(image) if latent is None else _as_tensor(latent)
             return [image, latent]
         image = _as_tensor(inputs)
         return [image, self.latent_noise(image)]
@@ -212,8 +207,12 @@ class LatentInputMixin:
             )
 
     def export(
-        self, filepath, format="tf_saved_model", verbose=None,
-        input_signature=None, **kwargs
+        self,
+        filepath,
+        format="tf_saved_model",
+        verbose=None,
+        input_signature=None,
+        **kwargs,
     ):
         """Exports the generator; with a noise input, with two endpoints.
 
@@ -234,8 +233,11 @@ class LatentInputMixin:
         """
         if not getattr(self, "latent_dim", 0) or format != "tf_saved_model":
             return super().export(
-                filepath, format=format, verbose=verbose,
-                input_signature=input_signature, **kwargs
+                filepath,
+                format=format,
+                verbose=verbose,
+                input_signature=input_signature,
+                **kwargs,
             )
         specs = list(input_signature or [])
         if not specs:
@@ -249,7 +251,8 @@ class LatentInputMixin:
         if len(specs) == 1:
             specs.append(
                 keras.InputSpec(
-                    shape=(None, self.latent_dim), dtype="float32",
+                    shape=(None, self.latent_dim),
+                    dtype="float32",
                     name="latent",
                 )
             )
@@ -267,9 +270,7 @@ class LatentInputMixin:
             input_signature=specs[:2],
             **kwargs,
         )
-        archive.write_out(
-            filepath, verbose=True if verbose is None else verbose
-        )
+        archive.write_out(filepath, verbose=True if verbose is None else verbose)
 
 
 def _check_pytorch_layout(**used):
@@ -283,8 +284,9 @@ def _check_pytorch_layout(**used):
         )
 
 
-def _pytorch_unet(h, w, in_channels, out_channels, encoder_filters, norm,
-                  dropout, num_dropout, name):
+def _pytorch_unet(
+    h, w, in_channels, out_channels, encoder_filters, norm, dropout, num_dropout, name
+):
     """The PyTorch reference's U-Net (`UnetGenerator` of
     junyanz/pytorch-CycleGAN-and-pix2pix), layer for layer.
 
@@ -301,11 +303,17 @@ def _pytorch_unet(h, w, in_channels, out_channels, encoder_filters, norm,
     pre = []  # d_k: conv (+ norm) outputs, before any activation
     for i, f in enumerate(encoder_filters):
         if i > 0:
-            x = layers.LeakyReLU(negative_slope=0.2,
-                                 name=f"{name}_down{i - 1}_act")(pre[-1])
+            x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_down{i - 1}_act")(
+                pre[-1]
+            )
         x = layers.Conv2D(
-            f, 4, strides=2, padding="same", use_bias=uses_bias(norm),
-            kernel_initializer=conv_initializer(), name=f"{name}_down{i}_conv",
+            f,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=uses_bias(norm),
+            kernel_initializer=conv_initializer(),
+            name=f"{name}_down{i}_conv",
         )(x)
         if 0 < i < depth - 1:
             x = _apply_norm(x, norm, f"{name}_down{i}_norm")
@@ -314,8 +322,13 @@ def _pytorch_unet(h, w, in_channels, out_channels, encoder_filters, norm,
     decoder_filters = encoder_filters[-2::-1]
     for i, f in enumerate(decoder_filters):
         x = layers.Conv2DTranspose(
-            f, 4, strides=2, padding="same", use_bias=uses_bias(norm),
-            kernel_initializer=conv_initializer(), name=f"{name}_up{i}_conv",
+            f,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=uses_bias(norm),
+            kernel_initializer=conv_initializer(),
+            name=f"{name}_up{i}_conv",
         )(x)
         x = _apply_norm(x, norm, f"{name}_up{i}_norm")
         if dropout > 0 and 1 <= i <= num_dropout:
@@ -324,8 +337,13 @@ def _pytorch_unet(h, w, in_channels, out_channels, encoder_filters, norm,
         skip = layers.ReLU(name=f"{name}_skip{i}_relu")(pre[depth - 2 - i])
         x = layers.Concatenate(name=f"{name}_skip{i}")([skip, x])
     outputs = layers.Conv2DTranspose(
-        out_channels, 4, strides=2, padding="same", activation="tanh",
-        kernel_initializer=conv_initializer(), dtype="float32",
+        out_channels,
+        4,
+        strides=2,
+        padding="same",
+        activation="tanh",
+        kernel_initializer=conv_initializer(),
+        dtype="float32",
         name=f"{name}_output",
     )(x)
     return inputs, outputs
@@ -480,13 +498,27 @@ class UNetGenerator(
     (2, 32, 32, 3)
     """
 
-    _config_keys = ("image_size", "in_channels", "out_channels", "depth",
-                    "filters", "max_filters", "decoder_filters", "norm",
-                    "dropout", "num_dropout", "inference_dropout",
-                    "inference_statistics", "bn_momentum",
-                    "normalize_innermost", "attention",
-                    "residual_blocks", "latent_dim", "latent_injection",
-                    "pytorch_layout")
+    _config_keys = (
+        "image_size",
+        "in_channels",
+        "out_channels",
+        "depth",
+        "filters",
+        "max_filters",
+        "decoder_filters",
+        "norm",
+        "dropout",
+        "num_dropout",
+        "inference_dropout",
+        "inference_statistics",
+        "bn_momentum",
+        "normalize_innermost",
+        "attention",
+        "residual_blocks",
+        "latent_dim",
+        "latent_injection",
+        "pytorch_layout",
+    )
 
     def __init__(
         self,
@@ -544,14 +576,11 @@ class UNetGenerator(
             )
         if not isinstance(attention, bool):
             raise ValueError(
-                "`attention` must be True or False. Received: "
-                f"attention={attention!r}"
+                f"`attention` must be True or False. Received: attention={attention!r}"
             )
         check_int(minimum=0, residual_blocks=residual_blocks)
         check_latent(latent_dim, latent_injection)
-        encoder_filters = [
-            min(filters * 2**i, max_filters) for i in range(depth)
-        ]
+        encoder_filters = [min(filters * 2**i, max_filters) for i in range(depth)]
         if decoder_filters is None:
             decoder_filters = encoder_filters[-2::-1]
         decoder_filters = [int(f) for f in decoder_filters]
@@ -565,30 +594,56 @@ class UNetGenerator(
             _check_pytorch_layout(
                 decoder_filters=decoder_filters != encoder_filters[-2::-1],
                 normalize_innermost=bool(normalize_innermost),
-                attention=attention, residual_blocks=bool(residual_blocks),
+                attention=attention,
+                residual_blocks=bool(residual_blocks),
                 latent_dim=bool(latent_dim),
             )
             inputs, outputs = _pytorch_unet(
-                h, w, in_channels, out_channels, encoder_filters, norm,
-                dropout, num_dropout, name,
+                h,
+                w,
+                in_channels,
+                out_channels,
+                encoder_filters,
+                norm,
+                dropout,
+                num_dropout,
+                name,
             )
         else:
             inputs, outputs = self._build_network(
-                h, w, in_channels, out_channels, encoder_filters,
-                decoder_filters, norm, dropout, num_dropout,
-                normalize_innermost, attention, residual_blocks, latent_dim,
-                latent_injection, name,
+                h,
+                w,
+                in_channels,
+                out_channels,
+                encoder_filters,
+                decoder_filters,
+                norm,
+                dropout,
+                num_dropout,
+                normalize_innermost,
+                attention,
+                residual_blocks,
+                latent_dim,
+                latent_injection,
+                name,
             )
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         _set_bn_momentum(self, bn_momentum)
         self._record_config(
-            image_size=(h, w), in_channels=in_channels,
-            out_channels=out_channels, depth=depth, filters=filters,
-            max_filters=max_filters, decoder_filters=decoder_filters,
-            norm=norm, dropout=dropout, num_dropout=num_dropout,
+            image_size=(h, w),
+            in_channels=in_channels,
+            out_channels=out_channels,
+            depth=depth,
+            filters=filters,
+            max_filters=max_filters,
+            decoder_filters=decoder_filters,
+            norm=norm,
+            dropout=dropout,
+            num_dropout=num_dropout,
             bn_momentum=float(bn_momentum),
             normalize_innermost=bool(normalize_innermost),
-            attention=attention, residual_blocks=residual_blocks,
+            attention=attention,
+            residual_blocks=residual_blocks,
             pytorch_layout=pytorch_layout,
         )
         self._init_latent(latent_dim, latent_injection, name)
@@ -596,9 +651,22 @@ class UNetGenerator(
         self.inference_statistics = inference_statistics
 
     def _build_network(
-        self, h, w, in_channels, out_channels, encoder_filters,
-        decoder_filters, norm, dropout, num_dropout, normalize_innermost,
-        attention, residual_blocks, latent_dim, latent_injection, name,
+        self,
+        h,
+        w,
+        in_channels,
+        out_channels,
+        encoder_filters,
+        decoder_filters,
+        norm,
+        dropout,
+        num_dropout,
+        normalize_innermost,
+        attention,
+        residual_blocks,
+        latent_dim,
+        latent_injection,
+        name,
     ):
         """The default network: `(inputs, outputs)` of the functional model."""
         depth = len(encoder_filters)
@@ -615,9 +683,7 @@ class UNetGenerator(
                 name=f"{name}_down{i}",
             )
             if min(x.shape[1:3]) >= 2:
-                x = _residual_stack(
-                    x, residual_blocks, norm, name=f"{name}_down{i}"
-                )
+                x = _residual_stack(x, residual_blocks, norm, name=f"{name}_down{i}")
             skips.append(x)
         for i, (f, skip) in enumerate(zip(decoder_filters, skips[-2::-1])):
             x = self.up_block(
@@ -663,9 +729,7 @@ class UNetGenerator(
         Returns:
             Symbolic tensor at half the resolution.
         """
-        return apply_downsample(
-            x, filters, norm=norm, normalize=normalize, name=name
-        )
+        return apply_downsample(x, filters, norm=norm, normalize=normalize, name=name)
 
     def up_block(self, x, filters, *, norm, dropout, name):
         """One decoder block; override to change the decoder.

@@ -154,9 +154,7 @@ class InferenceOptionsMixin:
                 f"{self.generator.name!r} has no NoiseDropout layer "
                 "(pix2pix_keras.models.blocks.NoiseDropout)."
             )
-        self._set_generator_option(
-            "inference_dropout", value, set_inference_dropout
-        )
+        self._set_generator_option("inference_dropout", value, set_inference_dropout)
 
     @property
     def inference_statistics(self):

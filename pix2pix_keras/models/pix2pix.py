@@ -44,8 +44,12 @@ def _ensure_built(model, shape, arg_name):
 
 @keras.saving.register_keras_serializable(package="pix2pix_keras")
 class Pix2Pix(
-    StepGuardMixin, ChecksMixin, SavingMixin, InferenceOptionsMixin,
-    _compat.SkipSymbolicBuild, keras.Model,
+    StepGuardMixin,
+    ChecksMixin,
+    SavingMixin,
+    InferenceOptionsMixin,
+    _compat.SkipSymbolicBuild,
+    keras.Model,
 ):
     """Pix2Pix: paired image-to-image translation with a conditional GAN.
 
@@ -290,8 +294,12 @@ class Pix2Pix(
                 does not take.
         """
         perceptual_loss = self._check_losses(
-            gan_loss, lambda_l1, reconstruction, perceptual_weight,
-            perceptual_loss, feature_matching_weight,
+            gan_loss,
+            lambda_l1,
+            reconstruction,
+            perceptual_weight,
+            perceptual_loss,
+            feature_matching_weight,
         )
         self._check_keras_args(kwargs)
         g_optimizer, d_optimizer = self._check_optimizers(
@@ -299,8 +307,7 @@ class Pix2Pix(
         )
         g_optimizer = loss_scaled(g_optimizer, self.generator)
         d_optimizer = loss_scaled(d_optimizer, self.discriminator)
-        self._check_step_options(d_every, jit_optimizer, on_nonfinite,
-                                 check_inputs)
+        self._check_step_options(d_every, jit_optimizer, on_nonfinite, check_inputs)
         kwargs["optimizer"] = None  # no stray default RMSprop
         super().compile(**kwargs)
         self.g_optimizer = g_optimizer
@@ -322,10 +329,12 @@ class Pix2Pix(
         self._setup_guard(self._use_xla_updates(jit_optimizer))
         self._set_trackers()
         self.base_learning_rates = {}
-        self._build_optimizers({
-            "g": (g_optimizer, self.generator),
-            "d": (d_optimizer, self.discriminator),
-        })
+        self._build_optimizers(
+            {
+                "g": (g_optimizer, self.generator),
+                "d": (d_optimizer, self.discriminator),
+            }
+        )
 
     def _use_xla_updates(self, jit_optimizer):
         """Whether the optimizer updates run through XLA."""
@@ -352,9 +361,7 @@ class Pix2Pix(
         if self.feature_matching_weight > 0:
             self.trackers["g_fm"] = keras.metrics.Mean(name="g_fm")
         if self.on_nonfinite == "skip":
-            self.trackers["skipped_steps"] = keras.metrics.Sum(
-                name="skipped_steps"
-            )
+            self.trackers["skipped_steps"] = keras.metrics.Sum(name="skipped_steps")
 
     def _build_optimizers(self, optimizers):
         """Builds `{key: (optimizer, network)}` for the network's variables
@@ -448,18 +455,15 @@ class Pix2Pix(
         """
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self.generator(source, training=True)
-            real_view = (
-                self._discriminate(source, target, True) if update_d else None
-            )
+            real_view = self._discriminate(source, target, True) if update_d else None
             fake_view = self._discriminate(source, fake, True)
-            values = self.generator_loss(
-                source, target, fake, fake_view, real_view
-            )
+            values = self.generator_loss(source, target, fake, fake_view, real_view)
             if update_d:
                 values.update(self.discriminator_loss(real_view, fake_view))
             g_loss = scaled_loss(values["g_loss"], self.g_optimizer)
-            d_loss = (scaled_loss(values["d_loss"], self.d_optimizer)
-                      if update_d else None)
+            d_loss = (
+                scaled_loss(values["d_loss"], self.d_optimizer) if update_d else None
+            )
         updates = {"g": self.generator_updates(g_tape, g_loss)}
         if update_d:
             updates["d"] = self.discriminator_updates(d_tape, d_loss)
@@ -500,14 +504,12 @@ class Pix2Pix(
         rec = values["g_l2"] if self.reconstruction == "l2" else g_l1
         g_loss = g_gan + ops.cast(self.l1_weight, rec.dtype) * rec
         if self.perceptual_weight > 0:
-            values["g_vgg"] = ops.cast(self.perceptual_loss(target, fake),
-                                       "float32")
+            values["g_vgg"] = ops.cast(self.perceptual_loss(target, fake), "float32")
             g_loss = g_loss + self.perceptual_weight * values["g_vgg"]
         if self.feature_matching_weight > 0:
             if real_view is None:  # a G-only step: D sees y just now
                 real_view = self._discriminate(source, target, True)
-            values["g_fm"] = feature_matching_loss(real_view[1],
-                                                   fake_features)
+            values["g_fm"] = feature_matching_loss(real_view[1], fake_features)
             g_loss = g_loss + self.feature_matching_weight * values["g_fm"]
         values["g_loss"] = g_loss
         values["d_fake"] = self._d_output(fake_logits)
@@ -551,9 +553,7 @@ class Pix2Pix(
         """D's view of a pair: its logits as a list (one per scale), and
         its features (or None without feature matching)."""
         if self.feature_matching_weight > 0:
-            features = self.discriminator.features(
-                [source, image], training=training
-            )
+            features = self.discriminator.features([source, image], training=training)
             return [f[-1] for f in features], features
         logits = self.discriminator([source, image], training=training)
         if not isinstance(logits, (list, tuple)):
@@ -570,8 +570,7 @@ class Pix2Pix(
         fake = self.generator(source, training=training)
         real_view = self._discriminate(source, target, training)
         fake_view = self._discriminate(source, fake, training)
-        values = self.generator_loss(source, target, fake, fake_view,
-                                     real_view)
+        values = self.generator_loss(source, target, fake, fake_view, real_view)
         values.update(self.discriminator_loss(real_view, fake_view))
         return fake, values
 
@@ -591,13 +590,12 @@ class Pix2Pix(
             if applied is None:
                 tracker.update_state(values[key], sample_weight=weight)
                 continue
-            value = ops.where(
-                applied > 0, values[key], ops.zeros_like(values[key])
-            )
+            value = ops.where(applied > 0, values[key], ops.zeros_like(values[key]))
             weight = applied if weight is None else weight * applied
             tracker.update_state(value, sample_weight=weight)
         logs = {
-            key: tracker.result() for key, tracker in self.trackers.items()
+            key: tracker.result()
+            for key, tracker in self.trackers.items()
             if key != "skipped_steps" or "_skipped" in values
         }
         return _compat.reducible_logs(logs)
@@ -624,9 +622,7 @@ class Pix2Pix(
             "name": self.name,
             "trainable": self.trainable,
             "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(
-                self.discriminator
-            ),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
         }
 
     @classmethod
@@ -641,6 +637,6 @@ class Pix2Pix(
         )
         return cls(generator=generator, discriminator=discriminator, **config)
 
+
 # Old private name of `training.current_learning_rate`.
 _current_lr = current_learning_rate
-

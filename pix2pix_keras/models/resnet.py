@@ -6,16 +6,16 @@ from keras import layers
 from pix2pix_keras.models.blocks import ConcatLatent
 from pix2pix_keras.models.blocks import ReflectionPadding2D
 from pix2pix_keras.models.blocks import ResidualBlock
-from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import _apply_norm
+from pix2pix_keras.models.blocks import _ConfigMixin
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
-from pix2pix_keras.models.generator import _generator_inputs
-from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import InferenceDropoutMixin
 from pix2pix_keras.models.generator import InferenceStatisticsMixin
 from pix2pix_keras.models.generator import LatentInputMixin
+from pix2pix_keras.models.generator import _generator_inputs
+from pix2pix_keras.models.generator import _image_size
 from pix2pix_keras.models.generator import check_latent
 from pix2pix_keras.utils import check_int
 
@@ -135,10 +135,21 @@ class ResnetGenerator(
     (2, 32, 32, 3)
     """
 
-    _config_keys = ("image_size", "in_channels", "out_channels", "filters",
-                    "n_blocks", "n_downsampling", "norm", "dropout",
-                    "inference_dropout", "inference_statistics", "latent_dim",
-                    "latent_injection", "pytorch_layout")
+    _config_keys = (
+        "image_size",
+        "in_channels",
+        "out_channels",
+        "filters",
+        "n_blocks",
+        "n_downsampling",
+        "norm",
+        "dropout",
+        "inference_dropout",
+        "inference_statistics",
+        "latent_dim",
+        "latent_injection",
+        "pytorch_layout",
+    )
 
     def __init__(
         self,
@@ -159,12 +170,8 @@ class ResnetGenerator(
         **kwargs,
     ):
         h, w = _image_size(image_size)
-        check_int(
-            in_channels=in_channels, out_channels=out_channels, filters=filters
-        )
-        check_int(
-            minimum=0, n_blocks=n_blocks, n_downsampling=n_downsampling
-        )
+        check_int(in_channels=in_channels, out_channels=out_channels, filters=filters)
+        check_int(minimum=0, n_blocks=n_blocks, n_downsampling=n_downsampling)
         factor = 2**n_downsampling
         if h % factor or w % factor:
             raise ValueError(
@@ -236,9 +243,9 @@ class ResnetGenerator(
             )
             x = _conv_norm_relu(x, conv, norm, f"{name}_down{i}")
         for i in range(n_blocks):
-            x = ResidualBlock(
-                norm=norm, dropout=float(dropout), name=f"{name}_res{i}"
-            )(x)
+            x = ResidualBlock(norm=norm, dropout=float(dropout), name=f"{name}_res{i}")(
+                x
+            )
         for i in range(n_downsampling):
             conv = layers.Conv2DTranspose(
                 filters * 2 ** (n_downsampling - i - 1),
@@ -250,8 +257,7 @@ class ResnetGenerator(
                 name=f"{name}_up{i}_conv",
             )
             if pytorch_layout:
-                crop = layers.Cropping2D(((1, 0), (1, 0)),
-                                         name=f"{name}_up{i}_crop")
+                crop = layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_up{i}_crop")
                 conv = _chain(conv, crop)
             x = _conv_norm_relu(x, conv, norm, f"{name}_up{i}")
         x = ReflectionPadding2D(3, name=f"{name}_out_pad")(x)
@@ -266,9 +272,14 @@ class ResnetGenerator(
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
         self._record_config(
-            image_size=(h, w), in_channels=in_channels,
-            out_channels=out_channels, filters=filters, n_blocks=n_blocks,
-            n_downsampling=n_downsampling, norm=norm, dropout=float(dropout),
+            image_size=(h, w),
+            in_channels=in_channels,
+            out_channels=out_channels,
+            filters=filters,
+            n_blocks=n_blocks,
+            n_downsampling=n_downsampling,
+            norm=norm,
+            dropout=float(dropout),
             pytorch_layout=pytorch_layout,
         )
         self._init_latent(latent_dim, latent_injection, name)

@@ -91,7 +91,8 @@ class SavingMixin:
                 f"Pix2Pix.from_preset({preset!r}) is deprecated: it builds "
                 f"an untrained network; use {new!r} (or a pretrained name: "
                 f"{', '.join(pretrained.PRETRAINED)}).",
-                DeprecationWarning, stacklevel=2,
+                DeprecationWarning,
+                stacklevel=2,
             )
             preset = new
         if preset not in PRESETS:
@@ -188,9 +189,7 @@ class SavingMixin:
         elif not os.path.exists(path) and "://" not in path:
             raise FileNotFoundError(f"No weights file at {path}.")
         try:
-            return super().load_weights(
-                filepath, skip_mismatch=skip_mismatch, **kwargs
-            )
+            return super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
         except ValueError as e:
             raise ValueError(self._mismatch_message(path, e)) from e
 
@@ -214,21 +213,16 @@ class SavingMixin:
                         f"{type(self).__name__}."
                     )
                 else:
-                    own = json.loads(json.dumps(self.get_config(),
-                                                default=str))
+                    own = json.loads(json.dumps(self.get_config(), default=str))
                     diffs = config_differences(saved.get("config", {}), own)
                     if diffs:
                         shown = "; ".join(
                             f"{key}: {a!r} in the file, {b!r} here"
                             for key, a, b in diffs[:6]
                         )
-                        more = (
-                            f" (and {len(diffs) - 6} more)"
-                            if len(diffs) > 6 else ""
-                        )
+                        more = f" (and {len(diffs) - 6} more)" if len(diffs) > 6 else ""
                         found = (
-                            " It was saved from another architecture: "
-                            f"{shown}{more}."
+                            f" It was saved from another architecture: {shown}{more}."
                         )
         return (
             f"The weights in {path} do not fit this {type(self).__name__}."
@@ -284,9 +278,7 @@ class SavingMixin:
             )
         return model
 
-    def export(
-        self, filepath, format="tf_saved_model", verbose=False, **kwargs
-    ):
+    def export(self, filepath, format="tf_saved_model", verbose=False, **kwargs):
         """Exports the generator for serving.
 
         See `export_generator`: `format="tf_saved_model"` (default) writes
@@ -336,12 +328,8 @@ def _check_configs(cls, config, custom_objects=None):
             )
         except (TypeError, ValueError):
             klass = None
-        if isinstance(klass, type) and klass.__module__.startswith(
-            "pix2pix_keras."
-        ):
-            check_config_keys(
-                klass, sub["config"], what=f"{key} ({klass.__name__})"
-            )
+        if isinstance(klass, type) and klass.__module__.startswith("pix2pix_keras."):
+            check_config_keys(klass, sub["config"], what=f"{key} ({klass.__name__})")
 
 
 # The formats of `export()`: Keras's names, and what each needs beyond
@@ -383,8 +371,12 @@ def check_export_format(format):
 
 
 def export_generator(
-    generator, filepath, format="tf_saved_model", verbose=False,
-    input_signature=None, **kwargs
+    generator,
+    filepath,
+    format="tf_saved_model",
+    verbose=False,
+    input_signature=None,
+    **kwargs,
 ):
     """Exports a generator for serving: a SavedModel, ONNX or LiteRT file.
 
@@ -446,9 +438,7 @@ def export_generator(
     check_export_format(format)
     path = os.path.abspath(os.fspath(filepath))
     if format != "tf_saved_model":
-        return _export_file(
-            generator, path, format, verbose, input_signature, **kwargs
-        )
+        return _export_file(generator, path, format, verbose, input_signature, **kwargs)
     if input_signature is None:
         channels = generator.inputs[0].shape[-1]
         input_signature = [
@@ -477,9 +467,7 @@ def _file_signature(generator):
     if len(inputs) == 1:
         return [image]
     if len(inputs) == 2 and len(inputs[1].shape) == 2:
-        latent = tf.TensorSpec(
-            (None, inputs[1].shape[-1]), tf.float32, name="latent"
-        )
+        latent = tf.TensorSpec((None, inputs[1].shape[-1]), tf.float32, name="latent")
         return [[image, latent]]
     raise ValueError(
         f"The generator {generator.name!r} has inputs "
@@ -507,9 +495,7 @@ def _export_file(generator, path, format, verbose, input_signature, **kwargs):
             "format='tf_saved_model', which keeps the random dropout."
         )
     if os.path.isdir(path):
-        raise ValueError(
-            f"{path} is a directory; a {format} export is a single file."
-        )
+        raise ValueError(f"{path} is a directory; a {format} export is a single file.")
     if input_signature is None:
         input_signature = _file_signature(generator)
 

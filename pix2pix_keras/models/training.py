@@ -42,8 +42,14 @@ __all__ = [
 # are non-finite values (skipped with on_nonfinite="skip"); 6-7 are finite
 # inputs outside [-1, 1] (always stop training).
 _GUARD_FLAGS = (
-    "g_loss", "d_loss", "g_gradient", "d_gradient",
-    "source_nonfinite", "target_nonfinite", "source_range", "target_range",
+    "g_loss",
+    "d_loss",
+    "g_gradient",
+    "d_gradient",
+    "source_nonfinite",
+    "target_nonfinite",
+    "source_range",
+    "target_range",
 )
 _SKIPPABLE = 6
 ON_NONFINITE = ("stop", "skip", None)
@@ -86,8 +92,9 @@ def loss_scaled(optimizer, network):
     already, as `keras.Model.compile` wraps the optimizer of a standard
     model: float16 gradients underflow without loss scaling."""
     policy = getattr(network, "dtype_policy", None)
-    if (getattr(policy, "name", None) == "mixed_float16"
-            and not is_loss_scaled(optimizer)):
+    if getattr(policy, "name", None) == "mixed_float16" and not is_loss_scaled(
+        optimizer
+    ):
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 
@@ -132,20 +139,24 @@ class XlaUpdates:
             }
 
             def apply(grads):
-                apply_updates({
-                    side: [
-                        (opt, g, variables)
-                        for (opt, variables), g in zip(plan[side], grads[side])
-                    ]
-                    for side in plan
-                })
+                apply_updates(
+                    {
+                        side: [
+                            (opt, g, variables)
+                            for (opt, variables), g in zip(plan[side], grads[side])
+                        ]
+                        for side in plan
+                    }
+                )
 
             function = tf.function(apply, jit_compile=True)
             self._functions[key] = function
-        function({
-            side: [list(grads) for _, grads, _ in triples]
-            for side, triples in updates.items()
-        })
+        function(
+            {
+                side: [list(grads) for _, grads, _ in triples]
+                for side, triples in updates.items()
+            }
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -205,14 +216,14 @@ class _StepGuard(keras.metrics.Metric):
     def __init__(self, name="step_guard"):
         super().__init__(name=name)
         self.mask = self.add_variable(
-            (), "zeros", "float32", aggregation="only_first_replica",
-            name="mask")
+            (), "zeros", "float32", aggregation="only_first_replica", name="mask"
+        )
         self.step = self.add_variable(
-            (), "zeros", "int64", aggregation="only_first_replica",
-            name="step")
+            (), "zeros", "int64", aggregation="only_first_replica", name="step"
+        )
         self.values = self.add_variable(
-            (4,), "zeros", "float32", aggregation="only_first_replica",
-            name="values")
+            (4,), "zeros", "float32", aggregation="only_first_replica", name="values"
+        )
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError("Written by Pix2Pix.train_step only.")
@@ -223,8 +234,7 @@ class _StepGuard(keras.metrics.Metric):
 
 def _global_norm(grads):
     squares = [
-        ops.sum(ops.square(ops.cast(g, "float32")))
-        for g in grads if g is not None
+        ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads if g is not None
     ]
     if not squares:
         return ops.zeros((), "float32")
@@ -242,17 +252,14 @@ def _step_guard_error(mask, step, values):
     said = {
         "source_nonfinite": "the source batch contains NaN or Inf",
         "target_nonfinite": "the target batch contains NaN or Inf",
-        "source_range": "the source batch has values up to "
-        f"|x| = {source_max:.4g}",
-        "target_range": "the target batch has values up to "
-        f"|x| = {target_max:.4g}",
+        "source_range": f"the source batch has values up to |x| = {source_max:.4g}",
+        "target_range": f"the target batch has values up to |x| = {target_max:.4g}",
         "g_loss": f"g_loss = {g_loss}",
         "d_loss": f"d_loss = {d_loss}",
         "g_gradient": "the gradient of g_loss (generator) is NaN or Inf",
         "d_gradient": "the gradient of d_loss (discriminator) is NaN or Inf",
     }
-    order = [name for name in _GUARD_FLAGS[4:] + _GUARD_FLAGS[:4]
-             if name in bad]
+    order = [name for name in _GUARD_FLAGS[4:] + _GUARD_FLAGS[:4] if name in bad]
     found = "; ".join(said[name] for name in order)
     kept = (
         "The step was not applied: the weights and both optimizers are as "
@@ -269,7 +276,7 @@ def _step_guard_error(mask, step, values):
     hint = (
         "Check the data of this batch; lower the learning rate or clip the "
         "gradients (`global_clipnorm` on both optimizers); or "
-        "compile(on_nonfinite=\"skip\") to skip such steps (counted in "
+        'compile(on_nonfinite="skip") to skip such steps (counted in '
         "`skipped_steps`)."
     )
     return NonFiniteError(
@@ -329,12 +336,12 @@ class StepGuardMixin:
             for x in (source, target)
         ]
         nonfinite = [
-            zero if on_nonfinite is None else _not_finite(x)
-            for x in (source, target)
+            zero if on_nonfinite is None else _not_finite(x) for x in (source, target)
         ]
         outside = [
             ops.cast(m > 1.0 + INPUT_RANGE_TOLERANCE, "float32")
-            if check_inputs else zero
+            if check_inputs
+            else zero
             for m in maxima
         ]
         return {
@@ -402,9 +409,7 @@ class StepGuardMixin:
             # A NaN on one replica reaches all through the gradient
             # all-reduce: every replica must skip the same steps.
             context = tf.distribute.get_replica_context()
-            bad = ops.minimum(
-                context.all_reduce(tf.distribute.ReduceOp.SUM, bad), 1.0
-            )
+            bad = ops.minimum(context.all_reduce(tf.distribute.ReduceOp.SUM, bad), 1.0)
         ok = ops.logical_and(
             ops.all(ops.equal(bad, 0.0)),
             ops.equal(self._step_guard.mask, 0.0),
@@ -417,15 +422,18 @@ class StepGuardMixin:
         }
 
         def apply(grads):
-            self._apply_now({
-                side: [(opt, g, variables)
-                       for (opt, variables), g in zip(plan[side], grads[side])]
-                for side in plan
-            })
+            self._apply_now(
+                {
+                    side: [
+                        (opt, g, variables)
+                        for (opt, variables), g in zip(plan[side], grads[side])
+                    ]
+                    for side in plan
+                }
+            )
 
         grads = {
-            side: [list(g) for _, g, _ in triples]
-            for side, triples in updates.items()
+            side: [list(g) for _, g, _ in triples] for side, triples in updates.items()
         }
         _compat.run_if(ok, apply, (grads,))
         _compat.run_if(
@@ -439,8 +447,12 @@ class StepGuardMixin:
         # A LossScaleOptimizer handles its own non-finite gradients (an
         # overflow of the loss scale): it skips that update and halves the
         # scale, so they are not a reason to stop or skip the step.
-        grads = [g for opt, gradients, _ in triples
-                 if not is_loss_scaled(opt) for g in gradients]
+        grads = [
+            g
+            for opt, gradients, _ in triples
+            if not is_loss_scaled(opt)
+            for g in gradients
+        ]
         return _not_finite(_global_norm(grads))
 
     def _end_step(self, values, checks):
@@ -459,20 +471,20 @@ class StepGuardMixin:
         bits = 2.0 ** ops.arange(len(_GUARD_FLAGS), dtype="float32")
         guard.mask.assign(ops.where(stops, ops.sum(bad * bits), guard.mask))
         guard.step.assign(ops.where(stops, step, guard.step))
-        found = ops.stack([
-            ops.cast(values["g_loss"], "float32"),
-            ops.cast(values["d_loss"], "float32"),
-            checks["source_max"],
-            checks["target_max"],
-        ])
+        found = ops.stack(
+            [
+                ops.cast(values["g_loss"], "float32"),
+                ops.cast(values["d_loss"], "float32"),
+                checks["source_max"],
+                checks["target_max"],
+            ]
+        )
         guard.values.assign(ops.where(stops, found, guard.values))
         if self.on_nonfinite == "skip":
             skipped = ops.logical_and(
                 ops.any(ops.greater(bad[:_SKIPPABLE], 0.0)),
                 ops.logical_not(
-                    ops.logical_or(
-                        halted, ops.any(ops.greater(bad[_SKIPPABLE:], 0.0))
-                    )
+                    ops.logical_or(halted, ops.any(ops.greater(bad[_SKIPPABLE:], 0.0)))
                 ),
             )
             values["_skipped"] = ops.cast(skipped, "float32")
