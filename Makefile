@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c $(CON
 # 3 also hides a harmless grappler "remapper failed" line printed at every fit.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test install install-dev install-browser bench dist clean
+.PHONY: demo test lint install install-dev install-browser bench dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,13 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/pix2pix demo --output runs/demo
 
 ## The whole test suite (unit tests, doctests, notebooks in fast mode).
-test: $(VENV)/.installed-dev $(VENV)/.installed-browser
+test: $(VENV)/.installed-dev $(VENV)/.installed-browser lint
 	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=30 --doctest-modules --nbmake notebooks tests pix2pix_keras
+
+## ruff: lint and format check (settings in pyproject.toml).
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 ## The sdist and the wheel for PyPI in dist/, checked by twine (the tests
 ## build them too: tests/test_packaging.py).
