@@ -13,6 +13,14 @@ import sys
 
 from pix2pix_keras.cli.config import TRAIN_OPTIONS
 
+__all__ = [
+    "TABLE_END",
+    "TABLE_START",
+    "page_table",
+    "train_options_table",
+    "update_page",
+]
+
 TABLE_START = "<!-- train-options: start (generated) -->"
 TABLE_END = "<!-- train-options: end -->"
 
