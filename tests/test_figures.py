@@ -1,0 +1,80 @@
+"""The documentation's figures (tools/make_figures.py): every figure the docs
+show exists and is a reasonable image, the script's --help names them all,
+and the architecture figure can be drawn for a tiny model."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "tools", "make_figures.py")
+DOCS = os.path.join(ROOT, "docs")
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_figures", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _doc_images():
+    """{image path relative to docs/: [pages that show it]}."""
+    found = {}
+    for name in sorted(os.listdir(DOCS)):
+        if name.endswith(".md"):
+            with open(os.path.join(DOCS, name), encoding="utf-8") as f:
+                for ref in re.findall(r"!\[[^\]]*\]\((images/[^)\s]+)\)", f.read()):
+                    found.setdefault(ref, []).append(name)
+    return found
+
+
+def test_every_figure_is_shown_in_the_docs():
+    shown = _doc_images()
+    for name, filename in _script().FIGURES.items():
+        assert f"images/{filename}" in shown, f"{name}: {filename} not in docs"
+
+
+@pytest.mark.parametrize("ref", sorted(_doc_images()))
+def test_doc_images_exist_and_are_reasonable(ref):
+    from PIL import Image
+
+    path = os.path.join(DOCS, ref)
+    assert os.path.isfile(path), f"{ref} is referenced in the docs but missing"
+    assert os.path.getsize(path) < 300 * 1024, f"{ref} is over 300 KB"
+    with Image.open(path) as im:
+        im.verify()
+    with Image.open(path) as im:
+        assert im.format in ("PNG", "JPEG")
+        width, height = im.size
+    assert 300 <= width <= 2000 and 150 <= height <= 2000, (ref, im.size)
+
+
+def test_help_lists_every_figure():
+    result = subprocess.run(
+        [sys.executable, SCRIPT, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    text = " ".join(result.stdout.split())
+    for name in _script().FIGURES:
+        assert name in text, f"--help does not mention {name}"
+    assert "--only" in text and "--model" in text and "--run" in text
+
+
+def test_architecture_figure_of_a_tiny_model(tmp_path):
+    from PIL import Image
+
+    out = str(tmp_path / "architecture.png")
+    assert _script().architecture(out, image_size=32, dpi=40) == out
+    with Image.open(out) as im:
+        width, height = im.size
+        assert im.format == "PNG"
+    # 13 × 10.5 inches at 40 dpi, cropped to the drawing ("tight").
+    assert 400 <= width <= 13 * 40 + 10 and 300 <= height <= 10.5 * 40 + 10
