@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c $(CON
 # 3 also hides a harmless grappler "remapper failed" line printed at every fit.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test install install-dev install-browser bench dist clean
+.PHONY: demo test install install-dev install-browser bench dist clean notebooks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ demo: $(VENV)/.installed
 ## The whole test suite (unit tests, doctests, notebooks in fast mode).
 test: $(VENV)/.installed-dev $(VENV)/.installed-browser
 	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=30 --doctest-modules --nbmake notebooks tests pix2pix_keras
+
+## Rewrite notebooks/*.ipynb from tools/make_notebooks.py and run them
+## (normal mode, about 15 minutes on a CPU) to refresh the committed outputs.
+notebooks: $(VENV)/.installed-dev
+	$(PY) tools/make_notebooks.py
 
 ## The sdist and the wheel for PyPI in dist/, checked by twine (the tests
 ## build them too: tests/test_packaging.py).
