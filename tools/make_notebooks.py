@@ -114,14 +114,14 @@ QUICKSTART = [
         "The curves above: the L1 distance falls on the training pairs and, "
         "more slowly, on the held-out ones; `d_real` and `d_fake` are the "
         "discriminator's mean outputs on real and generated pairs (LSGAN "
-        "targets 1 and 0), which stay apart while it can still tell them "
-        "apart.\n\n"
+        "targets 1 and 0). Both settle near 0.5, a little apart: neither "
+        "network wins, the balance a GAN's training keeps.\n\n"
         "## Translations\n\n"
         "Each row below is one held-out pair: the label map the generator "
         "sees, its translation, and the real photo. After 8 epochs on 24 "
         "pairs the translations have the layout of a facade (walls, "
-        "windows, doors where the label map puts them) but blurry, "
-        "repetitive textures; the paper trains on 400 pairs for 200 epochs."
+        "windows, doors where the label map puts them) but blurry, greyish "
+        "textures; the paper trains on 400 pairs for 200 epochs."
     ),
     new_code_cell(
         "generated = model.predict(labels, verbose=0)\n"
@@ -755,26 +755,30 @@ def path_of(name):
     return os.path.join(ROOT, "notebooks", name + ".ipynb")
 
 
-# TensorFlow's C++ start-up lines (oneDNN, CUDA) that the kernel writes to
-# stderr: noise in a notebook, and the same on every machine.
-TF_LOG = re.compile(r"^(?:[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\]|"
-                    r"WARNING: All log messages before absl::InitializeLog\(\))")
+# Noise of the environment, not of the notebook: TensorFlow's C++ start-up
+# lines (oneDNN, CUDA) and its INFO log lines (which name this machine's
+# folders), and warnings raised inside installed packages (a Python warning
+# line naming site-packages, and the source line after it).
+NOISE = re.compile(
+    r"^(?:[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\].*\n?"
+    r"|WARNING: All log messages before absl::InitializeLog\(\).*\n?"
+    r"|INFO:tensorflow:.*\n?"
+    r"|\S*site-packages\S*:\d+: \w*Warning: .*\n?(?:  .*\n?)?)",
+    re.M)
 
 
 def clean(nb):
-    """Drops TensorFlow's start-up log lines and joins consecutive stream
-    outputs of a cell (as Jupyter shows them)."""
+    """Drops the NOISE lines and joins consecutive stream outputs of a
+    cell (as Jupyter shows them)."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         outputs = []
         for out in cell.outputs:
             if out.output_type == "stream":
-                if out.name == "stderr":
-                    lines = out.text.splitlines(keepends=True)
-                    out.text = "".join(l for l in lines if not TF_LOG.match(l))
-                    if not out.text.strip():
-                        continue
+                out.text = NOISE.sub("", out.text)
+                if not out.text.strip():
+                    continue
                 if (outputs and outputs[-1].output_type == "stream"
                         and outputs[-1].name == out.name):
                     outputs[-1].text += out.text
