@@ -160,7 +160,7 @@ def test_evaluation_scores_agree():
     text = printed(read("evaluation"))
     means = re.search(r" mean (\S+) +(\S+) +(\S+)\n", text).groups()
     l1, psnr, ssim = (float(v) for v in means)
-    report = json.loads(re.search(r"^(\{'l1'.*\})$", text, flags=re.M)
+    report = json.loads(re.search(r"^(\{'num_images'.*\})$", text, flags=re.M)
                         .group(1).replace("'", '"'))
     assert report["num_images"] == 6
     assert report["l1"] == pytest.approx(l1, abs=1e-3)

@@ -557,6 +557,7 @@ MULTIMODAL_AND_TILING = [
         'It trains on the 24 facade pairs bundled with the package (label map → photo). Set `PIX2PIX_FAST=1` for a 32×32, one-epoch run with narrow networks (CI does); otherwise it trains at 128×128 for a few minutes on a CPU, as for the outputs shown.'
     ),
     new_code_cell(
+        '%matplotlib inline\n'
         'import os\n'
         '\n'
         'import keras\n'
@@ -762,7 +763,7 @@ def path_of(name):
 NOISE = re.compile(
     r"^(?:[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\].*\n?"
     r"|WARNING: All log messages before absl::InitializeLog\(\).*\n?"
-    r"|INFO:tensorflow:.*\n?"
+    r"|(?:INFO|WARNING):tensorflow:.*\n?"
     r"|\S*site-packages\S*:\d+: \w*Warning: .*\n?(?:  .*\n?)?)",
     re.M)
 
