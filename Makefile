@@ -51,7 +51,8 @@ test: $(VENV)/.installed-dev $(VENV)/.installed-browser
 	PIX2PIX_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=30 --doctest-modules --nbmake notebooks tests pix2pix_keras
 
 ## Rewrite notebooks/*.ipynb from tools/make_notebooks.py and run them
-## (normal mode, about 15 minutes on a CPU) to refresh the committed outputs.
+## (normal mode: about an hour on a busy 2-core CPU) to refresh the
+## committed outputs. `--no-execute` keeps them when only Markdown changed.
 notebooks: $(VENV)/.installed-dev
 	$(PY) tools/make_notebooks.py
 
