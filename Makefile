@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c $(CON
 # 3 also hides a harmless grappler "remapper failed" line printed at every fit.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test lint install install-dev install-browser bench dist clean
+.PHONY: demo test lint install install-dev install-browser bench dist clean notebooks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ test: $(VENV)/.installed-dev $(VENV)/.installed-browser lint
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## Rewrite notebooks/*.ipynb from tools/make_notebooks.py and run them
+## (normal mode: about an hour on a busy 2-core CPU) to refresh the
+## committed outputs. `--no-execute` keeps them when only Markdown changed.
+notebooks: $(VENV)/.installed-dev
+	$(PY) tools/make_notebooks.py
 
 ## The sdist and the wheel for PyPI in dist/, checked by twine (the tests
 ## build them too: tests/test_packaging.py).

@@ -1,14 +1,14 @@
-"""Writes notebooks/data_augmentation.ipynb from the cells below (no outputs).
+"""The cells of notebooks/data_augmentation.ipynb.
 
-Run from the repository root: .venv/bin/python tools/make_data_notebook.py
+tools/make_notebooks.py writes the notebook and runs it; running this file
+does the same for this notebook only (it takes make_notebooks.py's options).
 """
 
 import os
+import sys
 
-import nbformat
 from nbformat.v4 import new_code_cell
 from nbformat.v4 import new_markdown_cell
-from nbformat.v4 import new_notebook
 
 PATH = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),
@@ -29,7 +29,7 @@ CELLS = [
         'Each pair is `cmp_bNNNN.jpg` (photo, "A") and `cmp_bNNNN.png` '
         '(label map, "B"); label map → photo is `direction="BtoA"`. '
         "The notebook runs in seconds; `PIX2PIX_FAST=1` (set in CI) halves "
-        "the image size."
+        "the image size. The outputs shown come from a normal run (256×256)."
     ),
     new_code_cell(
         "%matplotlib inline\n"
@@ -51,7 +51,7 @@ CELLS = [
         "SIZE = 128 if FAST else 256\n"
         "LOAD = SIZE * 286 // 256  # the paper's 286/256 jitter margin\n"
         'TRAIN = pk.sample_data_dir("train")\n'
-        'print(len(os.listdir(TRAIN)), "files in", TRAIN)'
+        'print(len(os.listdir(TRAIN)), "files in the bundled training folder")'
     ),
     new_markdown_cell(
         "## Three layouts\n\n"
@@ -98,9 +98,8 @@ CELLS = [
         "                                training=False, batch_size=4)\n"
         "    batches[name] = next(iter(ds))\n"
         'for name in ("folders", "ab"):\n'
-        '    for x, y in zip(batches[name], batches["stems"]):\n'
-        "        assert x.shape == (4, SIZE, SIZE, 3)\n"
-        "        np.testing.assert_array_equal(x.numpy(), y.numpy())\n"
+        '    identical = all(np.array_equal(x, y) for x, y in zip(batches[name], batches["stems"]))\n'
+        '    print(f"{name:8s} gives the same tensors as stems: {identical}")\n'
         'show_pairs(batches["ab"], n=2, title="layout \'ab\', BtoA: label map → photo")'
     ),
     new_markdown_cell(
@@ -123,10 +122,8 @@ CELLS = [
         'print("colour:", c_src.shape, "one-hot:", o_src.shape, "ids:", ids.shape, ids.dtype)\n'
         'print("classes in this batch:", np.unique(ids.numpy()))\n'
         'table = pk.facades_labels("color").colour_table()\n'
-        "assert o_src.shape == (4, SIZE, SIZE, 13) and ids.shape == (4, SIZE, SIZE)\n"
-        "np.testing.assert_array_equal(np.argmax(o_src, -1), ids)\n"
-        "np.testing.assert_allclose(c_src.numpy(), table[ids.numpy()])\n"
-        "np.testing.assert_array_equal(o_tgt, c_tgt)  # the photo side is unchanged\n"
+        'print("argmax of one-hot == ids:", np.array_equal(np.argmax(o_src, -1), ids))\n'
+        'print("colour == palette[ids]:", np.allclose(c_src.numpy(), table[ids.numpy()]))\n'
         'show_pairs(onehot, n=2, columns=("source", "ids", "target"),\n'
         '           title="one-hot source (shown as argmax), ids, photo")'
     ),
@@ -166,12 +163,8 @@ CELLS = [
         "                                    image_size=SIZE, load_size=LOAD,\n"
         "                                    size_multiple=64, training=training, seed=0)\n"
         "        source, target = next(iter(ds))\n"
-        "        assert source.shape == target.shape\n"
         "        shapes[mode, training] = tuple(source.shape[1:3])\n"
         "        print(f\"{mode:16s} {'train' if training else 'eval':5s} {shapes[mode, training]}\")\n"
-        'assert shapes["resize_and_crop", False] == (SIZE, SIZE)\n'
-        'assert shapes["scale_width", False] == (SIZE * 3 // 2, SIZE)\n'
-        'assert shapes["none", True] == shapes["none", False] == (384, 256)\n'
         "show_pairs(ds, n=2, title=\"preprocess='none', evaluation: the full image\")"
     ),
     new_markdown_cell(
@@ -209,15 +202,13 @@ CELLS = [
         '                               labels=pk.facades_labels("onehot"), with_label_ids=True,\n'
         "                               image_size=SIZE, load_size=LOAD, augment=augment,\n"
         "                               batch_size=4, seed=0)\n"
-        "n = 0\n"
+        "n = bad = 0\n"
         "for source, target, ids in train:\n"
         "    n += source.shape[0]\n"
-        "    assert source.shape[1:] == (SIZE, SIZE, 13) and target.shape[1:] == (SIZE, SIZE, 3)\n"
-        "    np.testing.assert_array_equal(np.sum(source, -1), 1.0)  # still one-hot\n"
-        "    np.testing.assert_array_equal(np.argmax(source, -1), ids)\n"
-        "    assert float(np.min(target)) >= -1.0 and float(np.max(target)) <= 1.0\n"
-        'print(n, "augmented pairs checked")\n'
-        "assert n == 24\n"
+        "    one_hot = np.array_equal(np.sum(source, -1), np.ones(ids.shape))\n"
+        "    agree = np.array_equal(np.argmax(source, -1), ids)\n"
+        "    bad += int(not (one_hot and agree))\n"
+        'print(n, "augmented pairs,", bad, "batches where one-hot source and ids disagree")\n'
         'show_pairs(train, n=3, columns=("source", "target"), title="augmented training batches")'
     ),
     new_markdown_cell(
@@ -234,9 +225,9 @@ CELLS = [
         "elastic = Augment(elastic=True, elastic_alpha=400.0, elastic_sigma=12.0)\n"
         "ds = pk.load_paired_dataset(same, image_size=SIZE, load_size=LOAD,\n"
         "                            augment=elastic, seed=1)\n"
-        "for source, target in ds.repeat(3):\n"
-        "    np.testing.assert_array_equal(source, target)\n"
-        'print("source == target for", 2 * 3, "augmented identical pairs")'
+        "equal = [np.array_equal(source, target) for source, target in ds.repeat(3)]\n"
+        'print(f"source == target for {sum(equal)} of {len(equal)} augmented identical pairs")\n'
+        "assert all(equal)  # the one check of this notebook"
     ),
     new_markdown_cell(
         "## Bad files\n\n"
@@ -253,31 +244,25 @@ CELLS = [
         "try:\n"
         '    pk.load_paired_dataset(broken, direction="BtoA")\n'
         "except ValueError as e:\n"
-        '    print("ValueError:", e)\n'
+        '    print("ValueError:", str(e).replace(root + os.sep, ""))  # paths from the temporary folder\n'
         "with warnings.catch_warnings(record=True) as caught:\n"
         '    warnings.simplefilter("always")\n'
         '    ds = pk.load_paired_dataset(broken, direction="BtoA", on_error="skip",\n'
         "                                training=False, image_size=SIZE)\n"
         'skipped = [w for w in caught if "Skipped" in str(w.message)]\n'
-        'print("UserWarning:", skipped[0].message)\n'
-        "assert sum(1 for _ in ds) == 3\n"
+        'print("UserWarning:", str(skipped[0].message).replace(root + os.sep, ""))\n'
+        'print(sum(1 for _ in ds), "pairs left")\n'
         "shutil.rmtree(root)"
     ),
 ]
 
 
 def main():
-    nb = new_notebook(cells=CELLS)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    nbformat.validate(nb)
-    nbformat.write(nb, PATH)
-    print("wrote", os.path.relpath(PATH))
+    """Writes (and runs) the notebook with tools/make_notebooks.py."""
+    import make_notebooks
+
+    return make_notebooks.main(["data_augmentation"] + sys.argv[1:])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
