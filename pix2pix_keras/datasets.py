@@ -170,8 +170,8 @@ def _cache_root(directory):
     if directory is None:
         directory = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
     directory = os.path.expanduser(os.fspath(directory))
-    # get_file silently falls back to /tmp/.keras when `cache_dir` is not
-    # writable, which includes "does not exist yet".
+    # get_file silently falls back to `.keras` in the temporary folder when
+    # `cache_dir` is not writable, which includes "does not exist yet".
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError:

@@ -80,7 +80,8 @@ def to_uint8_range(images):
 
 def _cache_path(cache_dir):
     # The file keras.utils.get_file writes into `cache_dir` (with its
-    # fallback to /tmp/.keras when that folder is not writable).
+    # fallback to `.keras` in the temporary folder when that folder is not
+    # writable).
     base = cache_dir
     if not os.access(base, os.W_OK):
         base = os.path.join(

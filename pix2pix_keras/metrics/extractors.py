@@ -62,7 +62,7 @@ def inception_extractor(weights="imagenet", input_size=299):
     Example:
 
     ```python
-    extractor = inception_extractor(weights="/data/inception_notop.h5")
+    extractor = inception_extractor(weights="inception_v3_notop.h5")
     fid = FrechetInceptionDistance(extractor=extractor)
     kid = KernelInceptionDistance(extractor=extractor)  # the same model
     ```
