@@ -49,7 +49,7 @@ from pix2pix_keras.runs import read_state
 from pix2pix_keras.runs import write_json
 from pix2pix_keras.utils import atomic_path
 
-__all__ = ["cmd_train", "dtype_policy", "fid_key", "plot_training_curves"]
+__all__ = ["cmd_train", "dtype_policy", "fid_name", "plot_training_curves"]
 
 
 def _new_run_config(args, overrides):
@@ -365,12 +365,12 @@ def _resume_point(train, epochs_done, steps_per_epoch):
     return (train.repeat().skip(epochs_done * steps_per_epoch), steps_per_epoch)
 
 
-def fid_key(config):
-    """The logged key of `fid_every`: `val_fid` for the network of
-    published FIDs, `val_fid_proxy` for the others."""
+def fid_name(config):
+    """The logged name of `fid_every` (as `val_<name>`): `fid` for the
+    network of published FIDs, `fid_proxy` for the others."""
     if config["fid_network"] == "fid_inception_2015":
-        return "val_fid"
-    return "val_fid_proxy"
+        return "fid"
+    return "fid_proxy"
 
 
 #: The findings of `--diagnostics`, one JSON object a line.
@@ -416,7 +416,7 @@ def _callbacks(config, run_dir, samples, val=None, verbose=1):
                 val,
                 extractor=config["fid_network"],
                 every=config["fid_every"],
-                name=fid_key(config)[len("val_") :],
+                name=fid_name(config),
             )
         )
     callbacks.append(RunCSVLogger(os.path.join(run_dir, METRICS_FILE), append=True))
