@@ -14,6 +14,7 @@ from keras import layers
 from pix2pix_keras.losses import kl_divergence  # noqa: F401
 from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _constructor_args
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.generator import _image_size
@@ -102,16 +103,6 @@ class LatentEncoder(_ConfigMixin, keras.Model):
     ((2, 8), (2, 8))
     """
 
-    _config_keys = (
-        "image_size",
-        "in_channels",
-        "latent_dim",
-        "filters",
-        "n_blocks",
-        "max_multiplier",
-        "norm",
-    )
-
     def __init__(
         self,
         image_size=(256, 256),
@@ -178,3 +169,5 @@ class LatentEncoder(_ConfigMixin, keras.Model):
             max_multiplier=max_multiplier,
             norm=norm,
         )
+
+    _config_keys = _constructor_args(__init__)

@@ -6,6 +6,7 @@ N(0, 0.02), and a choice of batch, instance or no normalization.
 """
 
 import contextlib
+import inspect
 
 import keras
 from keras import layers
@@ -233,11 +234,33 @@ def _apply_norm(x, norm, name):
     return x if norm_layer is None else norm_layer(x)
 
 
+def _constructor_args(init, last=()):
+    """The argument names of a network constructor, in signature order.
+
+    Args:
+        init: function. The `__init__` of a network.
+        last: tuple of str. Names to move to the end, in this order.
+            Defaults to `()`.
+
+    Returns:
+        tuple of str: every named parameter but `self` and `name`.
+    """
+    params = inspect.signature(init).parameters.values()
+    names = [
+        p.name
+        for p in params
+        if p.name not in ("self", "name", *last)
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    return (*names, *last)
+
+
 class _ConfigMixin:
     """Config plumbing shared by the package's networks (private mixin).
 
     Subclasses list their constructor arguments in `_config_keys` (plain
-    attributes or properties) and set them after building, most with
+    attributes or properties; most take them from the signature with
+    `_constructor_args(__init__)`) and set them after building, most with
     `_record_config(...)`; `get_config` returns them after the name and
     `trainable`, and `from_config` refuses unknown keys.
     """

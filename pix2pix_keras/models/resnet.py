@@ -8,6 +8,7 @@ from pix2pix_keras.models.blocks import ReflectionPadding2D
 from pix2pix_keras.models.blocks import ResidualBlock
 from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _constructor_args
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
@@ -134,22 +135,6 @@ class ResnetGenerator(
     >>> tuple(g(keras.ops.zeros((2, 32, 32, 3))).shape)
     (2, 32, 32, 3)
     """
-
-    _config_keys = (
-        "image_size",
-        "in_channels",
-        "out_channels",
-        "filters",
-        "n_blocks",
-        "n_downsampling",
-        "norm",
-        "dropout",
-        "inference_dropout",
-        "inference_statistics",
-        "latent_dim",
-        "latent_injection",
-        "pytorch_layout",
-    )
 
     def __init__(
         self,
@@ -287,3 +272,5 @@ class ResnetGenerator(
         if inference_statistics is None:
             inference_statistics = "moving" if latent_dim else "image"
         self.inference_statistics = inference_statistics
+
+    _config_keys = _constructor_args(__init__)
