@@ -22,13 +22,15 @@ from keras import ops
 
 from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _constructor_args
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import validate_norm
-from pix2pix_keras.models.discriminator import _check_args
+from pix2pix_keras.models.discriminator import _check_patchgan_args
 from pix2pix_keras.models.discriminator import _pair_inputs
 from pix2pix_keras.models.discriminator import _patchgan
+from pix2pix_keras.models.discriminator import _patchgan_options
 from pix2pix_keras.models.discriminator import _SingleScaleDiscriminator
 from pix2pix_keras.models.discriminator import receptive_field
 from pix2pix_keras.models.generator import InferenceDropoutMixin
@@ -279,24 +281,6 @@ class ProgressiveUNetGenerator(
     ((16, 16), 0.0)
     """
 
-    _config_keys = (
-        "image_size",
-        "stage",
-        "alpha",
-        "in_channels",
-        "out_channels",
-        "depth",
-        "filters",
-        "max_filters",
-        "min_filters",
-        "norm",
-        "dropout",
-        "num_dropout",
-        "inference_dropout",
-        "inference_statistics",
-        "bn_momentum",
-    )
-
     def __init__(
         self,
         image_size=(128, 128),
@@ -417,6 +401,8 @@ class ProgressiveUNetGenerator(
         self.inference_dropout = inference_dropout
         self.inference_statistics = inference_statistics
 
+    _config_keys = _constructor_args(__init__)
+
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block (as `UNetGenerator.down_block`); override to
         change the encoder, the grown stages' included."""
@@ -482,19 +468,6 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
     ((1, 2, 2, 1), 70)
     """
 
-    _config_keys = (
-        "image_size",
-        "stage",
-        "in_channels",
-        "out_channels",
-        "n_layers",
-        "filters",
-        "max_filters",
-        "min_filters",
-        "norm",
-        "alpha",
-    )
-
     def __init__(
         self,
         image_size=(128, 128),
@@ -511,20 +484,15 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
         **kwargs,
     ):
         (h, w), (bh, bw), alpha = _stage_args(image_size, stage, alpha)
-        receptive_field(n_layers)  # validates n_layers
-        _check_args(
-            norm,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=max_filters,
-            min_filters=min_filters,
+        patchgan = _patchgan_options(n_layers, filters, max_filters, norm)
+        smallest = _check_patchgan_args(
+            in_channels, out_channels, **patchgan, min_filters=min_filters
         )
-        if min(bh, bw) <= 2 ** (n_layers + 1):
+        if min(bh, bw) <= smallest:
             raise ValueError(
                 f"The base size {(bh, bw)} (image_size {(h, w)} / 2**stage) "
                 f"is too small for n_layers={n_layers}: each side must be "
-                f"more than {2 ** (n_layers + 1)}."
+                f"more than {smallest}."
             )
         widths = _stage_widths(filters, min_filters, stage)
 
@@ -542,15 +510,7 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
                 )
             activations.append(x)
         # The base PatchGAN, layer for layer as PatchDiscriminator.
-        base_activations, logits = _patchgan(
-            x,
-            n_layers=n_layers,
-            filters=filters,
-            max_filters=max_filters,
-            norm=norm,
-            spectral_norm=False,
-            name=name,
-        )
+        base_activations, logits = _patchgan(x, **patchgan, name=name)
         activations += base_activations
         self._finish(source, image, activations, logits, name, kwargs)
         self._record_config(
@@ -566,6 +526,8 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
         )
         self.base_size = (bh, bw)
 
+    _config_keys = _constructor_args(__init__, last=("alpha",))
+
     @property
     def receptive_field(self):
         """int. Input pixels (at the current size) seen by one logit."""
@@ -575,22 +537,13 @@ class ProgressivePatchDiscriminator(_FadeMixin, _SingleScaleDiscriminator):
         return r
 
 
-#: Growing a Pix2Pix with these networks: `pix2pix_keras.extensions.growing`,
-#: whose public names are importable from here too (on first use: growing
-#: imports this module).
-_GROWING = (
-    "FadeIn",
-    "get_alpha",
-    "grow",
-    "set_alpha",
-    "stabilize",
-    "train_progressive",
-)
-
-
 def __getattr__(name):
-    if name in _GROWING:
-        from pix2pix_keras.extensions import growing
+    # Growing a Pix2Pix with these networks is in
+    # `pix2pix_keras.extensions.growing`, whose public names are importable
+    # from here too; imported on first use, since growing imports this
+    # module.
+    from pix2pix_keras.extensions import growing
 
+    if name in growing.__all__:
         return getattr(growing, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

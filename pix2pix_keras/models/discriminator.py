@@ -17,6 +17,7 @@ from pix2pix_keras._compat import set_untracked
 from pix2pix_keras.losses import feature_matching_loss  # noqa: F401
 from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _constructor_args
 from pix2pix_keras.models.blocks import conv_initializer
 from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
@@ -77,14 +78,48 @@ def _hide(obj, attr, value):
     set_untracked(obj, attr, _Hidden(value))
 
 
-def _check_args(norm, spectral_norm=False, **ints):
-    """Checks `norm`, `spectral_norm`, then the int >= 1 `ints` (widths)."""
+def _check_args(norm, spectral_norm, in_channels, out_channels, **widths):
+    """Checks `norm`, `spectral_norm`, then the int >= 1 channels and
+    `widths`."""
     validate_norm(norm)
     if not isinstance(spectral_norm, bool):
         raise ValueError(
             f"`spectral_norm` must be a bool. Received: spectral_norm={spectral_norm!r}"
         )
-    check_int(**ints)
+    check_int(in_channels=in_channels, out_channels=out_channels, **widths)
+
+
+def _check_patchgan_args(
+    in_channels,
+    out_channels,
+    *,
+    n_layers,
+    filters,
+    max_filters,
+    norm,
+    spectral_norm=False,
+    **ints,
+):
+    """Checks the arguments of a PatchGAN in argument order: `n_layers`,
+    `norm`, `spectral_norm`, then the widths (channels, filters, `ints`).
+
+    Returns:
+        int. `2 ** (n_layers + 1)`: each side of the pair the PatchGAN sees
+        must be more than this (the `n_layers` stride-2 convolutions take
+        a side `s` to `ceil(s / 2**n_layers)`; the two padded stride-1 4×4
+        convolutions then remove 2 pixels, leaving at least one).
+    """
+    receptive_field(n_layers)  # validates n_layers
+    _check_args(
+        norm,
+        spectral_norm,
+        in_channels,
+        out_channels,
+        filters=filters,
+        max_filters=max_filters,
+        **ints,
+    )
+    return 2 ** (n_layers + 1)
 
 
 def _pair_inputs(h, w, in_channels, out_channels):
@@ -125,6 +160,17 @@ def _conv(
         return conv
     return layers.SpectralNormalization(
         conv, power_iterations=1, dtype=dtype, name=name
+    )
+
+
+def _patchgan_options(n_layers, filters, max_filters, norm, spectral_norm=False):
+    """The keyword arguments of `_patchgan` and `_check_patchgan_args`."""
+    return dict(
+        n_layers=n_layers,
+        filters=filters,
+        max_filters=max_filters,
+        norm=norm,
+        spectral_norm=spectral_norm,
     )
 
 
@@ -254,17 +300,6 @@ class PatchDiscriminator(_SingleScaleDiscriminator):
      (1, 6, 6, 1)]
     """
 
-    _config_keys = (
-        "image_size",
-        "in_channels",
-        "out_channels",
-        "n_layers",
-        "filters",
-        "max_filters",
-        "norm",
-        "spectral_norm",
-    )
-
     def __init__(
         self,
         image_size=(256, 256),
@@ -279,45 +314,28 @@ class PatchDiscriminator(_SingleScaleDiscriminator):
         **kwargs,
     ):
         h, w = _image_size(image_size)
-        receptive_field(n_layers)  # validates n_layers
-        _check_args(
-            norm,
-            spectral_norm,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=max_filters,
+        patchgan = _patchgan_options(
+            n_layers, filters, max_filters, norm, spectral_norm
         )
-        # n stride-2 convs take a side s to ceil(s / 2**n); the two padded
-        # stride-1 4x4 convs then remove 2 pixels, leaving at least one.
-        if min(h, w) <= 2 ** (n_layers + 1):
+        smallest = _check_patchgan_args(in_channels, out_channels, **patchgan)
+        if min(h, w) <= smallest:
             raise ValueError(
                 f"`image_size`={(h, w)} is too small for n_layers={n_layers}: "
-                f"each side must be more than {2 ** (n_layers + 1)}."
+                f"each side must be more than {smallest}."
             )
 
         source, image = _pair_inputs(h, w, in_channels, out_channels)
         x = layers.Concatenate(name=f"{name}_pair")([source, image])
-        activations, logits = _patchgan(
-            x,
-            n_layers=n_layers,
-            filters=filters,
-            max_filters=max_filters,
-            norm=norm,
-            spectral_norm=spectral_norm,
-            name=name,
-        )
+        activations, logits = _patchgan(x, **patchgan, name=name)
         self._finish(source, image, activations, logits, name, kwargs)
         self._record_config(
             image_size=(h, w),
             in_channels=in_channels,
             out_channels=out_channels,
-            n_layers=n_layers,
-            filters=filters,
-            max_filters=max_filters,
-            norm=norm,
-            spectral_norm=spectral_norm,
+            **patchgan,
         )
+
+    _config_keys = _constructor_args(__init__)
 
     @property
     def receptive_field(self):
@@ -362,15 +380,6 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
     1
     """
 
-    _config_keys = (
-        "image_size",
-        "in_channels",
-        "out_channels",
-        "filters",
-        "norm",
-        "spectral_norm",
-    )
-
     def __init__(
         self,
         image_size=(256, 256),
@@ -383,13 +392,7 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
         **kwargs,
     ):
         h, w = _image_size(image_size)
-        _check_args(
-            norm,
-            spectral_norm,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-        )
+        _check_args(norm, spectral_norm, in_channels, out_channels, filters=filters)
         bias = uses_bias(norm)
 
         source, image = _pair_inputs(h, w, in_channels, out_channels)
@@ -424,6 +427,8 @@ class PixelDiscriminator(_SingleScaleDiscriminator):
             norm=norm,
             spectral_norm=spectral_norm,
         )
+
+    _config_keys = _constructor_args(__init__)
 
     @property
     def receptive_field(self):
@@ -488,18 +493,7 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
     [(1, 14, 14, 1), (1, 6, 6, 1), (1, 2, 2, 1)]
     """
 
-    _config_keys = (
-        "image_size",
-        "in_channels",
-        "out_channels",
-        "num_scales",
-        "n_layers",
-        "filters",
-        "max_filters",
-        "norm",
-        "spectral_norm",
-    )
-
+    # PatchDiscriminator's arguments, with `num_scales` after the channels.
     def __init__(
         self,
         image_size=(256, 256),
@@ -516,17 +510,11 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
     ):
         h, w = _image_size(image_size)
         check_int(num_scales=num_scales)
-        receptive_field(n_layers)  # validates n_layers
-        _check_args(
-            norm,
-            spectral_norm,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=max_filters,
+        patchgan = _patchgan_options(
+            n_layers, filters, max_filters, norm, spectral_norm
         )
+        smallest = _check_patchgan_args(in_channels, out_channels, **patchgan)
         sizes = _downsampled_sizes(h, w, num_scales)
-        smallest = 2 ** (n_layers + 1)
         if min(sizes[-1]) <= smallest:
             raise ValueError(
                 f"`image_size`={(h, w)} is too small for num_scales="
@@ -552,11 +540,7 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
                 image_size=size,
                 in_channels=in_channels,
                 out_channels=out_channels,
-                n_layers=n_layers,
-                filters=filters,
-                max_filters=max_filters,
-                norm=norm,
-                spectral_norm=spectral_norm,
+                **patchgan,
                 name=f"{name}_scale{k}",
             )
             scales.append(d)
@@ -568,12 +552,10 @@ class MultiScaleDiscriminator(_ConfigMixin, keras.Model):
             in_channels=in_channels,
             out_channels=out_channels,
             num_scales=num_scales,
-            n_layers=n_layers,
-            filters=filters,
-            max_filters=max_filters,
-            norm=norm,
-            spectral_norm=spectral_norm,
+            **patchgan,
         )
+
+    _config_keys = _constructor_args(__init__)
 
     def call(self, inputs, training=None, mask=None):
         outputs = super().call(inputs, training=training, mask=mask)
