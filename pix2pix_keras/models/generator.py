@@ -12,11 +12,12 @@ from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ResidualBlock
 from pix2pix_keras.models.blocks import _apply_norm
 from pix2pix_keras.models.blocks import _ConfigMixin
+from pix2pix_keras.models.blocks import _constructor_args
+from pix2pix_keras.models.blocks import _stride2_conv
 from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.blocks import apply_downsample
 from pix2pix_keras.models.blocks import apply_upsample
 from pix2pix_keras.models.blocks import conv_initializer
-from pix2pix_keras.models.blocks import uses_bias
 from pix2pix_keras.models.blocks import validate_norm
 from pix2pix_keras.models.inference import InferenceDropoutMixin
 from pix2pix_keras.models.inference import InferenceStatisticsMixin
@@ -284,8 +285,23 @@ def _check_pytorch_layout(**used):
         )
 
 
+def _unet_output(x, out_channels, name):
+    """The U-Net's last up block: a 4×4 stride-2 transposed convolution to
+    `out_channels` with tanh, in float32 under any mixed precision."""
+    return layers.Conv2DTranspose(
+        out_channels,
+        4,
+        strides=2,
+        padding="same",
+        activation="tanh",
+        kernel_initializer=conv_initializer(),
+        dtype="float32",
+        name=f"{name}_output",
+    )(x)
+
+
 def _pytorch_unet(
-    h, w, in_channels, out_channels, encoder_filters, norm, dropout, num_dropout, name
+    h, w, encoder_filters, in_channels, out_channels, norm, dropout, num_dropout, name
 ):
     """The PyTorch reference's U-Net (`UnetGenerator` of
     junyanz/pytorch-CycleGAN-and-pix2pix), layer for layer.
@@ -306,47 +322,21 @@ def _pytorch_unet(
             x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_down{i - 1}_act")(
                 pre[-1]
             )
-        x = layers.Conv2D(
-            f,
-            4,
-            strides=2,
-            padding="same",
-            use_bias=uses_bias(norm),
-            kernel_initializer=conv_initializer(),
-            name=f"{name}_down{i}_conv",
-        )(x)
+        x = _stride2_conv(layers.Conv2D, x, f, norm, f"{name}_down{i}")
         if 0 < i < depth - 1:
             x = _apply_norm(x, norm, f"{name}_down{i}_norm")
         pre.append(x)
     x = layers.ReLU(name=f"{name}_down{depth - 1}_relu")(pre[-1])
     decoder_filters = encoder_filters[-2::-1]
     for i, f in enumerate(decoder_filters):
-        x = layers.Conv2DTranspose(
-            f,
-            4,
-            strides=2,
-            padding="same",
-            use_bias=uses_bias(norm),
-            kernel_initializer=conv_initializer(),
-            name=f"{name}_up{i}_conv",
-        )(x)
+        x = _stride2_conv(layers.Conv2DTranspose, x, f, norm, f"{name}_up{i}")
         x = _apply_norm(x, norm, f"{name}_up{i}_norm")
         if dropout > 0 and 1 <= i <= num_dropout:
             x = NoiseDropout(dropout, name=f"{name}_up{i}_dropout")(x)
         x = layers.ReLU(name=f"{name}_up{i}_act")(x)
         skip = layers.ReLU(name=f"{name}_skip{i}_relu")(pre[depth - 2 - i])
         x = layers.Concatenate(name=f"{name}_skip{i}")([skip, x])
-    outputs = layers.Conv2DTranspose(
-        out_channels,
-        4,
-        strides=2,
-        padding="same",
-        activation="tanh",
-        kernel_initializer=conv_initializer(),
-        dtype="float32",
-        name=f"{name}_output",
-    )(x)
-    return inputs, outputs
+    return inputs, _unet_output(x, out_channels, name)
 
 
 def _residual_stack(x, n, norm, *, name):
@@ -498,28 +488,6 @@ class UNetGenerator(
     (2, 32, 32, 3)
     """
 
-    _config_keys = (
-        "image_size",
-        "in_channels",
-        "out_channels",
-        "depth",
-        "filters",
-        "max_filters",
-        "decoder_filters",
-        "norm",
-        "dropout",
-        "num_dropout",
-        "inference_dropout",
-        "inference_statistics",
-        "bn_momentum",
-        "normalize_innermost",
-        "attention",
-        "residual_blocks",
-        "latent_dim",
-        "latent_injection",
-        "pytorch_layout",
-    )
-
     def __init__(
         self,
         image_size=(256, 256),
@@ -590,6 +558,14 @@ class UNetGenerator(
                 f"ints. Received: decoder_filters={decoder_filters!r}"
             )
 
+        # The arguments both networks take, recorded in the config as given.
+        arch = dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            norm=norm,
+            dropout=dropout,
+            num_dropout=num_dropout,
+        )
         if pytorch_layout:
             _check_pytorch_layout(
                 decoder_filters=decoder_filters != encoder_filters[-2::-1],
@@ -598,48 +574,30 @@ class UNetGenerator(
                 residual_blocks=bool(residual_blocks),
                 latent_dim=bool(latent_dim),
             )
-            inputs, outputs = _pytorch_unet(
-                h,
-                w,
-                in_channels,
-                out_channels,
-                encoder_filters,
-                norm,
-                dropout,
-                num_dropout,
-                name,
-            )
+            inputs, outputs = _pytorch_unet(h, w, encoder_filters, **arch, name=name)
         else:
             inputs, outputs = self._build_network(
                 h,
                 w,
-                in_channels,
-                out_channels,
                 encoder_filters,
                 decoder_filters,
-                norm,
-                dropout,
-                num_dropout,
-                normalize_innermost,
-                attention,
-                residual_blocks,
-                latent_dim,
-                latent_injection,
-                name,
+                **arch,
+                normalize_innermost=normalize_innermost,
+                attention=attention,
+                residual_blocks=residual_blocks,
+                latent_dim=latent_dim,
+                latent_injection=latent_injection,
+                name=name,
             )
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         _set_bn_momentum(self, bn_momentum)
         self._record_config(
             image_size=(h, w),
-            in_channels=in_channels,
-            out_channels=out_channels,
             depth=depth,
             filters=filters,
             max_filters=max_filters,
             decoder_filters=decoder_filters,
-            norm=norm,
-            dropout=dropout,
-            num_dropout=num_dropout,
+            **arch,
             bn_momentum=float(bn_momentum),
             normalize_innermost=bool(normalize_innermost),
             attention=attention,
@@ -650,14 +608,17 @@ class UNetGenerator(
         self.inference_dropout = inference_dropout
         self.inference_statistics = inference_statistics
 
+    _config_keys = _constructor_args(__init__)
+
     def _build_network(
         self,
         h,
         w,
-        in_channels,
-        out_channels,
         encoder_filters,
         decoder_filters,
+        *,
+        in_channels,
+        out_channels,
         norm,
         dropout,
         num_dropout,
@@ -704,17 +665,7 @@ class UNetGenerator(
                     name=f"{name}_skip{i}_proj",
                 )(skip)
             x = layers.Concatenate(name=f"{name}_skip{i}")([x, skip])
-        outputs = layers.Conv2DTranspose(
-            out_channels,
-            4,
-            strides=2,
-            padding="same",
-            activation="tanh",
-            kernel_initializer=conv_initializer(),
-            dtype="float32",
-            name=f"{name}_output",
-        )(x)
-        return inputs, outputs
+        return inputs, _unet_output(x, out_channels, name)
 
     def down_block(self, x, filters, *, norm, normalize, name):
         """One encoder block; override to change the encoder.
