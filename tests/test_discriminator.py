@@ -10,33 +10,8 @@ from keras import ops
 
 import pix2pix_keras as pk
 from pix2pix_keras.models.discriminator import receptive_field
-
-NORM_PARAMS = {"batch": 4, "instance": 0, "none": 0}  # per channel
-
-
-def patchgan_param_count(
-    in_channels=3,
-    out_channels=3,
-    n_layers=3,
-    filters=64,
-    max_filters=512,
-    norm="batch",
-):
-    """Parameters of the PatchGAN, counted layer by layer.
-
-    All convs are 4×4. The first conv sees source and image concatenated,
-    has a bias and no norm; the next `n_layers - 1` stride-2 convs and the
-    stride-1 conv are normalized (no bias under batch norm); the last conv
-    maps to one logit with a bias.
-    """
-    per_ch = NORM_PARAMS[norm]
-    bias = norm != "batch"
-    widths = [min(filters * 2**i, max_filters) for i in range(n_layers + 1)]
-    cin = in_channels + out_channels
-    total = 16 * cin * widths[0] + widths[0]
-    for cin, f in zip(widths, widths[1:]):
-        total += 16 * cin * f + (f if bias else 0) + per_ch * f
-    return total + 16 * widths[-1] * 1 + 1
+from tests._model_helpers import patchgan_param_count
+from tests._model_helpers import random_pair as _pair
 
 
 def logit_window(j, n_layers):
@@ -58,14 +33,6 @@ def logit_window(j, n_layers):
 @pytest.fixture(scope="module")
 def patchgan_256():
     return pk.PatchDiscriminator()
-
-
-def _pair(size, batch=1, seed=0, channels=(3, 3)):
-    rng = np.random.default_rng(seed)
-    h, w = (size, size) if isinstance(size, int) else size
-    src = rng.uniform(-1, 1, (batch, h, w, channels[0])).astype("float32")
-    img = rng.uniform(-1, 1, (batch, h, w, channels[1])).astype("float32")
-    return src, img
 
 
 # Default 70×70 PatchGAN ----------------------------------------------------
@@ -105,8 +72,7 @@ def test_default_parameter_count(patchgan_256):
 @pytest.mark.parametrize("norm", ["batch", "instance", "none"])
 @pytest.mark.parametrize("n_layers", [1, 2, 4])
 def test_parameter_count_formula(norm, n_layers):
-    d = pk.PatchDiscriminator(
-        image_size=64,
+    kw = dict(
         in_channels=1,
         out_channels=2,
         n_layers=n_layers,
@@ -114,14 +80,8 @@ def test_parameter_count_formula(norm, n_layers):
         max_filters=32,
         norm=norm,
     )
-    assert d.count_params() == patchgan_param_count(
-        in_channels=1,
-        out_channels=2,
-        n_layers=n_layers,
-        filters=8,
-        max_filters=32,
-        norm=norm,
-    )
+    d = pk.PatchDiscriminator(image_size=64, **kw)
+    assert d.count_params() == patchgan_param_count(**kw)
 
 
 def test_parameter_count_by_hand_small():

@@ -17,16 +17,9 @@ from pix2pix_keras.models.discriminator import MultiScaleDiscriminator
 from pix2pix_keras.models.discriminator import PatchDiscriminator
 from pix2pix_keras.models.discriminator import PixelDiscriminator
 from pix2pix_keras.models.discriminator import feature_matching_loss
-
-NORM_PARAMS = {"batch": 4, "instance": 0, "none": 0}  # per channel
-
-
-def _pair(size, batch=1, seed=0, channels=(3, 3)):
-    rng = np.random.default_rng(seed)
-    h, w = (size, size) if isinstance(size, int) else size
-    src = rng.uniform(-1, 1, (batch, h, w, channels[0])).astype("float32")
-    img = rng.uniform(-1, 1, (batch, h, w, channels[1])).astype("float32")
-    return [src, img]
+from tests._model_helpers import NORM_PARAMS
+from tests._model_helpers import patchgan_param_count
+from tests._model_helpers import random_pair as _pair
 
 
 def _np(x):
@@ -35,35 +28,6 @@ def _np(x):
 
 def _dumps(config):
     return json.dumps(config, sort_keys=True)
-
-
-def patch_widths(n_layers, filters, max_filters):
-    return [min(filters * 2**i, max_filters) for i in range(n_layers + 1)]
-
-
-def patchgan_param_count(
-    in_channels=3,
-    out_channels=3,
-    n_layers=3,
-    filters=64,
-    max_filters=512,
-    norm="batch",
-    spectral_norm=False,
-):
-    """PatchGAN parameters: 4×4 convs; first and logits conv with bias.
-
-    Spectral normalization adds a non-trainable `vector_u` with one value
-    per output channel of each of the `n_layers + 2` convolutions.
-    """
-    widths = patch_widths(n_layers, filters, max_filters)
-    bias = norm != "batch"
-    total = 16 * (in_channels + out_channels) * widths[0] + widths[0]
-    for cin, f in zip(widths, widths[1:]):
-        total += 16 * cin * f + (f if bias else 0) + NORM_PARAMS[norm] * f
-    total += 16 * widths[-1] + 1
-    if spectral_norm:
-        total += sum(widths) + 1
-    return total
 
 
 def pixelgan_param_count(
@@ -187,6 +151,24 @@ def test_pixel_receptive_field_is_one_pixel():
 # Spectral normalization ----------------------------------------------------
 
 
+def _patch_and_pixel(size, n_layers, patch_sn, pixel_sn, ids):
+    """`make` parameters: a PatchGAN and a PixelGAN, `size` and 8 filters."""
+    return [
+        pytest.param(
+            lambda: PatchDiscriminator(
+                image_size=size, n_layers=n_layers, filters=8, spectral_norm=patch_sn
+            ),
+            id=ids[0],
+        ),
+        pytest.param(
+            lambda: PixelDiscriminator(
+                image_size=size, filters=8, spectral_norm=pixel_sn
+            ),
+            id=ids[1],
+        ),
+    ]
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -220,32 +202,13 @@ def test_spectral_norm_wraps_every_conv(make):
 @pytest.mark.parametrize("norm", ["batch", "none"])
 @pytest.mark.parametrize("n_layers", [1, 2])
 def test_patch_spectral_norm_parameter_count(norm, n_layers):
-    d = PatchDiscriminator(
-        image_size=32,
-        n_layers=n_layers,
-        filters=8,
-        max_filters=16,
-        norm=norm,
-        spectral_norm=True,
-    )
-    assert d.count_params() == patchgan_param_count(
-        n_layers=n_layers,
-        filters=8,
-        max_filters=16,
-        norm=norm,
-        spectral_norm=True,
-    )
+    kw = dict(n_layers=n_layers, filters=8, max_filters=16, norm=norm)
+    d = PatchDiscriminator(image_size=32, spectral_norm=True, **kw)
+    assert d.count_params() == patchgan_param_count(spectral_norm=True, **kw)
 
 
 @pytest.mark.parametrize(
-    "make",
-    [
-        lambda: PatchDiscriminator(
-            image_size=32, n_layers=2, filters=8, spectral_norm=True
-        ),
-        lambda: PixelDiscriminator(image_size=32, filters=8, spectral_norm=True),
-    ],
-    ids=["patch", "pixel"],
+    "make", _patch_and_pixel(32, 2, True, True, ["patch", "pixel"])
 )
 def test_spectral_norm_largest_singular_value_is_one(make):
     d = make()
@@ -294,14 +257,7 @@ def _pix2pix(discriminator, size):
 
 
 @pytest.mark.parametrize(
-    "make",
-    [
-        lambda: PatchDiscriminator(
-            image_size=16, n_layers=1, filters=8, spectral_norm=True
-        ),
-        lambda: PixelDiscriminator(image_size=16, filters=8),
-    ],
-    ids=["patch_sn", "pixel"],
+    "make", _patch_and_pixel(16, 1, True, False, ["patch_sn", "pixel"])
 )
 def test_variant_trains_through_fit(make):
     # 16×16 keeps the traced train step small; XLA compilation alone would

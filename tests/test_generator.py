@@ -8,9 +8,8 @@ import pytest
 from keras import ops
 
 import pix2pix_keras as pk
+from tests._model_helpers import NORM_PARAMS
 from tests.conftest import tiny_arrays
-
-NORM_PARAMS = {"batch": 4, "instance": 0, "none": 0}  # per channel
 
 
 def unet_param_count(

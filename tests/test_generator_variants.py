@@ -19,9 +19,9 @@ from pix2pix_keras.models.blocks import NoiseDropout
 from pix2pix_keras.models.blocks import ReflectionPadding2D
 from pix2pix_keras.models.blocks import apply_attention_gate
 from pix2pix_keras.models.resnet import ResnetGenerator
+from tests._model_helpers import NORM_PARAMS
 from tests.conftest import tiny_arrays
 from tests.conftest import tiny_dataset
-from tests.test_generator import NORM_PARAMS
 from tests.test_generator import unet_param_count
 
 

@@ -17,6 +17,15 @@ from pix2pix_keras.models.progressive import ProgressivePatchDiscriminator
 from pix2pix_keras.models.progressive import ProgressiveUNetGenerator
 
 BASE = ["name", "trainable", "image_size"]
+# The U-Net arguments the progressive U-Net keeps, in the same order.
+UNET_DECODER = [
+    "norm",
+    "dropout",
+    "num_dropout",
+    "inference_dropout",
+    "inference_statistics",
+    "bn_momentum",
+]
 
 NETWORKS = {
     "unet": (
@@ -39,12 +48,7 @@ NETWORKS = {
             "filters",
             "max_filters",
             "decoder_filters",
-            "norm",
-            "dropout",
-            "num_dropout",
-            "inference_dropout",
-            "inference_statistics",
-            "bn_momentum",
+            *UNET_DECODER,
             "normalize_innermost",
             "attention",
             "residual_blocks",
@@ -140,12 +144,7 @@ NETWORKS = {
             "filters",
             "max_filters",
             "min_filters",
-            "norm",
-            "dropout",
-            "num_dropout",
-            "inference_dropout",
-            "inference_statistics",
-            "bn_momentum",
+            *UNET_DECODER,
         ],
     ),
     "progressive_discriminator": (
