@@ -17,4 +17,10 @@ models' from `pix2pix_keras.models`), and each module from its former path
 (`pix2pix_keras.models.bicycle`, `pix2pix_keras.tiling`, ...).
 """
 
+# The core first: importing it imports (and registers for
+# `keras.saving.load_model`) the extension models, which import the core,
+# so an extension module imported on its own would otherwise meet a
+# half-loaded neighbour.
+import pix2pix_keras.models  # noqa: E402, F401
+
 __all__ = []
