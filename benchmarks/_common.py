@@ -28,6 +28,37 @@ def versions(**extra):
     }
 
 
+def rss_peak_mb():
+    """Peak resident memory of this process so far, in MB."""
+    import resource
+
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def timed_result(times, batch, steps=True):
+    """A worker's result from its step (or call) times.
+
+    Args:
+        times: list of float. Seconds per step.
+        batch: int. Images per step.
+        steps: bool. Whether to add `steps_per_s`. Defaults to `True`.
+
+    Returns:
+        dict: `median_s`, `steps_per_s` (with `steps`), `images_per_s`
+        and `rss_peak_mb`.
+    """
+    import statistics
+
+    med = statistics.median(times)
+    result = {"median_s": med}
+    if steps:
+        result["steps_per_s"] = 1 / med
+    result["images_per_s"] = batch / med
+    result["rss_peak_mb"] = rss_peak_mb()
+    return result
+
+
 def cpu_facts():
     """CPU model and the instruction-set flags that decide conv speed.
 
@@ -128,6 +159,60 @@ def machine(load_start):
     }
 
 
+def report_header(name, load_start, time_key="timestamp", **extra_versions):
+    """The first keys of a benchmark's JSON report.
+
+    Args:
+        name: str. The benchmark's name (`"benchmark"`).
+        load_start: the load average at the start (see `machine`).
+        time_key: str. The key of the UTC time. Defaults to `"timestamp"`.
+        **extra_versions: more versions to record (see `versions`).
+
+    Returns:
+        dict: `benchmark`, the UTC time to the second, `versions` and
+        `machine`, in that order.
+    """
+    import datetime
+
+    return {
+        "benchmark": name,
+        time_key: datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "versions": versions(**extra_versions),
+        "machine": machine(load_start),
+    }
+
+
+def facades_train_argv(data, run_dir, *flags):
+    """`pix2pix train` arguments for a run on a CMP facades folder.
+
+    Args:
+        data: str. The folder with `train/` and `val/` (stems layout).
+        run_dir: str. The run folder (`--output`).
+        *flags: str. The arguments between `--direction BtoA` and
+            `--output`.
+
+    Returns:
+        list of str, starting with `"train"` and ending with
+        `--verbose 2`.
+    """
+    return [
+        "train",
+        "--data",
+        os.path.join(data, "train"),
+        "--val",
+        os.path.join(data, "val"),
+        "--direction",
+        "BtoA",
+        *flags,
+        "--output",
+        run_dir,
+        "--verbose",
+        "2",
+    ]
+
+
 def resolve_args(parser, args, full, quick, name, results_dir, extra=(), minimums=None):
     """Fills unset flags from `full` / `quick`, checks minimums, sets output.
 
@@ -150,6 +235,29 @@ def resolve_args(parser, args, full, quick, name, results_dir, extra=(), minimum
     return args
 
 
+def read_reports(parts):
+    """Reads the JSON results of a benchmark's finished parts.
+
+    Args:
+        parts: iterable of `(path, message)`, one a part, in order; the
+            message is printed when the path does not exist yet.
+
+    Returns:
+        list of the results, or `None` after printing the message of the
+        first path that does not exist.
+    """
+    import json
+
+    reports = []
+    for path, message in parts:
+        if not os.path.exists(path):
+            print(message)
+            return None
+        with open(path) as f:
+            reports.append(json.load(f))
+    return reports
+
+
 def write_report(report, path, echo=True):
     """Writes `report` as indented JSON to `path` (atomically), and prints it.
 
@@ -168,17 +276,34 @@ def write_report(report, path, echo=True):
         print(text)
 
 
-def add_preset_flags(parser, full, quick, name):
+#: Help texts of the preset keys several benchmarks share.
+PRESET_HELP = {
+    "size": "image height = width",
+    "batch": "batch size",
+    "rounds": "alternating rounds",
+}
+
+
+def add_preset_flags(parser, full, quick, name, helps=None, smoke="short"):
     """One int flag per key of the `full` preset, `--quick` and `--output`.
 
-    Unset flags are filled from the preset by `resolve_args`.
+    Unset flags are filled from the preset by `resolve_args`. A key's help
+    comes from `helps`, else from `PRESET_HELP` when `helps` is given;
+    `smoke` describes the `--quick` run.
     """
+    if helps is not None:
+        helps = {**PRESET_HELP, **helps}
     for key in full:
-        parser.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
+        parser.add_argument(
+            f"--{key.replace('_', '-')}",
+            type=int,
+            dest=key,
+            help=helps and helps.get(key),
+        )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"short smoke run ({quick}); explicit flags still override",
+        help=f"{smoke} smoke run ({quick}); explicit flags still override",
     )
     parser.add_argument(
         "--output",
@@ -207,6 +332,53 @@ def add_sweep_flags(parser, full, quick, name, modes):
         metavar="JSON",
         help="only print the markdown table of a result file",
     )
+
+
+def answer_early(args, render, work_args, work):
+    """The answers of a sweep script's `main` that run no sweep.
+
+    With `--render JSON`, prints `render(result)` of that result file; with
+    a worker's arguments (`work_args` not empty), prints
+    `work(*work_args)` as one JSON line for the parent process.
+
+    Returns:
+        bool: whether one of them was asked for (and `main` is done).
+    """
+    import json
+
+    if args.render:
+        with open(args.render) as f:
+            print(render(json.load(f)))
+        return True
+    if not work_args:
+        return False
+    print(json.dumps(work(*work_args)), flush=True)
+    return True
+
+
+def sweep_report_head(name, args, **settings):
+    """The first keys of a sweep's JSON report.
+
+    Args:
+        name: str. The benchmark's name (`"benchmark"`).
+        args: the parsed flags (`steps`, `warmup`, `rounds`).
+        **settings: more `"settings"` after those three.
+
+    Returns:
+        dict: `benchmark`, `date` (UTC) and `settings`.
+    """
+    import datetime
+
+    return {
+        "benchmark": name,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "settings": {
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            **settings,
+        },
+    }
 
 
 def sweep_selection(args, modes, configs_full, configs_quick):

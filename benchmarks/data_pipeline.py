@@ -57,7 +57,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -66,9 +65,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import StepTimer  # noqa: E402
-from _common import machine  # noqa: E402
+from _common import add_preset_flags  # noqa: E402
+from _common import report_header  # noqa: E402
 from _common import resolve_args  # noqa: E402
-from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
@@ -92,25 +91,21 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Augmented input pipeline throughput vs Pix2Pix.fit."
     )
-    p.add_argument("--steps", type=int, help="steps per epoch of each fit()")
-    p.add_argument("--epochs", type=int, help="epochs per fit() call")
-    p.add_argument("--rounds", type=int, help="alternating rounds")
-    p.add_argument("--warmup", type=int, help="untimed fit steps per feed")
-    p.add_argument("--size", type=int, help="image height = width")
-    p.add_argument("--batch", type=int, help="batch size")
-    p.add_argument("--pairs", type=int, help="batches held in memory")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"small smoke run ({QUICK}); explicit flags still override",
+    add_preset_flags(
+        p,
+        FULL,
+        QUICK,
+        "data_pipeline",
+        helps=dict(
+            steps="steps per epoch of each fit()",
+            epochs="epochs per fit() call",
+            warmup="untimed fit steps per feed",
+            pairs="batches held in memory",
+        ),
+        smoke="small",
     )
     p.add_argument("--data", default=DEFAULT_DATA, help="stems-layout folder")
     p.add_argument("--seed", type=int, default=1234, help="weights and data seed")
-    p.add_argument(
-        "--output",
-        help="JSON path (default results/data_pipeline.json, "
-        "results/data_pipeline_quick.json with --quick)",
-    )
     args = p.parse_args(argv)
     resolve_args(
         p,
@@ -362,12 +357,7 @@ def main(argv=None):
     pass_fit = ratio_fit >= TARGET_FIT_RATIO
 
     result = {
-        "benchmark": "data_pipeline",
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "versions": versions(),
-        "machine": machine(load_start),
+        **report_header("data_pipeline", load_start),
         "config": {
             "data": os.path.abspath(args.data),
             "pairs_per_epoch": first_epoch["images"],

@@ -33,7 +33,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -245,8 +244,7 @@ def main():
         result = run_one(args.one, args.budget, args.eval_every, args.seed, grid_dir)
         print("RESULT " + json.dumps(result), flush=True)
         return 0
-    from _common import machine
-    from _common import versions
+    from _common import report_header
     from _common import write_report
 
     load_start = os.getloadavg()
@@ -278,12 +276,7 @@ def main():
         runs.append(json.loads(lines[-1][len("RESULT ") :]))
         print(config, runs[-1]["points"][-1], flush=True)
     report = {
-        "benchmark": "demo_settings",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "versions": versions(),
-        "machine": machine(load_start),
+        **report_header("demo_settings", load_start, "date"),
         "budget_seconds": args.budget,
         "seed": args.seed,
         "runs": runs,

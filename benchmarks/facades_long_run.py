@@ -24,7 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
@@ -41,14 +40,11 @@ CURVE_KEYS = ("g_lr", "g_l1", "val_g_l1", "val_psnr", "val_ssim", "val_fid_proxy
 
 def train_argv(epochs, run_dir):
     """The page's `pix2pix train` arguments."""
-    return [
-        "train",
-        "--data",
-        os.path.join(DATA, "train"),
-        "--val",
-        os.path.join(DATA, "val"),
-        "--direction",
-        "BtoA",
+    from _common import facades_train_argv
+
+    return facades_train_argv(
+        DATA,
+        run_dir,
         "--image-size",
         "128",
         "--epochs",
@@ -61,11 +57,7 @@ def train_argv(epochs, run_dir):
         "1",
         "--num-samples",
         "6",
-        "--output",
-        run_dir,
-        "--verbose",
-        "2",
-    ]
+    )
 
 
 def shown(argv):
@@ -131,18 +123,12 @@ def collect(args, timing):
         grid = os.path.join(run, "samples", f"samples_epoch{epoch:04d}.png")
         Image.open(grid).convert("RGB").save(os.path.join(IMAGES, name), quality=88)
     sys.path.insert(0, HERE)
-    from _common import machine
-    from _common import versions
+    from _common import report_header
     from _common import write_report
 
     argv = train_argv(config["epochs"], run)
     result = {
-        "benchmark": "facades_long_run",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "versions": versions(),
-        "machine": machine(os.getloadavg()),
+        **report_header("facades_long_run", os.getloadavg(), "date"),
         "command": shown(argv),
         "settings": {
             k: config[k]

@@ -47,7 +47,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -57,9 +56,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import StepTimer  # noqa: E402
-from _common import machine  # noqa: E402
+from _common import add_preset_flags  # noqa: E402
+from _common import report_header  # noqa: E402
 from _common import resolve_args  # noqa: E402
-from _common import versions  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
 from pix2pix_keras import losses  # noqa: E402
@@ -79,23 +78,18 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Pix2Pix.fit vs the classic tf.function training loop."
     )
-    p.add_argument("--steps", type=int, help="timed steps per round and side")
-    p.add_argument("--rounds", type=int, help="alternating rounds")
-    p.add_argument("--warmup", type=int, help="untimed steps per side")
-    p.add_argument("--size", type=int, help="image height = width")
-    p.add_argument("--batch", type=int, help="batch size")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"tiny smoke run ({QUICK}); explicit flags still override",
+    add_preset_flags(
+        p,
+        FULL,
+        QUICK,
+        "fit_vs_loop",
+        helps=dict(
+            steps="timed steps per round and side", warmup="untimed steps per side"
+        ),
+        smoke="tiny",
     )
     p.add_argument("--seed", type=int, default=1234, help="weights and data seed")
     p.add_argument("--pairs", type=int, default=16, help="random pairs pre-generated")
-    p.add_argument(
-        "--output",
-        help="JSON path (default results/fit_vs_loop.json, "
-        "results/fit_vs_loop_quick.json with --quick)",
-    )
     args = p.parse_args(argv)
     resolve_args(
         p,
@@ -327,12 +321,7 @@ def main(argv=None):
     )
 
     result = {
-        "benchmark": "fit_vs_loop",
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "versions": versions(),
-        "machine": machine(load_start),
+        **report_header("fit_vs_loop", load_start),
         "config": {
             "image_size": args.size,
             "batch_size": args.batch,

@@ -63,6 +63,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import machine  # noqa: E402
+from _common import read_reports  # noqa: E402
 from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
 
@@ -225,20 +226,18 @@ def score(fake, target):
     }
 
 
+def _layers_of(g, kind):
+    from pix2pix_keras._compat import flatten_layers
+
+    return [x for x in flatten_layers(g, include_self=False) if isinstance(x, kind)]
+
+
 def batch_norms(g):
-    return [
-        layer
-        for layer in g._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
+    return _layers_of(g, keras.layers.BatchNormalization)
 
 
 def dropouts(g):
-    return [
-        layer
-        for layer in g._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.Dropout)
-    ]
+    return _layers_of(g, keras.layers.Dropout)
 
 
 class Untouched:
@@ -533,14 +532,17 @@ def main(argv=None):
         finally:
             os.remove(marker)
         print(json.dumps({k: run[k] for k in ("task", "seed", "modes")}), flush=True)
-    runs = []
-    for task, seed in wanted:
-        path = os.path.join(args.workdir, f"{task}_seed{seed}.json")
-        if not os.path.exists(path):
-            print(f"{task} seed {seed} not done yet: no report written")
-            return 0
-        with open(path) as f:
-            runs.append(json.load(f))
+    runs = read_reports(
+        [
+            (
+                os.path.join(args.workdir, f"{task}_seed{seed}.json"),
+                f"{task} seed {seed} not done yet: no report written",
+            )
+            for task, seed in wanted
+        ]
+    )
+    if runs is None:
+        return 0
     report = {
         "benchmark": "inference_quality",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -41,7 +41,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -50,9 +49,8 @@ import time  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import add_preset_flags  # noqa: E402
-from _common import machine  # noqa: E402
+from _common import report_header  # noqa: E402
 from _common import resolve_args  # noqa: E402
-from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
 
 import pix2pix_keras as pk  # noqa: E402
@@ -268,12 +266,7 @@ def main(argv=None):
         "backup_left": os.path.exists(os.path.join(work, "backup")),
     }
     document = {
-        "benchmark": "long_run",
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "versions": versions(),
-        "machine": machine(load_start),
+        **report_header("long_run", load_start),
         "config": {
             "quick": args.quick,
             "image_size": SIZE,

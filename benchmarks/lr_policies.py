@@ -30,7 +30,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -73,14 +72,11 @@ def train_one(policy, args, runs):
     run_dir = os.path.join(args.work_dir, policy)
     if os.path.exists(run_dir):
         shutil.rmtree(run_dir)
-    argv = [
-        "train",
-        "--data",
-        os.path.join(DATA, "train"),
-        "--val",
-        os.path.join(DATA, "val"),
-        "--direction",
-        "BtoA",
+    from _common import facades_train_argv
+
+    argv = facades_train_argv(
+        DATA,
+        run_dir,
         "--image-size",
         str(args.image_size),
         "--epochs",
@@ -98,12 +94,7 @@ def train_one(policy, args, runs):
         "--checkpoint-every",
         str(args.epochs),
         "--no-tensorboard",
-        "--output",
-        run_dir,
-        "--verbose",
-        "2",
-        *policy_flags(policy, args.epochs),
-    ]
+    ) + policy_flags(policy, args.epochs)
     if args.steps_per_epoch:
         argv += ["--steps-per-epoch", str(args.steps_per_epoch)]
     env = dict(os.environ)
@@ -217,8 +208,8 @@ def main():
     if args.epochs < 30:
         p.error("--epochs must be >= 30 (the schedules must differ)")
     sys.path.insert(0, HERE)
-    from _common import machine
-    from _common import versions
+    from _common import read_reports
+    from _common import report_header
     from _common import write_report
 
     load_start = os.getloadavg()
@@ -236,21 +227,19 @@ def main():
             write_report(result, done, echo=False)
         finally:
             os.remove(claim)
-    runs = []
-    for policy in args.policies.split(","):
-        path = os.path.join(runs_dir, f"{policy}.json")
-        if not os.path.exists(path):
-            print(f"{policy}: not finished (another process runs it?)")
-            return 0
-        with open(path) as f:
-            runs.append(json.load(f))
+    runs = read_reports(
+        [
+            (
+                os.path.join(runs_dir, f"{policy}.json"),
+                f"{policy}: not finished (another process runs it?)",
+            )
+            for policy in args.policies.split(",")
+        ]
+    )
+    if runs is None:
+        return 0
     report = {
-        "benchmark": "lr_policies",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "versions": versions(),
-        "machine": machine(load_start),
+        **report_header("lr_policies", load_start, "date"),
         "settings": {
             "epochs": args.epochs,
             "image_size": args.image_size,

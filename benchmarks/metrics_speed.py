@@ -41,7 +41,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -51,9 +50,8 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import add_preset_flags  # noqa: E402
-from _common import machine  # noqa: E402
+from _common import report_header  # noqa: E402
 from _common import resolve_args  # noqa: E402
-from _common import versions  # noqa: E402
 from _common import write_report  # noqa: E402
 
 from pix2pix_keras import metrics  # noqa: E402
@@ -263,12 +261,7 @@ def main(argv=None):
     results["miou_update"] = miou(args, rng)
 
     document = {
-        "benchmark": "metrics_speed",
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "versions": versions(scipy=scipy.__version__),
-        "machine": machine(load_start),
+        **report_header("metrics_speed", load_start, scipy=scipy.__version__),
         "config": {
             "quick": args.quick,
             "image_size": SIZE,

@@ -58,16 +58,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from _common import timed_result  # noqa: E402
+
 RESULTS_DIR = os.path.join(HERE, "results")
 
 REFERENCE = "junyanz/pytorch-CycleGAN-and-pix2pix"
@@ -145,10 +144,6 @@ def reference_options(size, batch):
 
 # ----------------------------------------------------------------------
 # torch worker (runs in a subprocess under --torch-python)
-
-
-def rss_peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _maybe(fn):
@@ -243,12 +238,8 @@ def torch_worker(mode, size, batch, steps, warmup, ref, threads, seed=0):
         times.append(t)
     if not all(np.isfinite(v) for v in losses.values()):
         raise FloatingPointError(f"non-finite losses: {losses}")
-    med = statistics.median(times)
     return {
-        "median_s": med,
-        "steps_per_s": 1 / med,
-        "images_per_s": batch / med,
-        "rss_peak_mb": rss_peak_mb(),
+        **timed_result(times, batch),
         "losses": {k: round(v, 4) for k, v in losses.items()},
         "torch_info": {**torch_info(torch), "numpy": np.__version__},
     }
@@ -342,22 +333,16 @@ def parse_args(argv=None):
 
 def summarise(runs, batch, size):
     from train_throughput import GFLOP_PER_256_STEP
+    from train_throughput import step_summary
 
     rows = {}
     for mode, results in runs.items():
         if not results:
             continue
-        med = statistics.median(r["median_s"] for r in results)
-        rows[mode] = {
-            "median_step_s": round(med, 4),
-            "steps_per_s": round(1 / med, 3),
-            "images_per_s": round(batch / med, 3),
-            "rss_peak_mb": round(max(r["rss_peak_mb"] for r in results)),
-            "per_round_step_s": [round(r["median_s"], 4) for r in results],
-            "gflops_achieved": round(
-                GFLOP_PER_256_STEP * batch * (size / 256) ** 2 / med, 1
-            ),
-        }
+        med, rows[mode] = step_summary(results, batch)
+        rows[mode]["gflops_achieved"] = round(
+            GFLOP_PER_256_STEP * batch * (size / 256) ** 2 / med, 1
+        )
         if "losses" in results[-1]:
             rows[mode]["last_losses"] = results[-1]["losses"]
     ratios = {}
@@ -417,20 +402,21 @@ def render_markdown(report):
 
 
 def main(argv=None):
+    from _common import answer_early
+
     args = parse_args(argv)
-    if args.render:
-        with open(args.render) as f:
-            print(render_markdown(json.load(f)))
-        return 0
-    if args.torch_worker:
-        mode, *rest = args.torch_worker
-        result = torch_worker(
+    if answer_early(
+        args,
+        render_markdown,
+        args.torch_worker,
+        lambda mode, *rest: torch_worker(
             mode, *map(int, rest), ref=args.torch_ref, threads=args.torch_threads
-        )
-        print(json.dumps(result), flush=True)
+        ),
+    ):
         return 0
 
     from _common import machine
+    from _common import sweep_report_head
     from _common import sweep_selection
     from _common import versions
     from _common import write_report
@@ -444,17 +430,14 @@ def main(argv=None):
     load_start = os.getloadavg()
     modes, configs = sweep_selection(args, MODES, CONFIGS_FULL, CONFIGS_QUICK)
     report = {
-        "benchmark": "pytorch_reference",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "settings": {
-            "steps": args.steps,
-            "warmup": args.warmup,
-            "rounds": args.rounds,
-            "modes": modes,
-            "torch_threads": args.torch_threads,
-            "ratio": "'X/base' = base step time / X step time "
+        **sweep_report_head(
+            "pytorch_reference",
+            args,
+            modes=modes,
+            torch_threads=args.torch_threads,
+            ratio="'X/base' = base step time / X step time "
             "(> 1: X is faster than base)",
-        },
+        ),
         "reference": {
             "repository": REFERENCE,
             "commit": reference_commit(args.torch_ref),

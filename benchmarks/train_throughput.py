@@ -41,9 +41,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -51,6 +49,9 @@ import time  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from _common import rss_peak_mb  # noqa: E402
+from _common import timed_result  # noqa: E402
+
 RESULTS_DIR = os.path.join(HERE, "results")
 DATA = os.path.join(HERE, "..", "..", "shared", "data", "cmp_facade_base")
 
@@ -97,10 +98,6 @@ def mode_settings(mode):
 # worker (runs in a subprocess)
 
 
-def rss_peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def worker(mode, size, batch, steps, warmup, seed=0):
     import keras
     import tensorflow as tf
@@ -123,12 +120,7 @@ def worker(mode, size, batch, steps, warmup, seed=0):
             t = time.perf_counter()
             fn(x).numpy()
             times.append(time.perf_counter() - t)
-        med = statistics.median(times)
-        return {
-            "median_s": med,
-            "images_per_s": batch / med,
-            "rss_peak_mb": rss_peak_mb(),
-        }
+        return timed_result(times, batch, steps=False)
 
     from fit_vs_loop import ClassicLoop
     from fit_vs_loop import make_dataset
@@ -155,13 +147,7 @@ def worker(mode, size, batch, steps, warmup, seed=0):
         model.fit(data, steps_per_epoch=warmup, epochs=1, verbose=0)
         model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
         times = timer.times
-    med = statistics.median(times)
-    return {
-        "median_s": med,
-        "steps_per_s": 1 / med,
-        "images_per_s": batch / med,
-        "rss_peak_mb": rss_peak_mb(),
-    }
+    return timed_result(times, batch)
 
 
 def conv_peaks(repeats=10):
@@ -262,22 +248,45 @@ def parse_args(argv=None):
     )
 
 
+def step_summary(results, batch):
+    """The median step time of a mode's rounds and its table row.
+
+    Args:
+        results: list of the rounds' worker results (`median_s`,
+            `rss_peak_mb`).
+        batch: int. The batch size.
+
+    Returns:
+        `(median_s, row)`: the median over rounds, and the row's
+        `median_step_s`, `steps_per_s`, `images_per_s`, `rss_peak_mb` and
+        `per_round_step_s`.
+    """
+    med = statistics.median(r["median_s"] for r in results)
+    return med, {
+        "median_step_s": round(med, 4),
+        "steps_per_s": round(1 / med, 3),
+        "images_per_s": round(batch / med, 3),
+        "rss_peak_mb": round(max(r["rss_peak_mb"] for r in results)),
+        "per_round_step_s": [round(r["median_s"], 4) for r in results],
+    }
+
+
+def _work(kind, *rest):
+    """A worker's result: a quality run or a timed `kind` run."""
+    if kind == "quality":
+        return quality(rest[0], int(rest[1]), int(rest[2]))
+    return worker(kind, *map(int, rest))
+
+
 def main(argv=None):
+    from _common import answer_early
+
     args = parse_args(argv)
-    if args.render:
-        with open(args.render) as f:
-            print(render_markdown(json.load(f)))
-        return 0
-    if args.worker:
-        kind, *rest = args.worker
-        if kind == "quality":
-            result = quality(rest[0], int(rest[1]), int(rest[2]))
-        else:
-            result = worker(kind, *map(int, rest))
-        print(json.dumps(result), flush=True)
+    if answer_early(args, render_markdown, args.worker, _work):
         return 0
 
     from _common import machine
+    from _common import sweep_report_head
     from _common import sweep_selection
     from _common import versions
     from _common import write_report
@@ -287,15 +296,9 @@ def main(argv=None):
         args, MODES + ("fit_d2",), CONFIGS_FULL, CONFIGS_QUICK
     )
     report = {
-        "benchmark": "train_throughput",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "settings": {
-            "steps": args.steps,
-            "warmup": args.warmup,
-            "rounds": args.rounds,
-            "best": BEST,
-            "gflop_per_256_step": GFLOP_PER_256_STEP,
-        },
+        **sweep_report_head(
+            "train_throughput", args, best=BEST, gflop_per_256_step=GFLOP_PER_256_STEP
+        ),
         "peaks": spawn("peak", 0, 0, 0, 0),
         "configs": {},
     }
@@ -312,16 +315,7 @@ def main(argv=None):
                 res = spawn(mode, size, batch, args.steps, args.warmup)
                 runs[mode].append(res)
                 print(json.dumps({key: {mode: res}}), flush=True)
-        rows = {}
-        for mode, results in runs.items():
-            med = statistics.median(r["median_s"] for r in results)
-            rows[mode] = {
-                "median_step_s": round(med, 4),
-                "steps_per_s": round(1 / med, 3),
-                "images_per_s": round(batch / med, 3),
-                "rss_peak_mb": round(max(r["rss_peak_mb"] for r in results)),
-                "per_round_step_s": [round(r["median_s"], 4) for r in results],
-            }
+        rows = {mode: step_summary(results, batch)[1] for mode, results in runs.items()}
         base = rows.get("loop", {}).get("median_step_s")
         for mode, row in rows.items():
             if base:

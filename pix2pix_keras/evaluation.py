@@ -13,6 +13,7 @@ from pix2pix_keras.callbacks import save_grid
 from pix2pix_keras.models.inference import generator_of
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
+from pix2pix_keras.utils import check_subset
 
 __all__ = ["AVAILABLE", "evaluate"]
 
@@ -85,12 +86,7 @@ def evaluate(
     ['l1', 'num_images', 'psnr']
     """
     metrics = list(metrics)
-    unknown = [m for m in metrics if m not in AVAILABLE]
-    if unknown or not metrics:
-        raise ValueError(
-            f"`metrics` must be a non-empty list of {AVAILABLE}. "
-            f"Received: metrics={metrics!r}"
-        )
+    check_subset("metrics", metrics, AVAILABLE)
     check_int(minimum=0, num_examples=num_examples)
     if "miou" in metrics and (segmenter is None or num_classes is None):
         raise ValueError(

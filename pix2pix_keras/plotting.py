@@ -14,6 +14,7 @@ from pix2pix_keras.callbacks import to_display
 from pix2pix_keras.data import load_paired_dataset
 from pix2pix_keras.utils import atomic_path
 from pix2pix_keras.utils import check_int
+from pix2pix_keras.utils import check_subset
 
 __all__ = [
     "COLUMNS",
@@ -49,12 +50,7 @@ def _check_columns(columns):
     if isinstance(columns, str):
         columns = (columns,)
     columns = tuple(columns)
-    bad = [c for c in columns if c not in COLUMNS]
-    if not columns or bad:
-        raise ValueError(
-            f"`columns` must be a non-empty sequence of {COLUMNS}. "
-            f"Received: columns={columns!r}"
-        )
+    check_subset("columns", columns, COLUMNS, "sequence")
     return columns
 
 

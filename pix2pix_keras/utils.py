@@ -18,6 +18,7 @@ __all__ = [
     "check_int",
     "check_keras_file",
     "check_number",
+    "check_subset",
     "config_differences",
     "config_keys",
     "lookup",
@@ -98,6 +99,30 @@ def check_number(name, value, low=None, high=None, low_open=False, high_open=Fal
 
 #: Config keys every Keras layer / model accepts besides its own arguments.
 BASE_CONFIG_KEYS = ("name", "trainable", "dtype")
+
+
+def check_subset(name, values, allowed, noun="list"):
+    """Raises a `ValueError` unless `values` is non-empty and all `allowed`.
+
+    Args:
+        name: str. The argument's name, for the message.
+        values: list or tuple. The values received.
+        allowed: tuple. The values accepted.
+        noun: str. What `values` must be, for the message. Defaults to
+            `"list"`.
+
+    Example:
+    >>> check_subset("metrics", ["l1"], ("l1", "psnr"))
+    >>> check_subset("metrics", ["fid"], ("l1", "psnr"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `metrics` must be a non-empty list of ('l1', 'psnr'). Received: metrics=['fid']
+    """
+    if not values or any(v not in allowed for v in values):
+        raise ValueError(
+            f"`{name}` must be a non-empty {noun} of {allowed}. "
+            f"Received: {name}={values!r}"
+        )
 
 
 def config_keys(cls):

@@ -33,20 +33,19 @@ def _row(step_s, rss=2000, **extra):
     return {"median_step_s": step_s, "rss_peak_mb": rss, **extra}
 
 
+def _report(**train):
+    """A report with one configuration, 256×256 batch 1, of `train` rows."""
+    return {"configs": {"256x256_b1": {"train": train}}}
+
+
 def test_targets_of_missing_modes_are_reported_as_not_measured(throughput):
     # `--configs 256x1 --modes loop,best`: fit_d2 is added at the first
     # configuration, fit is missing (the old KeyError: 'speedup_vs_fit').
-    report = {
-        "configs": {
-            "256x256_b1": {
-                "train": {
-                    "loop": _row(0.6, speedup_vs_loop=1.0),
-                    "best": _row(0.4, speedup_vs_loop=1.5),
-                    "fit_d2": _row(0.5, speedup_vs_loop=1.2),
-                }
-            }
-        }
-    }
+    report = _report(
+        loop=_row(0.6, speedup_vs_loop=1.0),
+        best=_row(0.4, speedup_vs_loop=1.5),
+        fit_d2=_row(0.5, speedup_vs_loop=1.2),
+    )
     targets = throughput.check_targets(report)
     assert list(targets) == [
         "fit_over_loop",
@@ -84,19 +83,13 @@ def test_targets_without_the_loop_or_any_configuration(throughput):
 
 
 def test_targets_of_a_full_run_are_measured_and_judged(throughput):
-    report = {
-        "configs": {
-            "256x256_b1": {
-                "train": {
-                    "loop": _row(0.6, speedup_vs_loop=1.0),
-                    "fit": _row(0.58, rss=2124, speedup_vs_loop=1.034),
-                    "best": _row(0.4, speedup_vs_loop=1.5),
-                    "fit_d2": _row(0.48, speedup_vs_loop=1.25, speedup_vs_fit=1.208),
-                }
-            }
-        },
-        "quality": {"best_over_fit_l1": 0.9988},
-    }
+    report = _report(
+        loop=_row(0.6, speedup_vs_loop=1.0),
+        fit=_row(0.58, rss=2124, speedup_vs_loop=1.034),
+        best=_row(0.4, speedup_vs_loop=1.5),
+        fit_d2=_row(0.48, speedup_vs_loop=1.25, speedup_vs_fit=1.208),
+    )
+    report["quality"] = {"best_over_fit_l1": 0.9988}
     targets = throughput.check_targets(report)
     assert {k: (t["measured"], t["pass"]) for k, t in targets.items()} == {
         "fit_over_loop": (1.034, True),

@@ -22,6 +22,9 @@ from PIL import Image
 import pix2pix_keras as pk
 from pix2pix_keras import cli
 from pix2pix_keras.cli import main
+from tests.test_cli_options import TINY as TINY_MODEL
+from tests.test_cli_options import tiny_argv
+from tests.test_cli_options import train_argv
 from tests.test_tensorboard import read_run
 from tests.test_tensorboard import scalars
 
@@ -33,36 +36,11 @@ LOSSES = ("d_fake", "d_loss", "d_real", "g_gan", "g_l1", "g_loss")
 COLUMNS = ["epoch"] + sorted(
     list(LOSSES) + ["g_lr", "d_lr"] + [f"val_{k}" for k in LOSSES + ("psnr", "ssim")]
 )
-TINY = {
-    "direction": "BtoA",
-    "image_size": 32,
-    "filters": 8,
-    "d_layers": 2,
-    "steps_per_epoch": 2,
-    "batch_size": 2,
-    "lr_halving_every": 1,
-    "num_samples": 3,
-    "sample_every": 2,
-}
+TINY = {**TINY_MODEL, "lr_halving_every": 1, "num_samples": 3, "sample_every": 2}
 
 
 def tiny_train(output, epochs, **extra):
-    argv = [
-        "train",
-        "--data",
-        TRAIN,
-        "--val",
-        VAL,
-        "--epochs",
-        str(epochs),
-        "--output",
-        str(output),
-        "--verbose",
-        "0",
-    ]
-    for key, value in {**TINY, **extra}.items():
-        argv += [cli.OPTIONS[key].flag, str(value)]
-    return argv
+    return train_argv(output, epochs, val=VAL, **{**TINY, **extra})
 
 
 def read_csv(path):
@@ -668,39 +646,13 @@ def test_lr_policy_config_errors(tmp_path, capsys, text, message):
     assert message in err and str(path) in err
 
 
-def linear_argv(output, epochs, *extra):
-    argv = [
-        "train",
-        "--data",
-        TRAIN,
-        "--epochs",
-        str(epochs),
-        "--output",
-        str(output),
-        "--verbose",
-        "0",
-        "--sample-every",
-        "0",
-        "--no-tensorboard",
-    ]
-    for key in (
-        "direction",
-        "image_size",
-        "filters",
-        "d_layers",
-        "steps_per_epoch",
-        "batch_size",
-    ):
-        argv += [cli.OPTIONS[key].flag, str(TINY[key])]
-    return argv + list(extra)
-
-
 def test_linear_policy_trains_resumes_and_warns(tmp_path, capsys):
     """The default policy in a run, its resolved counts in config.json, and
     a resumed run with the rates of an unbroken one."""
     straight, part = tmp_path / "straight", tmp_path / "part"
     assert (
-        main(linear_argv(straight, 3, "--n-epochs", "1", "--n-epochs-decay", "2")) == 0
+        main(tiny_argv(straight, "--n-epochs", "1", "--n-epochs-decay", "2", epochs=3))
+        == 0
     )
     assert capsys.readouterr().err == ""
     rates = [2e-4, 2e-4 * 2 / 3, 2e-4 / 3]  # 1 - max(0, e + 1 - 1) / 3
@@ -710,7 +662,7 @@ def test_linear_policy_trains_resumes_and_warns(tmp_path, capsys):
         )
 
     # Defaults for 1 epoch: n_epochs 1, n_epochs_decay 0, saved as such.
-    assert main(linear_argv(part, 1)) == 0
+    assert main(tiny_argv(part)) == 0
     with open(part / "config.json") as f:
         config = json.load(f)
     assert (
@@ -734,7 +686,7 @@ def test_linear_policy_trains_resumes_and_warns(tmp_path, capsys):
 
 def test_resume_without_decay_flags_warns(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(linear_argv(run, 1)) == 0
+    assert main(tiny_argv(run)) == 0
     capsys.readouterr()
     # Interrupt-free check of the warning only: --epochs 2 trains 1 epoch.
     assert main(["train", "--resume", str(run), "--epochs", "2", "--verbose", "0"]) == 0

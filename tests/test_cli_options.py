@@ -24,24 +24,31 @@ TINY = {
 }
 
 
-def tiny_argv(output, *extra):
+def train_argv(output, epochs=1, **config):
+    """A quiet `pix2pix train` on the sample's train split, then the flags of
+    the configuration keys `config`."""
     argv = [
         "train",
         "--data",
         TRAIN,
         "--epochs",
-        "1",
+        str(epochs),
         "--output",
         str(output),
         "--verbose",
         "0",
-        "--sample-every",
-        "0",
-        "--no-tensorboard",
     ]
-    for key, value in TINY.items():
+    for key, value in config.items():
         argv += [cli.OPTIONS[key].flag, str(value)]
-    return argv + list(extra)
+    return argv
+
+
+def tiny_argv(output, *extra, epochs=1):
+    return [
+        *train_argv(output, epochs, sample_every=0, **TINY),
+        "--no-tensorboard",
+        *extra,
+    ]
 
 
 def _losses(run):

@@ -271,9 +271,20 @@ def test_unpickling_refuses_other_globals(tmp_path, monkeypatch):
 # command line
 
 
-def test_cli_convert_predict_and_errors(tmp_path, capsys):
+def assert_predict_gives_reference(model, data, tmp_path):
+    """`pix2pix predict MODEL` of the reference's input image writes the
+    reference's output (train mode) to within one grey level."""
     from PIL import Image
 
+    Image.fromarray(data["input"][0]).save(tmp_path / "in.png")
+    argv = ["predict", str(model), str(tmp_path / "in.png"), str(tmp_path / "pred")]
+    assert cli.main(argv + ["--verbose", "0"]) == 0
+    written = np.asarray(Image.open(tmp_path / "pred" / "in.png"))
+    expected = np.round((data["train"][0] + 1) * 127.5)
+    assert np.abs(written.astype(float) - expected).max() <= 1
+
+
+def test_cli_convert_predict_and_errors(tmp_path, capsys):
     out = tmp_path / "converted.keras"
     argv = [
         "convert-pytorch",
@@ -293,24 +304,7 @@ def test_cli_convert_predict_and_errors(tmp_path, capsys):
     assert cli.main(argv) == 2  # exists
     assert "--overwrite" in capsys.readouterr().err
 
-    x, data = _reference("resnet6_batch")
-    Image.fromarray(data["input"][0]).save(tmp_path / "in.png")
-    assert (
-        cli.main(
-            [
-                "predict",
-                str(out),
-                str(tmp_path / "in.png"),
-                str(tmp_path / "pred"),
-                "--verbose",
-                "0",
-            ]
-        )
-        == 0
-    )
-    written = np.asarray(Image.open(tmp_path / "pred" / "in.png"))
-    expected = np.round((data["train"][0] + 1) * 127.5)
-    assert np.abs(written.astype(float) - expected).max() <= 1
+    assert_predict_gives_reference(out, _reference("resnet6_batch")[1], tmp_path)
 
     assert (
         cli.main(

@@ -163,19 +163,24 @@ def test_facade_labels_colour_and_onehot_match_pil_ids():
     np.testing.assert_allclose(colour, plain, atol=1e-6)
 
 
+def _label_batch(labels, **kwargs):
+    """The first batch of 6 label maps of the sample's val split (label map
+    as source) with their class ids."""
+    return _first(
+        pk.load_paired_dataset(
+            SAMPLE_VAL,
+            direction="BtoA",
+            labels=labels,
+            with_label_ids=True,
+            batch_size=6,
+            **kwargs,
+        )
+    )
+
+
 def test_label_ids_follow_the_random_crop_and_flip():
     labels = pk.facades_labels("color")
-    ds = pk.load_paired_dataset(
-        SAMPLE_VAL,
-        direction="BtoA",
-        labels=labels,
-        with_label_ids=True,
-        image_size=128,
-        load_size=160,
-        seed=4,
-        batch_size=6,
-    )
-    s, _, ids = _first(ds)
+    s, _, ids = _label_batch(labels, image_size=128, load_size=160, seed=4)
     np.testing.assert_allclose(s, labels.colour_table()[ids], atol=1e-6)
 
 
@@ -542,18 +547,7 @@ def test_elastic_keeps_identical_pairs_identical_and_label_ids_valid(tmp_path):
     np.testing.assert_array_equal(s, t)  # one displacement field for both
     assert np.abs(s - s0).mean() > 0.05  # and it really deforms
     labels = pk.facades_labels("onehot")
-    ds = pk.load_paired_dataset(
-        SAMPLE_VAL,
-        direction="BtoA",
-        labels=labels,
-        with_label_ids=True,
-        augment=aug,
-        image_size=64,
-        load_size=72,
-        seed=1,
-        batch_size=6,
-    )
-    s, _, ids = _first(ds)
+    s, _, ids = _label_batch(labels, augment=aug, image_size=64, load_size=72, seed=1)
     np.testing.assert_array_equal(s.sum(-1), 1.0)
     assert set(np.unique(ids)) <= set(range(1, 13))
     np.testing.assert_array_equal(s.argmax(-1), ids)

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import pix2pix_keras as pk
+from pix2pix_keras._compat import flatten_layers
 from pix2pix_keras.models.blocks import NoiseDropout
 from tests.conftest import tiny_arrays
 from tests.conftest import tiny_dataset
@@ -34,11 +35,8 @@ def trained():
 
 
 def _batch_norms(model):
-    return [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
+    bn = keras.layers.BatchNormalization
+    return [x for x in flatten_layers(model, include_self=False) if isinstance(x, bn)]
 
 
 def test_predict_is_the_inference_mode_exactly(trained):

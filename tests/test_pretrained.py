@@ -21,6 +21,7 @@ import pytest
 import pix2pix_keras as pk
 from pix2pix_keras import cli
 from pix2pix_keras import pretrained
+from tests.test_convert import assert_predict_gives_reference
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "pytorch")
 DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
@@ -164,8 +165,6 @@ def test_unknown_and_renamed_presets():
 def test_cli_presets_predict_and_serve_take_a_name(
     server, tmp_path, capsys, monkeypatch
 ):
-    from PIL import Image
-
     from pix2pix_keras import serve as serve_lib
 
     assert cli.main(["presets"]) == 0
@@ -179,24 +178,7 @@ def test_cli_presets_predict_and_serve_take_a_name(
     assert listed["day2night"]["image_size"] == 256
     assert listed["day2night"]["file_hash"] is None
 
-    x, data = _reference()
-    Image.fromarray(data["input"][0]).save(tmp_path / "labels.png")
-    assert (
-        cli.main(
-            [
-                "predict",
-                NAME,
-                str(tmp_path / "labels.png"),
-                str(tmp_path / "out"),
-                "--verbose",
-                "0",
-            ]
-        )
-        == 0
-    )
-    written = np.asarray(Image.open(tmp_path / "out" / "labels.png"))
-    expected = np.round((data["train"][0] + 1) * 127.5)
-    assert np.abs(written.astype(float) - expected).max() <= 1
+    assert_predict_gives_reference(NAME, _reference()[1], tmp_path)
     assert server == [f"/{NAME}.pth"]
 
     served = {}

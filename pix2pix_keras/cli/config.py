@@ -13,28 +13,22 @@ import math
 import os
 
 import pix2pix_keras as pk
+from pix2pix_keras.cli import options
 from pix2pix_keras.cli.common import UsageError
 from pix2pix_keras.cli.options import _PATH_KEYS
-from pix2pix_keras.cli.options import DEFAULT_HALVING_EVERY
-from pix2pix_keras.cli.options import DEFAULT_LR_POLICY
-from pix2pix_keras.cli.options import LR_POLICIES
-from pix2pix_keras.cli.options import MIN_RATE_FRACTION
-from pix2pix_keras.cli.options import MIXED_PRECISION
-from pix2pix_keras.cli.options import OPTIONS
-from pix2pix_keras.cli.options import RESUME_KEYS
-from pix2pix_keras.cli.options import TRAIN_OPTIONS
-from pix2pix_keras.cli.options import Option
+from pix2pix_keras.cli.options import DEFAULT_HALVING_EVERY as DEFAULT_HALVING_EVERY
+from pix2pix_keras.cli.options import DEFAULT_LR_POLICY as DEFAULT_LR_POLICY
+from pix2pix_keras.cli.options import LR_POLICIES as LR_POLICIES
+from pix2pix_keras.cli.options import MIN_RATE_FRACTION as MIN_RATE_FRACTION
+from pix2pix_keras.cli.options import MIXED_PRECISION as MIXED_PRECISION
+from pix2pix_keras.cli.options import OPTIONS as OPTIONS
+from pix2pix_keras.cli.options import RESUME_KEYS as RESUME_KEYS
+from pix2pix_keras.cli.options import TRAIN_OPTIONS as TRAIN_OPTIONS
+from pix2pix_keras.cli.options import Option as Option
 
-__all__ = [
-    "DEFAULT_HALVING_EVERY",
-    "DEFAULT_LR_POLICY",
-    "LR_POLICIES",
-    "MIN_RATE_FRACTION",
-    "MIXED_PRECISION",
-    "OPTIONS",
-    "Option",
-    "RESUME_KEYS",
-    "TRAIN_OPTIONS",
+# The names of `options` re-exported here (all but `STRATEGIES`), then
+# this module's own.
+__all__ = [name for name in options.__all__ if name != "STRATEGIES"] + [
     "check_config",
     "compute_policy",
     "cpu_has_bf16",

@@ -42,6 +42,11 @@ __all__ = [
 ]
 
 
+def _flags(args, *names):
+    """The parsed flags `names` of `args`, as keyword arguments."""
+    return {name: getattr(args, name) for name in names}
+
+
 def _run_config(run_dir):
     if run_dir is None:
         return {}
@@ -330,11 +335,7 @@ def cmd_serve(args):
     try:
         serve_lib.serve(
             model,
-            host=args.host,
-            port=args.port,
-            allow_remote=args.allow_remote,
-            image_size=args.image_size,
-            palette=args.palette,
+            **_flags(args, "host", "port", "allow_remote", "image_size", "palette"),
         )
     except OSError as e:
         raise Failure(str(e)) from None
@@ -359,14 +360,17 @@ def cmd_convert_pytorch(args):
         model = pytorch_lib.convert_pytorch(
             args.checkpoint,
             out,
-            netG=args.netG,
-            ngf=args.ngf,
-            norm=args.norm,
-            no_dropout=args.no_dropout,
-            input_nc=args.input_nc,
-            output_nc=args.output_nc,
-            image_size=args.image_size,
-            inference_statistics=args.inference_statistics,
+            **_flags(
+                args,
+                "netG",
+                "ngf",
+                "norm",
+                "no_dropout",
+                "input_nc",
+                "output_nc",
+                "image_size",
+                "inference_statistics",
+            ),
         )
     except pytorch_lib.CheckpointError as e:
         raise Failure(str(e)) from None

@@ -12,68 +12,57 @@ from pix2pix_keras.cli.common import UsageError
 __all__ = ["cmd_datasets_download", "cmd_datasets_list", "cmd_presets"]
 
 
-def cmd_presets(args):
-    infos = pretrained_lib.list_pretrained()
+def _print_registry(args, infos, keys, header, row):
+    """Prints the registry `infos`: with `--json`, the `keys` of each entry
+    as JSON (a tuple as a list), else the table line `header(width)` and a
+    line `row(name, info, width)` an entry, `width` being the longest name's.
+    """
     if args.json:
         print(
             json.dumps(
-                {
-                    name: {
-                        "task": i.task,
-                        "dataset": i.dataset,
-                        "direction": i.direction,
-                        "image_size": i.image_size,
-                        "netG": i.netG,
-                        "origin": i.origin,
-                        "file_hash": i.file_hash,
-                    }
-                    for name, i in infos.items()
-                },
+                {n: {k: getattr(i, k) for k in keys} for n, i in infos.items()},
                 indent=2,
             )
         )
         return EXIT_OK
     width = max(len(n) for n in infos)
+    print(header(width))
+    for name, info in infos.items():
+        print(row(name, info, width))
+    return EXIT_OK
+
+
+def cmd_presets(args):
+    infos = pretrained_lib.list_pretrained()
     task = max(len(i.task) for i in infos.values())
-    print(f"{'name':<{width}}  {'task':<{task}}  {'dataset':<11}  direction  input")
-    for name, i in infos.items():
-        print(
+    return _print_registry(
+        args,
+        infos,
+        ("task", "dataset", "direction", "image_size", "netG", "origin", "file_hash"),
+        lambda width: (
+            f"{'name':<{width}}  {'task':<{task}}  {'dataset':<11}  direction  input"
+        ),
+        lambda name, i, width: (
             f"{name:<{width}}  {i.task:<{task}}  {i.dataset:<11}  "
             f"{i.direction:<9}  {i.image_size}x{i.image_size}"
-        )
-    return EXIT_OK
+        ),
+    )
 
 
 # ----------------------------------------------------------------------
 
 
 def cmd_datasets_list(args):
-    infos = datasets_lib.list_datasets()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    name: {
-                        "origin": i.origin,
-                        "splits": list(i.splits),
-                        "direction": i.direction,
-                        "size": i.size,
-                        "description": i.description,
-                    }
-                    for name, i in infos.items()
-                },
-                indent=2,
-            )
-        )
-        return EXIT_OK
-    width = max(len(n) for n in infos)
-    print(f"{'name':<{width}}  {'size':>7}  direction  splits")
-    for name, info in infos.items():
-        print(
+    return _print_registry(
+        args,
+        datasets_lib.list_datasets(),
+        ("origin", "splits", "direction", "size", "description"),
+        lambda width: f"{'name':<{width}}  {'size':>7}  direction  splits",
+        lambda name, info, width: (
             f"{name:<{width}}  {info.size:>7}  {info.direction:<9}  "
             f"{','.join(info.splits)}"
-        )
-    return EXIT_OK
+        ),
+    )
 
 
 def cmd_datasets_download(args):
