@@ -56,12 +56,11 @@ def make_strategy(mode):
 
 
 def dataset(n, seed):
-    import numpy as np
     import tensorflow as tf
 
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, (n, SIZE, SIZE, 3)).astype("float32")
-    y = np.tanh(x[..., :1] * 2.0).repeat(3, axis=-1).astype("float32")
+    from tests.conftest import tiny_arrays
+
+    x, y = tiny_arrays(n, SIZE, seed=seed)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
     # Each worker takes its share of every global batch (in-memory data has
     # no files to shard, and AUTO would warn before falling back to DATA).
@@ -85,25 +84,14 @@ def synchronize_batch_norm(model):
 
 
 def build(norm):
-    import pix2pix_keras as pk
+    from tests.conftest import tiny_pix2pix
 
     layer_norm = "batch" if norm == "sync_batch" else norm
-    model = pk.Pix2Pix(
-        generator=pk.UNetGenerator(
-            image_size=SIZE,
-            filters=8,
-            max_filters=32,
-            norm=layer_norm,
-            dropout=0.0,  # replicas draw other masks than one device
-        ),
-        discriminator=pk.PatchDiscriminator(
-            image_size=SIZE,
-            filters=8,
-            max_filters=32,
-            n_layers=2,
-            norm=layer_norm,
-        ),
-        image_size=SIZE,
+    model = tiny_pix2pix(
+        SIZE,
+        # No dropout: replicas draw other masks than one device.
+        g_kw={"norm": layer_norm, "dropout": 0.0},
+        d_kw={"norm": layer_norm},
     )
     synced = synchronize_batch_norm(model) if norm == "sync_batch" else 0
     return model, synced

@@ -20,27 +20,58 @@ def _seed():
     yield
 
 
-def tiny_pix2pix(size=32, filters=8, in_channels=3, out_channels=3, **kw):
-    """A Pix2Pix with 32×32 networks of 8 base filters (fast on CPU)."""
+def tiny_pix2pix(
+    size=32, filters=8, in_channels=3, out_channels=3, g_kw=None, d_kw=None, **kw
+):
+    """A Pix2Pix with 32×32 networks of 8 base filters (fast on CPU).
+
+    Args:
+        size: the image size.
+        filters: the base filters of both networks (at most 4 times as
+            many in a layer).
+        in_channels: the source channels.
+        out_channels: the target channels.
+        g_kw: more arguments of the UNetGenerator.
+        d_kw: more arguments of the PatchDiscriminator (2 layers unless
+            `n_layers` is given).
+        **kw: arguments of Pix2Pix.
+
+    Returns:
+        The Pix2Pix, not compiled.
+    """
+    shared = dict(
+        image_size=size,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        filters=filters,
+        max_filters=4 * filters,
+    )
     return pk.Pix2Pix(
-        generator=pk.UNetGenerator(
-            image_size=size,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=4 * filters,
-        ),
+        generator=pk.UNetGenerator(**shared, **(g_kw or {})),
         discriminator=pk.PatchDiscriminator(
-            image_size=size,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            filters=filters,
-            max_filters=4 * filters,
-            n_layers=2,
+            **shared, **{"n_layers": 2, **(d_kw or {})}
         ),
         image_size=size,
         **kw,
     )
+
+
+def trained_tiny_pix2pix(n=4, epochs=1):
+    """A compiled tiny Pix2Pix trained from seed 0.
+
+    Args:
+        n: the number of training pairs (batches of 2).
+        epochs: the number of epochs; after one, the batch-norm moving
+            statistics are away from their initial values.
+
+    Returns:
+        The trained model.
+    """
+    keras.utils.set_random_seed(0)
+    model = tiny_pix2pix()
+    model.compile()
+    model.fit(tiny_dataset(n=n), epochs=epochs, verbose=0)
+    return model
 
 
 def tiny_arrays(n=8, size=32, in_channels=3, out_channels=3, seed=0):

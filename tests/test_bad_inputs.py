@@ -45,6 +45,17 @@ def _untouched(model):
     return int(model.g_optimizer.iterations.numpy())
 
 
+def _fit_refuses(error, message, *data, **fit_kw):
+    """fit() of a fresh compiled model on `data` raises `error`, whose
+    message contains `message`, before any training step. Returns it."""
+    m = tiny_pix2pix()
+    m.compile()
+    with pytest.raises(error, match=re.escape(message)) as info:
+        m.fit(*data, verbose=0, **fit_kw)
+    assert _untouched(m) == 0
+    return info.value
+
+
 # ----------------------------------------------------------------------
 # predict / call
 
@@ -187,71 +198,64 @@ def test_call_with_two_tensors(model):
 
 
 def test_fit_integer_source():
-    m = tiny_pix2pix()
-    m.compile()
     x, y = tiny_arrays(4)
-    with pytest.raises(TypeError, match="The source batch has dtype uint8"):
-        m.fit(((x + 1) * 127.5).astype("uint8"), y, batch_size=2, verbose=0)
-    assert _untouched(m) == 0
+    _fit_refuses(
+        TypeError,
+        "The source batch has dtype uint8",
+        ((x + 1) * 127.5).astype("uint8"),
+        y,
+        batch_size=2,
+    )
 
 
 def test_fit_integer_target():
-    m = tiny_pix2pix()
-    m.compile()
     x, y = tiny_arrays(4)
-    with pytest.raises(TypeError, match="The target batch has dtype int32"):
-        m.fit(x, y.astype("int32"), batch_size=2, verbose=0)
+    _fit_refuses(
+        TypeError,
+        "The target batch has dtype int32",
+        x,
+        y.astype("int32"),
+        batch_size=2,
+    )
 
 
 def test_fit_rank_3_batches():
-    m = tiny_pix2pix()
-    m.compile()
     x, y = tiny_arrays(4)
-    with pytest.raises(
+    _fit_refuses(
         ValueError,
-        match=re.escape(
-            "Pix2Pix expects 4-D (batch, height, width, channels) source and "
-            "target batches. Received shapes (2, 32, 3) and (2, 32, 3)."
-        ),
-    ):
-        m.fit(x[:, 0], y[:, 0], batch_size=2, verbose=0)
+        "Pix2Pix expects 4-D (batch, height, width, channels) source and "
+        "target batches. Received shapes (2, 32, 3) and (2, 32, 3).",
+        x[:, 0],
+        y[:, 0],
+        batch_size=2,
+    )
 
 
 def test_fit_wrong_channel_count():
-    m = tiny_pix2pix()
-    m.compile()
     x, y = tiny_arrays(4)
-    with pytest.raises(
+    _fit_refuses(
         ValueError,
-        match=re.escape(
-            "The generator maps 3 to 3 channels, but the batches have source "
-            "(2, 32, 32, 3) and target (2, 32, 32, 1)."
-        ),
-    ):
-        m.fit(x, y[..., :1], batch_size=2, verbose=0)
+        "The generator maps 3 to 3 channels, but the batches have source "
+        "(2, 32, 32, 3) and target (2, 32, 32, 1).",
+        x,
+        y[..., :1],
+        batch_size=2,
+    )
 
 
 def test_fit_source_and_target_of_other_sizes():
-    m = tiny_pix2pix()
-    m.compile()
     x, y = tiny_arrays(4)
-    ds = tf.data.Dataset.from_tensor_slices((x, y[:, :16, :16])).batch(2)
-    with pytest.raises(
+    _fit_refuses(
         ValueError,
-        match=re.escape(
-            "Source and target batches must have the same batch size, height "
-            "and width. Received source (None, 32, 32, 3) and target "
-            "(None, 16, 16, 3)."
-        ),
-    ):
-        m.fit(ds, verbose=0)
-    assert _untouched(m) == 0
+        "Source and target batches must have the same batch size, height "
+        "and width. Received source (None, 32, 32, 3) and target "
+        "(None, 16, 16, 3).",
+        tf.data.Dataset.from_tensor_slices((x, y[:, :16, :16])).batch(2),
+    )
 
 
 def test_fit_source_and_target_batches_of_other_lengths():
     """Batch sizes known only at run time (a zip of two pipelines)."""
-    m = tiny_pix2pix()
-    m.compile()
     x, y = tiny_arrays(6)
     ds = tf.data.Dataset.zip(
         (
@@ -259,28 +263,29 @@ def test_fit_source_and_target_batches_of_other_lengths():
             tf.data.Dataset.from_tensor_slices(y).batch(3),
         )
     )
-    with pytest.raises(
+    _fit_refuses(
         tf.errors.InvalidArgumentError,
-        match=re.escape(
-            "Source and target batches must have the same batch size (source, target)"
-        ),
-    ):
-        m.fit(ds, verbose=0)
-    assert _untouched(m) == 0
+        "Source and target batches must have the same batch size (source, target)",
+        ds,
+    )
 
 
 def test_fit_values_outside_minus_one_one():
-    m = tiny_pix2pix()
-    m.compile()
     x, y = tiny_arrays(4)
-    with pytest.raises(ValueError) as info:
-        m.fit((x + 1) * 127.5, y, batch_size=2, shuffle=False, verbose=0)
-    assert str(info.value).startswith(
+    start = (
         "Bad input batch at training step 0 (model.step_counter): the source "
         "batch has values up to |x| = "
     )
-    assert "Pix2Pix expects float images in [-1, 1]" in str(info.value)
-    assert _untouched(m) == 0
+    error = _fit_refuses(
+        ValueError,
+        start,
+        (x + 1) * 127.5,
+        y,
+        batch_size=2,
+        shuffle=False,
+    )
+    assert str(error).startswith(start)
+    assert "Pix2Pix expects float images in [-1, 1]" in str(error)
 
 
 def test_fit_target_outside_range_at_a_later_step():

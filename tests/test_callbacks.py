@@ -10,6 +10,13 @@ from tests.conftest import tiny_dataset
 from tests.conftest import tiny_pix2pix
 
 
+def _fit(model, *callbacks, n=2, **fit_kw):
+    """The history of `model.fit` on `n` tiny pairs (batches of 2)."""
+    return model.fit(
+        tiny_dataset(n=n), verbose=0, callbacks=list(callbacks), **fit_kw
+    ).history
+
+
 def test_halving_formula():
     cb = pk.LearningRateHalving(every=10)
     assert cb.learning_rate(2e-4, 0) == 2e-4
@@ -20,61 +27,72 @@ def test_halving_formula():
     assert clamp.learning_rate(1e-3, 5) == 1e-6
 
 
-def test_halving_in_fit_acts_on_both_optimizers_and_logs_them():
+@pytest.mark.parametrize(
+    "callback, factors",
+    [
+        (pk.LearningRateHalving(every=1), [1.0, 0.5, 0.25]),
+        (pk.LinearDecay(n_epochs=2, n_epochs_decay=3), [1.0, 1.0, 0.75, 0.5, 0.25]),
+    ],
+    ids=["halving", "linear_decay"],
+)
+def test_lr_callback_in_fit_acts_on_both_optimizers_and_logs_them(callback, factors):
     model = tiny_pix2pix()
     model.compile(
         g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
         d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5),
     )
-    history = model.fit(
-        tiny_dataset(n=2),
-        epochs=3,
-        verbose=0,
-        callbacks=[pk.LearningRateHalving(every=1)],
-    )
-    np.testing.assert_allclose(history.history["g_lr"], [1e-3, 5e-4, 2.5e-4], rtol=1e-6)
-    np.testing.assert_allclose(history.history["d_lr"], [4e-4, 2e-4, 1e-4], rtol=1e-6)
+    history = _fit(model, callback, epochs=len(factors))
+    np.testing.assert_allclose(history["g_lr"], [1e-3 * f for f in factors], rtol=1e-6)
+    np.testing.assert_allclose(history["d_lr"], [4e-4 * f for f in factors], rtol=1e-6)
     assert model.optimizer is None
+
+
+@pytest.mark.parametrize(
+    "callback, optimizer, message",
+    [
+        (pk.LearningRateHalving(), "g_optimizer", "g_optimizer"),
+        (pk.LinearDecay(), "d_optimizer", "LinearDecay.*d_optimizer"),
+    ],
+    ids=["halving", "linear_decay"],
+)
+def test_lr_callback_rejects_schedules(callback, optimizer, message):
+    model = tiny_pix2pix()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
+    model.compile(**{optimizer: keras.optimizers.Adam(schedule)})
+    with pytest.raises(ValueError, match=message):
+        _fit(model, callback, epochs=1)
+
+
+@pytest.mark.parametrize(
+    "callback, kwargs, name",
+    [
+        (pk.LearningRateHalving, {"every": 0}, "every"),
+        (pk.LearningRateHalving, {"every": 2.5}, "every"),
+        (pk.LearningRateHalving, {"factor": 0.0}, "factor"),
+        (pk.LearningRateHalving, {"factor": 1.5}, "factor"),
+        (pk.LearningRateHalving, {"min_lr": -1.0}, "min_lr"),
+        (pk.LinearDecay, {"n_epochs": -1}, "n_epochs"),
+        (pk.LinearDecay, {"n_epochs": 2.5}, "n_epochs"),
+        (pk.LinearDecay, {"n_epochs_decay": -3}, "n_epochs_decay"),
+        (pk.LinearDecay, {"n_epochs_decay": 1.0}, "n_epochs_decay"),
+        (pk.LambdaSchedule, {"end": -1.0}, "end"),
+        (pk.LambdaSchedule, {"start": float("nan")}, "start"),
+        (pk.LambdaSchedule, {"start_epoch": -1}, "start_epoch"),
+        (pk.LambdaSchedule, {"start_epoch": 5, "end_epoch": 5}, "end_epoch"),
+    ],
+)
+def test_schedule_callbacks_reject_bad_arguments(callback, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        callback(**kwargs)
 
 
 def test_halving_resumes_from_absolute_epoch():
     model = tiny_pix2pix()
     model.compile()
-    history = model.fit(
-        tiny_dataset(n=2),
-        initial_epoch=20,
-        epochs=21,
-        verbose=0,
-        callbacks=[pk.LearningRateHalving(every=10)],
-    )
+    history = _fit(model, pk.LearningRateHalving(every=10), initial_epoch=20, epochs=21)
     # Epoch 20 is two periods in: 2e-4 / 4, whatever the current rate was.
-    np.testing.assert_allclose(history.history["g_lr"], [5e-5], rtol=1e-6)
-    np.testing.assert_allclose(history.history["d_lr"], [5e-5], rtol=1e-6)
-
-
-@pytest.mark.parametrize(
-    "kwargs, name",
-    [
-        ({"every": 0}, "every"),
-        ({"every": 2.5}, "every"),
-        ({"factor": 0.0}, "factor"),
-        ({"factor": 1.5}, "factor"),
-        ({"min_lr": -1.0}, "min_lr"),
-    ],
-)
-def test_halving_rejects_bad_arguments(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        pk.LearningRateHalving(**kwargs)
-
-
-def test_halving_rejects_schedules():
-    model = tiny_pix2pix()
-    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
-    model.compile(g_optimizer=keras.optimizers.Adam(schedule))
-    with pytest.raises(ValueError, match="g_optimizer"):
-        model.fit(
-            tiny_dataset(n=2), epochs=1, verbose=0, callbacks=[pk.LearningRateHalving()]
-        )
+    np.testing.assert_allclose(history["g_lr"], [5e-5], rtol=1e-6)
+    np.testing.assert_allclose(history["d_lr"], [5e-5], rtol=1e-6)
 
 
 def test_halving_needs_compiled_model():
@@ -113,39 +131,17 @@ def test_linear_decay_formula_at_the_boundaries():
     assert cb.get_config() == {"n_epochs": 100, "n_epochs_decay": 100}
 
 
-def test_linear_decay_in_fit_acts_on_both_optimizers_and_logs_them():
-    model = tiny_pix2pix()
-    model.compile(
-        g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
-        d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5),
-    )
-    history = model.fit(
-        tiny_dataset(n=2),
-        epochs=5,
-        verbose=0,
-        callbacks=[pk.LinearDecay(n_epochs=2, n_epochs_decay=3)],
-    )
-    factors = [1.0, 1.0, 0.75, 0.5, 0.25]
-    np.testing.assert_allclose(
-        history.history["g_lr"], [1e-3 * f for f in factors], rtol=1e-6
-    )
-    np.testing.assert_allclose(
-        history.history["d_lr"], [4e-4 * f for f in factors], rtol=1e-6
-    )
-
-
 def test_linear_decay_resumes_from_absolute_epoch():
     def run(initial_epoch, epochs, model=None):
         if model is None:
             model = tiny_pix2pix()
             model.compile()
-        return model, model.fit(
-            tiny_dataset(n=2),
+        return model, _fit(
+            model,
+            pk.LinearDecay(n_epochs=2, n_epochs_decay=3),
             initial_epoch=initial_epoch,
             epochs=epochs,
-            verbose=0,
-            callbacks=[pk.LinearDecay(n_epochs=2, n_epochs_decay=3)],
-        ).history["g_lr"]
+        )["g_lr"]
 
     _, whole = run(0, 5)
     # A fresh model started at epoch 3, and a model whose rate was changed.
@@ -183,28 +179,6 @@ def test_linear_decay_warns_when_the_run_does_not_match():
         warnings.simplefilter("error")
         cb.set_params({"epochs": 5})
         cb.on_train_begin()
-
-
-@pytest.mark.parametrize(
-    "kwargs, name",
-    [
-        ({"n_epochs": -1}, "n_epochs"),
-        ({"n_epochs": 2.5}, "n_epochs"),
-        ({"n_epochs_decay": -3}, "n_epochs_decay"),
-        ({"n_epochs_decay": 1.0}, "n_epochs_decay"),
-    ],
-)
-def test_linear_decay_rejects_bad_arguments(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        pk.LinearDecay(**kwargs)
-
-
-def test_linear_decay_rejects_schedules():
-    model = tiny_pix2pix()
-    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
-    model.compile(d_optimizer=keras.optimizers.Adam(schedule))
-    with pytest.raises(ValueError, match="LinearDecay.*d_optimizer"):
-        model.fit(tiny_dataset(n=2), epochs=1, verbose=0, callbacks=[pk.LinearDecay()])
 
 
 def test_make_grid_layout():
@@ -287,12 +261,9 @@ def test_lambda_schedule_values_and_logs():
     assert [cb.value(e, 100.0) for e in range(5)] == [100.0, 100.0, 55.0, 10.0, 10.0]
     model = tiny_pix2pix()
     model.compile(lambda_l1=100.0)
-    history = model.fit(
-        tiny_dataset(n=2, batch_size=2), epochs=4, verbose=0, callbacks=[cb]
-    )
-    np.testing.assert_allclose(history.history["lambda_l1"], [100, 100, 55, 10])
+    h = _fit(model, cb, epochs=4)
+    np.testing.assert_allclose(h["lambda_l1"], [100, 100, 55, 10])
     # The step really uses the scheduled weight.
-    h = history.history
     np.testing.assert_allclose(
         h["g_loss"][2], h["g_gan"][2] + 55.0 * h["g_l1"][2], rtol=1e-5
     )
@@ -305,30 +276,15 @@ def test_lambda_schedule_survives_save_and_load(tmp_path):
     model = tiny_pix2pix()
     model.compile(lambda_l1=80.0)
     cb = pk.LambdaSchedule(end=20.0, start_epoch=0, end_epoch=4)
-    model.fit(tiny_dataset(n=2), epochs=2, verbose=0, callbacks=[cb])
+    _fit(model, cb, epochs=2)
     assert float(model.l1_weight) == 65.0  # epoch 1: 80 + (20 - 80) / 4
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert float(loaded.l1_weight) == 65.0 and loaded.lambda_l1 == 80.0
-    history = loaded.fit(
-        tiny_dataset(n=2),
+    history = _fit(
+        loaded,
+        pk.LambdaSchedule(end=20.0, start_epoch=0, end_epoch=4),
         initial_epoch=2,
         epochs=3,
-        verbose=0,
-        callbacks=[pk.LambdaSchedule(end=20.0, start_epoch=0, end_epoch=4)],
     )
-    assert history.history["lambda_l1"] == [50.0]  # epoch 2: 80 - 60 / 2
-
-
-@pytest.mark.parametrize(
-    "kwargs, name",
-    [
-        ({"end": -1.0}, "end"),
-        ({"start": float("nan")}, "start"),
-        ({"start_epoch": -1}, "start_epoch"),
-        ({"start_epoch": 5, "end_epoch": 5}, "end_epoch"),
-    ],
-)
-def test_lambda_schedule_rejects_bad_arguments(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        pk.LambdaSchedule(**kwargs)
+    assert history["lambda_l1"] == [50.0]  # epoch 2: 80 - 60 / 2

@@ -81,6 +81,20 @@ def feed(cb, rows, steps=STEPS, running=True):
             return
 
 
+def diagnosed(rows, model="stub", **kwargs):
+    """A Diagnostics callback (`kwargs`) after it was fed `rows`."""
+    cb = diagnostics(model, **kwargs)
+    feed(cb, rows)
+    return cb
+
+
+def per_epoch(levels, **logs):
+    """`STEPS` batch logs of each epoch, g_l1 at that epoch's level."""
+    return with_g_loss(
+        [dict(g_l1=level, **logs) for level in levels for _ in range(STEPS)]
+    )
+
+
 def fired(cb):
     return [(f["row"], f["step"]) for f in cb.findings]
 
@@ -114,8 +128,7 @@ def test_table_has_the_spec_rows_and_the_docs_show_it():
 
 
 def test_healthy_history_fires_nothing():
-    cb = diagnostics()
-    feed(cb, healthy(200))
+    cb = diagnosed(healthy(200))
     assert cb.findings == []
     assert cb.active == []
     assert len(cb.recent("g_l1")) == WINDOW
@@ -138,8 +151,7 @@ def test_mode_collapse_fires_once_per_episode():
         + healthy(40, seed=1, start=80)
         + collapse_rows(40)
     )
-    cb = diagnostics()
-    feed(cb, rows)
+    cb = diagnosed(rows)
     # The window mean of d_real passes 0.9 (and d_fake 0.1) with the 9th
     # collapsed batch: (9 × 0.95 + 0.65) / 10 = 0.92. It stays reported
     # for 40 batches, clears in the healthy stretch and fires again.
@@ -155,8 +167,7 @@ def test_mode_collapse_fires_once_per_episode():
 
 def test_mode_collapse_needs_g_gan_not_falling():
     # D wins, but G's GAN loss falls: G is catching up, no finding.
-    cb = diagnostics()
-    feed(cb, healthy(40) + collapse_rows(40, g_gan_start=1.0, g_gan_end=0.5))
+    cb = diagnosed(healthy(40) + collapse_rows(40, g_gan_start=1.0, g_gan_end=0.5))
     assert fired(cb) == []
 
 
@@ -166,8 +177,7 @@ def test_mode_collapse_from_d_loss_floor_alone():
         {k: v for k, v in r.items() if k not in ("d_real", "d_fake")}
         for r in healthy(40) + collapse_rows(20)
     ]
-    cb = diagnostics()
-    feed(cb, rows)
+    cb = diagnosed(rows)
     # Mean d_loss < 0.01 needs all ten window batches collapsed: step 49.
     assert fired(cb) == [("mode_collapse", 49)]
     assert set(cb.findings[0]["values"]) == {"d_loss", "g_gan_fall"}
@@ -180,12 +190,10 @@ def test_hinge_outputs_are_mapped_to_zero_one():
             for _ in range(20)
         ]
     )
-    hinge = diagnostics(stub(gan_loss="hinge"))
-    feed(hinge, rows)
+    hinge = diagnosed(rows, stub(gan_loss="hinge"))
     # (0.85 + 1) / 2 = 0.925 > 0.9 and (−0.85 + 1) / 2 = 0.075 < 0.1.
     assert fired(hinge) == [("mode_collapse", WINDOW - 1)]
-    lsgan = diagnostics(stub(gan_loss="lsgan"))
-    feed(lsgan, rows)  # a raw d_real of 0.85 is below 0.9
+    lsgan = diagnosed(rows, stub(gan_loss="lsgan"))  # a raw d_real of 0.85 < 0.9
     assert fired(lsgan) == []
 
 
@@ -200,8 +208,7 @@ def blurry_rows(n):
 
 
 def test_blurry_uses_the_models_current_lambda():
-    cb = diagnostics(stub(l1_weight=100.0))
-    feed(cb, blurry_rows(40))
+    cb = diagnosed(blurry_rows(40), stub(l1_weight=100.0))
     # Share 100 × 0.2 / (20 + 0.1) = 0.995 > 0.99 from the first full window.
     assert fired(cb) == [("blurry", WINDOW - 1)]
     values = cb.findings[0]["values"]
@@ -210,30 +217,21 @@ def test_blurry_uses_the_models_current_lambda():
     assert "LambdaSchedule" in cb.findings[0]["remedy"]
 
     # The same L1 and GAN numbers after λ was lowered to 10: 2 / 2.1 = 0.95.
-    lowered = diagnostics(stub(l1_weight=10.0))
-    feed(lowered, blurry_rows(40))
+    lowered = diagnosed(blurry_rows(40), stub(l1_weight=10.0))
     assert fired(lowered) == []
 
 
 def test_blurry_from_plain_logs_without_a_model():
     # No l1_weight to read: λ·g_l1 is taken as g_loss − g_gan.
-    cb = diagnostics(model=None)
-    feed(cb, blurry_rows(40))
+    cb = diagnosed(blurry_rows(40), model=None)
     assert fired(cb) == [("blurry", WINDOW - 1)]
     assert "lambda_l1" not in cb.findings[0]["values"]
 
 
 def test_colour_distortion_on_a_high_l1_plateau():
     levels = [0.6, 0.5, 0.4, 0.35, 0.35, 0.35, 0.35, 0.35]
-    rows = with_g_loss(
-        [
-            dict(g_l1=level, g_gan=1.0, d_loss=0.2, d_real=0.6, d_fake=0.4)
-            for level in levels
-            for _ in range(STEPS)
-        ]
-    )
-    cb = diagnostics()
-    feed(cb, rows)
+    rows = per_epoch(levels, g_gan=1.0, d_loss=0.2, d_real=0.6, d_fake=0.4)
+    cb = diagnosed(rows)
     # Epoch 6 is the first whose g_l1 (0.35 > 0.25) is no better than
     # three epochs before; it fires at the epoch's last batch.
     assert fired(cb) == [("colour_distortion", 7 * STEPS - 1)]
@@ -245,14 +243,8 @@ def test_colour_distortion_on_a_high_l1_plateau():
 
 
 def test_colour_distortion_not_when_d_is_winning():
-    rows = with_g_loss(
-        [
-            dict(g_l1=0.35, g_gan=1.0, d_loss=0.2, d_real=0.95, d_fake=0.05)
-            for _ in range(6 * STEPS)
-        ]
-    )
-    cb = diagnostics()
-    feed(cb, rows)
+    rows = per_epoch([0.35] * 6, g_gan=1.0, d_loss=0.2, d_real=0.95, d_fake=0.05)
+    cb = diagnosed(rows)
     # D wins outright: that is the mode_collapse row, not this one.
     assert [row for row, _ in fired(cb)] == ["mode_collapse"]
 
@@ -263,8 +255,7 @@ def test_unstable_on_a_loss_spike(key):
     for step in (30, 35, 55):
         rows[step][key] = 2.0 if key == "d_loss" else 200.0
     rows = with_g_loss(rows)
-    cb = diagnostics()
-    feed(cb, rows)
+    cb = diagnosed(rows)
     # 30 fires; 35 is within the 10 batches it stays active; 55 comes
     # after it cleared at step 45 and fires again.
     assert fired(cb) == [("unstable", 30), ("unstable", 55)]
@@ -277,15 +268,8 @@ def test_unstable_on_a_loss_spike(key):
 
 def test_unstable_on_oscillating_epoch_losses():
     levels = [0.10, 0.15] * 4  # g_loss 10.6, 15.6, 10.6, ...: ±30-47 %
-    rows = with_g_loss(
-        [
-            dict(g_l1=level, g_gan=0.6, d_loss=0.2, d_real=0.6, d_fake=0.4)
-            for level in levels
-            for _ in range(STEPS)
-        ]
-    )
-    cb = diagnostics()
-    feed(cb, rows)
+    rows = per_epoch(levels, g_gan=0.6, d_loss=0.2, d_real=0.6, d_fake=0.4)
+    cb = diagnosed(rows)
     # Three swings in a row (patience=3) first at the end of epoch 3.
     assert fired(cb) == [("unstable", 4 * STEPS - 1)]
     values = cb.findings[0]["values"]
@@ -293,8 +277,7 @@ def test_unstable_on_oscillating_epoch_losses():
     assert values["key"] == "g_loss"
     assert values["swings"][0] == pytest.approx(5.0 / 10.6, abs=1e-4)
 
-    calm = diagnostics(oscillation=0.5)  # 47 % swings are now tolerated
-    feed(calm, rows)
+    calm = diagnosed(rows, oscillation=0.5)  # 47 % swings are now tolerated
     assert fired(calm) == []
 
 
@@ -306,8 +289,7 @@ def test_non_finite_stops_training_and_names_the_key(key, value, step, keys):
     rows = healthy(60)
     rows[step][key] = value
     rows = with_g_loss(rows)
-    cb = diagnostics()
-    feed(cb, rows)
+    cb = diagnosed(rows)
     assert cb.model.stop_training is True
     assert fired(cb) == [("non_finite", step)]
     finding = cb.findings[0]
@@ -323,8 +305,7 @@ def test_non_finite_without_stopping_is_reported_once_per_episode():
     rows[23]["g_gan"] = math.nan
     rows[50]["g_gan"] = math.nan
     rows = with_g_loss(rows)
-    cb = diagnostics(stop_on_nan=False)
-    feed(cb, rows)
+    cb = diagnosed(rows, stop_on_nan=False)
     # The running means stay NaN for the rest of each epoch: one finding
     # each time, cleared by the finite next epoch.
     assert fired(cb) == [("non_finite", 23), ("non_finite", 50)]
@@ -336,8 +317,7 @@ def test_non_finite_without_stopping_is_reported_once_per_episode():
 
 def test_running_means_are_turned_back_into_batch_values():
     rows = healthy(30)
-    cb = diagnostics()
-    feed(cb, rows)
+    cb = diagnosed(rows)
     expected = [r["g_l1"] for r in rows[-WINDOW:]]
     np.testing.assert_allclose(cb.recent("g_l1"), expected, rtol=1e-9)
 
@@ -370,8 +350,7 @@ def test_verbose_prints_each_finding_once(capsys):
     rows = healthy(40)
     rows[30]["d_loss"] = 2.0
     rows[32]["d_loss"] = 2.0
-    cb = diagnostics(verbose=1)
-    feed(cb, rows)
+    diagnosed(rows, verbose=1)
     out = capsys.readouterr().out
     assert out.count("Diagnostics:") == 1
     assert "unstable training at step 30 (epoch 2) [unstable]" in out
@@ -407,11 +386,9 @@ def test_rejects_bad_thresholds(kwargs, name):
 def test_thresholds_are_configurable():
     rows = healthy(40)
     rows[30]["d_loss"] = 0.9  # 4.5 × the median of about 0.2
-    default = diagnostics()
-    feed(default, rows)
+    default = diagnosed(rows)
     assert fired(default) == []
-    strict = diagnostics(spike_factor=3.0)
-    feed(strict, rows)
+    strict = diagnosed(rows, spike_factor=3.0)
     assert fired(strict) == [("unstable", 30)]
 
 

@@ -20,7 +20,6 @@ differ by 1.6 (checked by removing it).
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import time
 
 import numpy as np
 import pytest
+
+from tests._helpers import PIX2PIX_LOGS
 
 WORKER = os.path.join(os.path.dirname(__file__), "_distribute_worker.py")
 # Seconds all the runs together may take before they are killed: a hung
@@ -194,26 +195,10 @@ def test_logged_metrics_match_single_device(runs, mode, norm):
     assert len(got["batch_logs"]) == len(want["batch_logs"]) == 3
     for step, (a, b) in enumerate(zip(got["batch_logs"], want["batch_logs"])):
         _assert_logs_close(a, b, f"train step {step}")
-    assert sorted(want["history"]) == [
-        "d_fake",
-        "d_loss",
-        "d_real",
-        "g_gan",
-        "g_l1",
-        "g_loss",
-    ]
+    assert sorted(want["history"]) == PIX2PIX_LOGS
     _assert_logs_close(got["history"], want["history"], "history")
     if norm == "instance":  # the worker evaluates this model only
-        assert sorted(want["evaluate"]) == [
-            "d_fake",
-            "d_loss",
-            "d_real",
-            "g_gan",
-            "g_l1",
-            "g_loss",
-            "psnr",
-            "ssim",
-        ]
+        assert sorted(want["evaluate"]) == PIX2PIX_LOGS + ["psnr", "ssim"]
         _assert_logs_close(got["evaluate"], want["evaluate"], "evaluate")
 
 
@@ -245,28 +230,3 @@ def test_d_every_is_refused_under_replicas(runs, mode):
     assert _get(runs, mode)["d_every_2"].startswith(
         "ValueError: `d_every`=2 is not supported under a multi-replica"
     )
-
-
-def test_docs_page_example_runs(monkeypatch, tmp_path):
-    # The ```python blocks of docs/distributed.md, in this process: a
-    # MirroredStrategy over the visible devices (the CPU here).
-    page = os.path.join(os.path.dirname(__file__), "..", "docs", "distributed.md")
-    with open(page) as f:
-        blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
-    assert len(blocks) == 1
-    monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "docs_distributed_md"}
-    for block in blocks:
-        exec(compile(block, "distributed.md", "exec"), namespace)
-    assert sorted(namespace["history"].history) == [
-        "d_fake",
-        "d_loss",
-        "d_real",
-        "g_gan",
-        "g_l1",
-        "g_loss",
-    ]
-    model = namespace["model"]
-    assert model.distribute_strategy is namespace["strategy"]
-    iterations = namespace["keras"].ops.convert_to_numpy(model.g_optimizer.iterations)
-    assert int(iterations) == 8 // namespace["global_batch"]

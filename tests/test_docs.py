@@ -9,20 +9,29 @@ internet) are fenced as ```text or ```bash instead.
 """
 
 import glob
+import importlib.util
+import json
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
+
+from tests._helpers import PIX2PIX_LOGS
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 DOCS = os.path.join(ROOT, "docs")
 FENCE = re.compile(r"^[ \t]*```(\S*)", flags=re.M)
 
 
-def python_blocks(name, directory=DOCS):
+def _read_page(name, directory=DOCS):
     with open(os.path.join(directory, name)) as f:
-        return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+        return f.read()
+
+
+def python_blocks(name, directory=DOCS):
+    return re.findall(r"```python\n(.*?)```", _read_page(name, directory), flags=re.S)
 
 
 def run_page(page, directory, monkeypatch, source_dir=DOCS):
@@ -171,16 +180,15 @@ def _reliability(ns, tmp_path):
 
 @check("distributed.md", 1)
 def _distributed(ns, tmp_path):
+    # A MirroredStrategy over the visible devices (the CPU here).
+    assert len(python_blocks("distributed.md")) == 1
     assert ns["replicas"] >= 1
     assert ns["global_batch"] == 2 * ns["replicas"]
-    assert sorted(ns["history"].history) == [
-        "d_fake",
-        "d_loss",
-        "d_real",
-        "g_gan",
-        "g_l1",
-        "g_loss",
-    ]
+    assert sorted(ns["history"].history) == PIX2PIX_LOGS
+    model = ns["model"]
+    assert model.distribute_strategy is ns["strategy"]
+    iterations = ns["keras"].ops.convert_to_numpy(model.g_optimizer.iterations)
+    assert int(iterations) == 8 // ns["global_batch"]
 
 
 def pages():
@@ -208,8 +216,7 @@ def test_every_page_with_python_blocks_is_checked():
     assert unchecked == [], "add a check for these pages"
     # Python under another fence name would escape the tests.
     for page in pages() + ["../README.md"]:
-        with open(os.path.join(DOCS, page)) as f:
-            fences = set(FENCE.findall(f.read()))
+        fences = set(FENCE.findall(_read_page(page)))
         assert not fences & {"py", "python3", "pycon", "ipython"}, page
 
 
@@ -235,9 +242,7 @@ def test_readme_api_example_runs(tmp_path, monkeypatch):
 
 def test_readme_links_and_picture_exist():
     # mkdocs checks the links of docs/; this checks the README's.
-    with open(os.path.join(ROOT, "README.md")) as f:
-        readme = f.read()
-    targets = re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", readme)
+    targets = re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", _read_page("README.md", ROOT))
     local = [t for t in targets if "://" not in t]
     assert "docs/images/demo_grid.jpg" in local
     assert len([t for t in local if t.startswith("docs/")]) >= 15
@@ -245,23 +250,42 @@ def test_readme_links_and_picture_exist():
         assert os.path.exists(os.path.join(ROOT, target)), target
 
 
-def generated_block(name):
-    """(result JSON of benchmarks/<name>.py, its `render_markdown` output,
-    the block between its markers in docs/performance.md)."""
-    import importlib.util
-    import json
+def _load_benchmark(name):
+    """The module benchmarks/<name>.py."""
+    benchmarks = os.path.join(ROOT, "benchmarks")
+    if benchmarks not in sys.path:  # their shared `_common` module
+        sys.path.insert(0, benchmarks)
 
-    bench_dir = os.path.join(ROOT, "benchmarks")
     spec = importlib.util.spec_from_file_location(
-        name, os.path.join(bench_dir, f"{name}.py")
+        name, os.path.join(benchmarks, f"{name}.py")
     )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    with open(os.path.join(bench_dir, "results", f"{name}.json")) as f:
-        report = json.load(f)
-    with open(os.path.join(DOCS, "performance.md")) as f:
-        page = f.read()
-    block = page.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0]
+    return bench
+
+
+def _result(name):
+    """benchmarks/results/<name>.json."""
+    with open(os.path.join(ROOT, "benchmarks", "results", f"{name}.json")) as f:
+        return json.load(f)
+
+
+def _between(page, begin, end):
+    """The text of `page` between the markers `begin` and `end`."""
+    return page.split(begin, 1)[1].split(end, 1)[0]
+
+
+def _marked(page, name):
+    """The text of `page` between `<!-- name begin -->` and its end marker."""
+    return _between(page, f"<!-- {name} begin -->", f"<!-- {name} end -->")
+
+
+def generated_block(name):
+    """(result JSON of benchmarks/<name>.py, its `render_markdown` output,
+    the block between its markers in docs/performance.md)."""
+    bench = _load_benchmark(name)
+    report = _result(name)
+    block = _between(_read_page("performance.md"), bench.BEGIN, bench.END)
     return report, bench.render_markdown(report), block
 
 
@@ -294,41 +318,17 @@ def test_pytorch_reference_table_is_generated_from_the_result_file():
     assert len(report["reference"]["commit"]) == 40
 
 
-def _load_benchmark(name):
-    import importlib.util
-    import sys
-
-    benchmarks = os.path.join(ROOT, "benchmarks")
-    if benchmarks not in sys.path:  # their shared `_common` module
-        sys.path.insert(0, benchmarks)
-
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(ROOT, "benchmarks", f"{name}.py")
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 def test_inference_tables_are_generated_from_the_result_file():
     """docs/inference.md holds what inference_quality.py renders from its
     result file, and that run covers every seed it lists of both tasks at
     2,000 steps, 128×128, batch 1, with `predict()` and the export within
     2 % L1 of the training-mode output (dropout off) on every run."""
-    import json
-
     bench = _load_benchmark("inference_quality")
-    with open(
-        os.path.join(ROOT, "benchmarks", "results", "inference_quality.json")
-    ) as f:
-        report = json.load(f)
-    with open(os.path.join(DOCS, "inference.md")) as f:
-        page = f.read()
+    report = _result("inference_quality")
+    page = _read_page("inference.md")
     seeds, layers = bench.render(report)
     for marker, rendered in (("seeds", seeds), ("layers", layers)):
-        begin = f"<!-- inference_quality:{marker} begin -->"
-        end = f"<!-- inference_quality:{marker} end -->"
-        block = page.split(begin, 1)[1].split(end, 1)[0]
+        block = _marked(page, f"inference_quality:{marker}")
         assert block.strip() == rendered.strip()
     settings = report["settings"]
     assert settings["steps"] >= 2000 and settings["size"] == 128
@@ -348,18 +348,9 @@ def test_inference_tables_are_generated_from_the_result_file():
 
 
 def test_demo_settings_table_is_generated_from_its_results():
-    import json
-
     bench = _load_benchmark("demo_settings")
-    reports = []
-    for name in ("demo_settings.json", "demo_settings_extra.json"):
-        with open(os.path.join(ROOT, "benchmarks", "results", name)) as f:
-            reports.append(json.load(f))
-    with open(os.path.join(DOCS, "performance.md")) as f:
-        page = f.read()
-    block = page.split("<!-- demo_settings begin -->", 1)[1].split(
-        "<!-- demo_settings end -->", 1
-    )[0]
+    reports = [_result("demo_settings"), _result("demo_settings_extra")]
+    block = _marked(_read_page("performance.md"), "demo_settings")
     assert block.strip() == bench.render(reports).strip()
     runs = [r for report in reports for r in report["runs"]]
     assert all(r["budget_seconds"] == 180 for r in runs)
@@ -374,14 +365,8 @@ def test_demo_settings_table_is_generated_from_its_results():
 def test_what_to_expect_numbers_come_from_the_long_run():
     """The numbers of docs/what_to_expect.md are those of the run's JSON
     (benchmarks/facades_long_run.py), and its pictures exist."""
-    import json
-
-    with open(
-        os.path.join(ROOT, "benchmarks", "results", "facades_long_run.json")
-    ) as f:
-        run = json.load(f)
-    with open(os.path.join(DOCS, "what_to_expect.md")) as f:
-        page = f.read()
+    run = _result("facades_long_run")
+    page = _read_page("what_to_expect.md")
     shown = dict(re.findall(r"<!-- long_run (\w+) -->([^<]+)<!-- /long_run -->", page))
     final = run["final"]
     assert shown == {
@@ -411,16 +396,9 @@ def test_what_to_expect_numbers_come_from_the_long_run():
 
 
 def test_lr_policies_table_is_generated_from_its_results():
-    import json
-
     bench = _load_benchmark("lr_policies")
-    with open(os.path.join(ROOT, "benchmarks", "results", "lr_policies.json")) as f:
-        report = json.load(f)
-    with open(os.path.join(DOCS, "training_tips.md")) as f:
-        page = f.read()
-    block = page.split("<!-- lr_policies begin -->", 1)[1].split(
-        "<!-- lr_policies end -->", 1
-    )[0]
+    report = _result("lr_policies")
+    block = _marked(_read_page("training_tips.md"), "lr_policies")
     assert block.strip() == bench.render(report).strip()
     runs = {r["policy"]: r for r in report["runs"]}
     assert set(runs) == {"linear", "halving", "constant"}

@@ -8,27 +8,18 @@ import pytest
 import tensorflow as tf
 
 import pix2pix_keras as pk
+from tests._helpers import disk_full
+from tests._helpers import max_abs_diff as _max_diff
+from tests._helpers import to_numpy as _np
 from tests.conftest import tiny_arrays
-from tests.conftest import tiny_dataset
 from tests.conftest import tiny_pix2pix
+from tests.conftest import trained_tiny_pix2pix
 
 
 @pytest.fixture(scope="module")
 def trained():
     """A tiny model after one epoch (BN moving stats away from init)."""
-    keras.utils.set_random_seed(0)
-    model = tiny_pix2pix()
-    model.compile()
-    model.fit(tiny_dataset(n=4), epochs=1, verbose=0)
-    return model
-
-
-def _np(x):
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def _max_diff(a, b):
-    return float(np.max(np.abs(_np(a) - _np(b))))
+    return trained_tiny_pix2pix()
 
 
 @pytest.mark.parametrize("how", ["model.export", "export_generator"])
@@ -111,7 +102,7 @@ def test_export_over_existing_directory_replaces_it(trained, tmp_path):
     assert _max_diff(served.serve(tf.constant(x)), want) < 1e-5
 
 
-def test_interrupted_export_keeps_previous_export(trained, tmp_path, monkeypatch):
+def test_interrupted_export_keeps_previous_export(trained, tmp_path):
     directory = os.fspath(tmp_path / "served")
     x, _ = tiny_arrays(2, seed=9)
     pk.export_generator(trained.generator, directory)
@@ -119,20 +110,8 @@ def test_interrupted_export_keeps_previous_export(trained, tmp_path, monkeypatch
     served = tf.saved_model.load(directory)
     want = _np(served.serve(tf.constant(x)))
 
-    targets = []
-
-    def crashing_export(self, filepath, *args, **kwargs):
-        targets.append(os.fspath(filepath))
-        os.makedirs(filepath)
-        with open(os.path.join(filepath, "saved_model.pb"), "wb") as f:
-            f.write(b"half a protobuf")
-        raise OSError("No space left on device")
-
-    monkeypatch.setattr(keras.Model, "export", crashing_export)
-    with pytest.raises(OSError, match="No space left"):
+    with disk_full("export", b"half a protobuf", into="saved_model.pb") as targets:
         trained.export(directory)
-    monkeypatch.undo()
-
     assert len(targets) == 1 and targets[0] != directory
     assert os.path.dirname(targets[0]) == os.fspath(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["served"]

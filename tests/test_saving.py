@@ -12,6 +12,8 @@ from tensorflow.python.framework import config as tf_config
 
 import pix2pix_keras as pk
 from pix2pix_keras.models.blocks import apply_upsample
+from tests._helpers import config_round_trip
+from tests._helpers import disk_full
 from tests.conftest import tiny_arrays
 from tests.conftest import tiny_dataset
 from tests.conftest import tiny_pix2pix
@@ -102,11 +104,8 @@ def _build(seed=0, make=tiny_pix2pix, **compile_kw):
 
 def test_get_config_round_trip_is_json_equal():
     model = tiny_pix2pix()
-    config = model.get_config()
-    clone = pk.Pix2Pix.from_config(json.loads(json.dumps(config)))
-    assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(
-        config, sort_keys=True
-    )
+    clone = config_round_trip(model)
+    assert type(clone) is pk.Pix2Pix
     assert type(clone.generator) is pk.UNetGenerator
     assert type(clone.discriminator) is pk.PatchDiscriminator
     assert clone.generator.count_params() == model.generator.count_params()
@@ -142,6 +141,25 @@ def _check_resumed(resumed, reference, jit_compile):
     _assert_same_state(_state(resumed), _state(reference))
 
 
+def _save_after_one_epoch(model, path):
+    """Trains `model` one epoch and saves it; returns its state then."""
+    model.fit(_train_data(), epochs=1, verbose=0)
+    model.save(path)
+    return _state(model)
+
+
+def _train_second_epoch(model):
+    model.fit(_train_data(), initial_epoch=1, epochs=2, verbose=0)
+
+
+def _resume(path, at_save, jit_compile):
+    """Loads the checkpoint, checks that it holds `at_save`, trains on."""
+    resumed = keras.saving.load_model(path)
+    _check_loaded(resumed, at_save, jit_compile)
+    _train_second_epoch(resumed)
+    return resumed
+
+
 def test_resume_after_save_load_equals_uninterrupted(tmp_path):
     path = os.fspath(tmp_path / "ckpt.keras")
     with op_determinism(True):
@@ -150,15 +168,8 @@ def test_resume_after_save_load_equals_uninterrupted(tmp_path):
         assert len(reference._rng_states()) == 3
         reference.fit(_train_data(), epochs=2, verbose=0)
 
-        first = _build()
-        first.fit(_train_data(), epochs=1, verbose=0)
-        first.save(path)
-        at_save = _state(first)
-        del first
-
-        resumed = keras.saving.load_model(path)
-        _check_loaded(resumed, at_save, jit_compile=False)
-        resumed.fit(_train_data(), initial_epoch=1, epochs=2, verbose=0)
+        at_save = _save_after_one_epoch(_build(), path)
+        resumed = _resume(path, at_save, jit_compile=False)
 
     _check_resumed(resumed, reference, jit_compile=False)
 
@@ -172,14 +183,9 @@ def test_resume_after_save_load_equals_uninterrupted_xla(tmp_path):
     with op_determinism(False):
         reference = _build(jit_compile=True)
         assert reference.jit_compile is True
-        reference.fit(_train_data(), epochs=1, verbose=0)
-        reference.save(path)
-        at_save = _state(reference)
-        reference.fit(_train_data(), initial_epoch=1, epochs=2, verbose=0)
-
-        resumed = keras.saving.load_model(path)
-        _check_loaded(resumed, at_save, jit_compile=True)
-        resumed.fit(_train_data(), initial_epoch=1, epochs=2, verbose=0)
+        at_save = _save_after_one_epoch(reference, path)
+        _train_second_epoch(reference)
+        resumed = _resume(path, at_save, jit_compile=True)
 
     _check_resumed(resumed, reference, jit_compile=True)
 
@@ -333,7 +339,7 @@ def test_unregistered_generator_subclass_fails_to_load(tmp_path):
 # file safety
 
 
-def test_save_leaves_previous_file_when_interrupted(tmp_path, monkeypatch):
+def test_save_leaves_previous_file_when_interrupted(tmp_path):
     path = tmp_path / "model.keras"
     model = _build(d_every=1)
     model.fit(tiny_dataset(n=2), epochs=1, verbose=0)
@@ -342,18 +348,8 @@ def test_save_leaves_previous_file_when_interrupted(tmp_path, monkeypatch):
     model.fit(tiny_dataset(n=2), epochs=1, verbose=0)  # weights move on
     assert not all(np.array_equal(a, b) for a, b in zip(saved, _values(model.weights)))
 
-    targets = []
-
-    def crashing_save(self, filepath, *args, **kwargs):
-        targets.append(os.fspath(filepath))
-        with open(filepath, "wb") as f:
-            f.write(b"PK\x03\x04 half a zip file")
-        raise OSError("No space left on device")
-
-    monkeypatch.setattr(keras.Model, "save", crashing_save)
-    with pytest.raises(OSError, match="No space left"):
+    with disk_full("save", b"PK\x03\x04 half a zip file") as targets:
         model.save(path)
-    monkeypatch.undo()
 
     # The parent wrote beside the target, never onto it.
     assert len(targets) == 1

@@ -1,0 +1,79 @@
+"""Helpers shared by the test modules (`from tests._helpers import ...`).
+
+Not a test module. The tiny models and data are in tests/conftest.py.
+"""
+
+import contextlib
+import json
+import os
+from unittest import mock
+
+import keras
+import numpy as np
+import pytest
+
+# The sorted keys of fit()'s history for a Pix2Pix compiled with the
+# defaults (no learning-rate callback, no validation data).
+PIX2PIX_LOGS = ["d_fake", "d_loss", "d_real", "g_gan", "g_l1", "g_loss"]
+
+
+def to_numpy(x):
+    """A tensor, variable or array as a NumPy array."""
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def max_abs_diff(a, b):
+    """The largest absolute difference between two tensors or arrays."""
+    return float(np.max(np.abs(to_numpy(a) - to_numpy(b))))
+
+
+def config_round_trip(model):
+    """Rebuilds a model from its config sent through JSON.
+
+    Asserts that the clone's config is JSON-equal to the model's.
+
+    Args:
+        model: a Keras model or layer with `get_config` and `from_config`.
+
+    Returns:
+        The clone, `type(model).from_config(...)`.
+    """
+    config = model.get_config()
+    clone = type(model).from_config(json.loads(json.dumps(config)))
+    assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(
+        config, sort_keys=True
+    )
+    return clone
+
+
+@contextlib.contextmanager
+def disk_full(method, partial, into=None):
+    """Context manager in which `keras.Model.<method>` runs out of disk.
+
+    Inside the block, the method writes `partial` to the path it is given
+    and raises `OSError("No space left on device")`, as a full disk would
+    half-way through. The block must end with that error, which is caught.
+
+    Args:
+        method: the name of the `keras.Model` method, e.g. `"save"`.
+        partial: the bytes written before the error.
+        into: for a method that writes a folder (`"export"`), the name of
+            the file written in a new folder at the path.
+
+    Yields:
+        The list of the paths that the method was called with.
+    """
+    targets = []
+
+    def crashing(self, filepath, *args, **kwargs):
+        targets.append(os.fspath(filepath))
+        if into is not None:
+            os.makedirs(filepath)
+            filepath = os.path.join(filepath, into)
+        with open(filepath, "wb") as f:
+            f.write(partial)
+        raise OSError("No space left on device")
+
+    with mock.patch.object(keras.Model, method, crashing):
+        with pytest.raises(OSError, match="No space left"):
+            yield targets
