@@ -420,6 +420,27 @@ def augmentations(out, image_size=128, dpi=90):
 # 3. BicycleGAN
 
 
+def code_diversity(samples, photos):
+    """How much the codes change the outputs, against the error to the photo.
+
+    Args:
+        samples: array `(batch, n_codes, h, w, c)` in [-1, 1], the outputs
+            of `n_codes` codes for each input.
+        photos: array `(batch, h, w, c)`, the real photos.
+
+    Returns:
+        `(pairwise, to_photo)`: the mean L1 between the outputs of two
+        different codes for the same input (over all pairs of codes), and
+        the mean L1 between an output and its photo.
+    """
+    samples = np.asarray(samples, dtype="float64")
+    n = samples.shape[1]
+    pairs = [(j, k) for j in range(n) for k in range(j + 1, n)]
+    pairwise = np.mean([np.abs(samples[:, j] - samples[:, k]).mean() for j, k in pairs])
+    to_photo = np.abs(samples - np.asarray(photos)[:, None]).mean()
+    return float(pairwise), float(to_photo)
+
+
 def bicycle(out, image_size=64, epochs=40, n_rows=4, n_codes=5, seed=0, dpi=90):
     """A small BicycleGAN trained briefly on the sample; rows: input, codes."""
     import keras
@@ -489,6 +510,11 @@ def bicycle(out, image_size=64, epochs=40, n_rows=4, n_codes=5, seed=0, dpi=90):
     fig.subplots_adjust(wspace=0.04, hspace=0.04, top=0.9)
     _save(fig, out, dpi)
     print(f"bicycle: trained {epochs} epochs in {minutes:.1f} min")
+    pairwise, to_photo = code_diversity(samples, y_val[:n_rows])
+    print(
+        f"bicycle: mean L1 between the outputs of two codes {pairwise:.3f}, "
+        f"from an output to the photo {to_photo:.3f} (images in [-1, 1])"
+    )
     return out
 
 
