@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,3 +79,17 @@ def test_architecture_figure_of_a_tiny_model(tmp_path):
         assert im.format == "PNG"
     # 13 × 10.5 inches at 40 dpi, cropped to the drawing ("tight").
     assert 400 <= width <= 13 * 40 + 10 and 300 <= height <= 10.5 * 40 + 10
+
+
+def test_code_diversity_of_the_bicycle_figure():
+    code_diversity = _script().code_diversity
+    photos = np.zeros((2, 4, 4, 3), "float32")
+    same = np.full((2, 3, 4, 4, 3), 0.5, "float32")
+    assert code_diversity(same, photos) == (0.0, 0.5)
+    # Three codes at -1, 0 and 1: pairs at L1 1, 2 and 1 (mean 4/3); the
+    # outputs are 1, 0 and 1 from the photo (mean 2/3).
+    levels = np.array([-1.0, 0.0, 1.0], "float32")[None, :, None, None, None]
+    spread = np.broadcast_to(levels, (2, 3, 4, 4, 3))
+    pairwise, to_photo = code_diversity(spread, photos)
+    assert pairwise == pytest.approx(4 / 3)
+    assert to_photo == pytest.approx(2 / 3)

@@ -162,7 +162,9 @@ PRINTED = {
         r"same model input as the plain loader: True",
         r"largest difference to scikit-image's SSIM: \d\.\d+e-0[5-9]",
         r"best: \[\d, \d\] worst: \[\d, \d\]",
-        r"FID of the real photos against themselves",
+        # The FID proxy (fixed random weights): no download, no error.
+        r"FID proxy \d+(\.\d+)?   KID proxy \d",
+        r"FID of the real photos against themselves: 0\.00e\+00\n",
         r"mIoU of the label maps read back by their colours: 1\.0\n",
     ],
     "multimodal_and_tiling": [
@@ -195,3 +197,18 @@ def test_evaluation_scores_agree():
     assert report["l1"] == pytest.approx(l1, abs=1e-3)
     assert report["psnr"] == pytest.approx(psnr, abs=1e-2)
     assert report["ssim"] == pytest.approx(ssim, abs=1e-3)
+    # The FID section and pk.evaluate score with the same extractor, and
+    # nothing printed says a download failed.
+    fid, kid = (
+        float(v)
+        for v in re.search(r"FID proxy (\S+)   KID proxy (\S+) ", text).groups()
+    )
+    full = json.loads(
+        re.search(r"^(\{'num_images'.*'fid'.*\})$", text, flags=re.M)
+        .group(1)
+        .replace("'", '"')
+    )
+    assert full["fid"] == pytest.approx(fid, rel=5e-3)  # printed to 3 digits
+    assert full["kid"] == pytest.approx(kid, rel=5e-3)
+    assert full["fid"] > 1.0
+    assert "Could not" not in text and "download" not in text.lower()

@@ -320,7 +320,7 @@ EVALUATION = [
         "| FID, KID | the *set* of generated photos with the set of real ones, through InceptionV3 features | `pk.FrechetInceptionDistance`, `pk.KernelInceptionDistance` |\n"
         '| mIoU ("FCN score") | a segmentation of the generated photos with the label maps they came from | `pk.fcn_score`, `pk.SegmentationScore` |\n'
         "\n"
-        "The model is `runs/demo/model.keras` if `make demo` has been run, else one trained here for a few epochs. With `PIX2PIX_FAST=1` (set by `make test`) everything is small: a narrow model trained for one epoch at 64×64, and InceptionV3 with random weights (`weights=None`), because the test machines cannot download the ImageNet weights. FID and KID are then only a demonstration of the API; their values mean nothing. The outputs shown come from a normal run (a model trained here for 8 epochs at 256×256). See `docs/evaluation.md` for the definitions."
+        "The model is `runs/demo/model.keras` if `make demo` has been run, else one trained here for a few epochs. With `PIX2PIX_FAST=1` (set by `make test`) everything is small: a narrow model trained for one epoch at 64×64, and a one-convolution stand-in for InceptionV3, so FID and KID only demonstrate the API there. The outputs shown come from a normal run (a model trained here for 8 epochs at 256×256), which scores FID and KID with the package's FID proxy, an InceptionV3 with fixed random weights that needs no download (see the FID section). See `docs/evaluation.md` for the definitions."
     ),
     new_code_cell(
         "%matplotlib inline\n"
@@ -438,9 +438,13 @@ EVALUATION = [
     new_markdown_cell(
         "## FID and KID\n"
         "\n"
-        "Both compare the distribution of InceptionV3 pool features (2048 numbers per image, at 299×299) of the real and the generated photos: FID as the Fréchet distance between two Gaussian fits, KID as an unbiased kernel MMD, which behaves better on small sets. Six images make a rank-deficient covariance, so these values are far from comparable with published ones, which use thousands of images and the ImageNet weights.\n"
+        "Both compare the distribution of Inception pool features (2048 numbers per image, at 299×299) of the real and the generated photos: FID as the Fréchet distance between two Gaussian fits, KID as an unbiased kernel MMD, which behaves better on small sets.\n"
         "\n"
-        '`inception_extractor()` builds the network; `weights="imagenet"` downloads the weights once into `~/.keras/models/` (or pass the path of a copy; without a download it falls back to random weights here). Any Keras model that maps images to `(batch, features)` can take its place: fast mode uses a one-convolution stand-in with 64 random features, which needs no download and runs in a blink (a 64×64 covariance instead of 2048×2048).'
+        "**The network here is an FID proxy.** `pk.metrics.random_inception_extractor()` is InceptionV3 with fixed random weights (drawn from seed 0, the same network on every machine; `pix2pix evaluate --fid-network random_inception_v3`), which needs no download. Its distances fall as the generated photos get closer to the real ones in colour, texture and layout, so they follow a model's progress and compare models scored on the same images, but they are **not comparable with published FIDs**. Six images also make a rank-deficient covariance, while published FIDs use thousands of images.\n"
+        "\n"
+        'Published FIDs use the trained 2015 Inception graph of the original FID code, the default network of `FrechetInceptionDistance`, `KernelInceptionDistance` and `pk.evaluate` (`"fid_inception_2015"`; `pix2pix evaluate --fid-network fid_inception_2015`). It is downloaded once (89 MB) into `~/.keras/models/`; where it can be, build it with `pk.fid_inception.fid_inception_extractor()` and pass it in place of `extractor` below. (`pk.metrics.inception_extractor(weights="imagenet")`, Keras\'s ImageNet InceptionV3, gives yet other values.)\n'
+        "\n"
+        "Any Keras model that maps images to `(batch, features)` can take the extractor's place: fast mode uses a one-convolution stand-in with 64 random features, which runs in a blink (a 64×64 covariance instead of 2048×2048)."
     ),
     new_code_cell(
         "if FAST:  # a stand-in for InceptionV3: the API runs, the values mean nothing\n"
@@ -449,12 +453,8 @@ EVALUATION = [
         '        keras.layers.Conv2D(64, 3, strides=2, activation="relu"),\n'
         "        keras.layers.GlobalAveragePooling2D(),\n"
         '    ], name="stand_in")\n'
-        "else:\n"
-        "    try:\n"
-        '        extractor = pk.metrics.inception_extractor(weights="imagenet")\n'
-        "    except RuntimeError as e:\n"
-        "        print(e)\n"
-        "        extractor = pk.metrics.inception_extractor(weights=None)\n"
+        "else:  # the FID proxy; pk.fid_inception.fid_inception_extractor() for published FIDs\n"
+        "    extractor = pk.metrics.random_inception_extractor(seed=0)\n"
         "\n"
         "fid = pk.FrechetInceptionDistance(extractor)  # images resized to 299x299\n"
         "fid.update_state(real=target, fake=generated)\n"
@@ -462,11 +462,11 @@ EVALUATION = [
         "kid.update_state(real=target, fake=generated)\n"
         "fid_value = fid.result()\n"
         "kid_mean, kid_std = kid.result(return_std=True)\n"
-        'print(f"FID {fid_value:.3g}   KID {kid_mean:.3g} ± {kid_std:.2g}   "\n'
+        'print(f"FID proxy {fid_value:.3g}   KID proxy {kid_mean:.3g} ± {kid_std:.2g}   "\n'
         '      f"({fid.num_real} real, {fid.num_fake} generated images)")\n'
         "\n"
         "# Real against real: the same Gaussian twice. keep_real=True keeps the real\n"
-        "# statistics, so only the new fake set goes through InceptionV3.\n"
+        "# statistics, so only the new fake set goes through the network.\n"
         "fid.reset_state(keep_real=True)\n"
         "fid.update_state(fake=target)\n"
         'print(f"FID of the real photos against themselves: {fid.result():.2e}")\n'
