@@ -6,6 +6,8 @@ Not a test module. The tiny models and data are in tests/conftest.py.
 import contextlib
 import json
 import os
+import socket
+import time
 from unittest import mock
 
 import keras
@@ -77,3 +79,48 @@ def disk_full(method, partial, into=None):
     with mock.patch.object(keras.Model, method, crashing):
         with pytest.raises(OSError, match="No space left"):
             yield targets
+
+
+def free_ports(n):
+    """`n` free TCP ports on 127.0.0.1 (for a local TF_CONFIG cluster)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def wait_all(procs, timeout):
+    """Waits for all; returns {log name: error} for the failed ones.
+
+    Each process has a `log_path` attribute. The first failure or the
+    timeout (seconds, for all together) kills the others: a worker whose
+    peer died would otherwise wait in a collective until the timeout.
+    """
+    errors = {}
+    deadline = time.monotonic() + timeout
+    try:
+        running = list(procs)
+        while running and not errors:
+            for proc in list(running):
+                code = proc.poll()
+                if code is None:
+                    continue
+                running.remove(proc)
+                if code != 0:
+                    tail = proc.log_path.read_text()[-3000:]
+                    errors[proc.log_path.name] = f"exit {code}:\n{tail}"
+            if time.monotonic() > deadline:
+                for proc in running:
+                    errors[proc.log_path.name] = f"timeout after {timeout} s"
+                break
+            time.sleep(0.2)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return errors

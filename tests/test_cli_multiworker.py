@@ -31,14 +31,14 @@ whole steps.
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 import pix2pix_keras as pk
+from tests._helpers import free_ports
+from tests._helpers import wait_all
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 TIMEOUT = 900  # seconds for the three processes together (a busy machine)
@@ -82,17 +82,6 @@ ARGS = [
 ]
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _start(output, log_path, tf_config=None, strategy="none"):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
     env["PYTHONPATH"] = os.pathsep.join(
@@ -116,44 +105,13 @@ def _start(output, log_path, tf_config=None, strategy="none"):
     return proc
 
 
-def _wait(procs):
-    """{log name: error} of the processes that failed or timed out; the
-    first failure kills the others (a worker whose peer died would wait in
-    a collective)."""
-    errors = {}
-    deadline = time.monotonic() + TIMEOUT
-    running = list(procs)
-    try:
-        while running and not errors:
-            for proc in list(running):
-                code = proc.poll()
-                if code is None:
-                    continue
-                running.remove(proc)
-                if code != 0:
-                    errors[proc.log_path.name] = (
-                        f"exit {code}:\n{proc.log_path.read_text()[-3000:]}"
-                    )
-            if time.monotonic() > deadline:
-                for proc in running:
-                    errors[proc.log_path.name] = f"timeout after {TIMEOUT} s"
-                break
-            time.sleep(0.2)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return errors
-
-
 def _rows(run):
     with open(os.path.join(run, "metrics.csv")) as f:
         return list(csv.DictReader(f))
 
 
 def test_two_workers_train_as_one_process_with_the_same_global_batch(tmp_path):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     chief, other, single = tmp_path / "chief", tmp_path / "worker1", tmp_path / "single"
     procs = [
@@ -168,7 +126,7 @@ def test_two_workers_train_as_one_process_with_the_same_global_batch(tmp_path):
             for i, out in enumerate((chief, other))
         ),
     ]
-    errors = _wait(procs)
+    errors = wait_all(procs, TIMEOUT)
     assert errors == {}
 
     # The chief wrote the run folder; worker 1 wrote nothing where it was

@@ -20,15 +20,15 @@ differ by 1.6 (checked by removing it).
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from tests._helpers import PIX2PIX_LOGS
+from tests._helpers import free_ports
+from tests._helpers import wait_all
 
 WORKER = os.path.join(os.path.dirname(__file__), "_distribute_worker.py")
 # Seconds all the runs together may take before they are killed: a hung
@@ -46,17 +46,6 @@ MATCHING = [
     ("mirrored", "sync_batch"),
     ("multiworker", "instance"),
 ]
-
-
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _start(out, mode, norms=(), tf_config=None, tag=None):
@@ -77,38 +66,6 @@ def _start(out, mode, norms=(), tf_config=None, tag=None):
     return proc
 
 
-def _wait(procs):
-    """Waits for all; returns {log name: error} for the failed ones.
-
-    The first failure or the timeout kills the others: a worker whose peer
-    died would otherwise wait in a collective until the timeout.
-    """
-    errors = {}
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        running = list(procs)
-        while running and not errors:
-            for proc in list(running):
-                code = proc.poll()
-                if code is None:
-                    continue
-                running.remove(proc)
-                if code != 0:
-                    tail = proc.log_path.read_text()[-3000:]
-                    errors[proc.log_path.name] = f"exit {code}:\n{tail}"
-            if time.monotonic() > deadline:
-                for proc in running:
-                    errors[proc.log_path.name] = f"timeout after {TIMEOUT} s"
-                break
-            time.sleep(0.2)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return errors
-
-
 def _load(out, mode):
     with open(out / f"{mode}.json") as f:
         report = json.load(f)
@@ -120,7 +77,7 @@ def _load(out, mode):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("distribute")
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     # All at once: the strategy runs wait for the single run's initial
     # weights while TensorFlow starts.
     procs = [_start(out, "single"), _start(out, "mirrored")] + [
@@ -133,7 +90,7 @@ def runs(tmp_path_factory):
         )
         for i in range(2)
     ]
-    errors = _wait(procs)
+    errors = wait_all(procs, TIMEOUT)
     results = {"errors": errors}
     for mode in ("single",) + STRATEGIES:
         if os.path.exists(out / f"{mode}.json"):
