@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import pix2pix_keras as pk
+from pix2pix_keras._compat import flatten_layers
 from tests.conftest import tiny_arrays
 
 LATENT = 8
@@ -68,7 +69,7 @@ def values(variables):
 def conv_dtypes(network):
     return {
         (layer.compute_dtype, layer.variable_dtype)
-        for layer in network._flatten_layers()
+        for layer in flatten_layers(network)
         if isinstance(layer, keras.layers.Conv2D)
     }
 
