@@ -6,9 +6,12 @@ network computes in float16, and `train_step` scales each loss by its own
 optimizer's scale. These tests check that with numbers: the wrapped
 optimizers, finite weights and float32 losses after a few steps, float32
 outputs, an overflow that skips the update and halves the scale, and a
-save/load round trip that keeps the optimizers' state.
+save/load round trip that keeps the optimizers' state. Tracing a float16
+BicycleGAN step is slow on a CPU, so one model trained once (`trained`)
+serves every test that only reads it.
 """
 
+import contextlib
 import math
 
 import keras
@@ -23,17 +26,36 @@ LATENT = 8
 SIZE = 32
 
 
-@pytest.fixture
-def float16():
-    """The global dtype policy `mixed_float16`, restored afterwards."""
+@contextlib.contextmanager
+def _policy(name):
     previous = keras.config.dtype_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy(name)
     keras.utils.set_random_seed(0)
     try:
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
     assert keras.config.dtype_policy().name == previous.name
+
+
+@pytest.fixture
+def float16():
+    """The global dtype policy `mixed_float16`, restored afterwards."""
+    with _policy("mixed_float16"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A float16 BicycleGAN trained 2 epochs of 2 steps, with its data, its
+    weights before training and the fit history. Tests must not change it."""
+    with _policy("mixed_float16"):
+        model = tiny_bicycle()
+        model.compile()
+        x, y = tiny_arrays(n=4, size=SIZE)
+        before = {n.name: values(n.trainable_weights) for n in model.networks()}
+        history = model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
+        yield model, x, y, before, history.history
 
 
 def tiny_bicycle(shared=False):
@@ -99,29 +121,23 @@ def test_compile_wraps_every_optimizer_in_a_loss_scale_optimizer(float16, shared
     assert model.e_optimizer is given
 
 
-def test_a_few_float16_steps_give_finite_weights_and_float32_losses(float16):
-    model = tiny_bicycle()
-    model.compile()
-    x, y = tiny_arrays(n=4, size=SIZE)
-    before = {n.name: values(n.trainable_weights) for n in model.networks()}
-    history = model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
-
+def test_a_few_float16_steps_give_finite_weights_and_float32_losses(trained):
+    model, _, _, before, history = trained
     for key in ("g_loss", "d_loss", "d2_loss", "g_l1", "kl", "z_l1"):
-        logged = history.history[key]
+        logged = history[key]
         assert len(logged) == 2, key
         assert all(math.isfinite(v) for v in logged), (key, logged)
-    assert history.history["g_l1"][0] > 0
+    assert history["g_l1"][0] > 0
     # The logged losses are float32 (not the float16 of the networks, and
     # not multiplied by the loss scale of 2**15).
-    logs = model.train_on_batch(x[:2], y[:2], return_dict=True)
-    assert logs["g_loss"] < 1e3
+    assert max(history["g_loss"]) < 1e3
     for metric in model.metrics:
         for v in metric.variables:
             assert v.dtype == "float32", (metric.name, v.name, v.dtype)
-    # 2 epochs × 2 steps + 1 train_on_batch = 5 applied steps per optimizer,
-    # none skipped for an overflow at this size (the scale is unchanged).
+    # 2 epochs × 2 steps = 4 applied steps per optimizer, none skipped for
+    # an overflow at this size (the scale is unchanged).
     for name, opt in optimizers(model).items():
-        assert int(opt.iterations) == 5, name
+        assert int(opt.iterations) == 4, name
         assert float(opt.dynamic_scale) == 2.0**15, name
     for net in model.networks():
         after = values(net.trainable_weights)
@@ -130,10 +146,9 @@ def test_a_few_float16_steps_give_finite_weights_and_float32_losses(float16):
         assert changed == len(after), net.name  # every weight was updated
 
 
-def test_predict_sample_and_encode_return_float32(float16):
-    model = tiny_bicycle()
-    model.compile()
-    x, _ = tiny_arrays(n=3, size=SIZE)
+def test_predict_sample_and_encode_return_float32(trained):
+    model, x, _, _, _ = trained
+    x = x[:3]
     out = model.predict(x, verbose=0)
     assert out.dtype == np.float32 and out.shape == (3, SIZE, SIZE, 3)
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
@@ -195,15 +210,18 @@ def test_an_overflow_skips_the_update_and_halves_the_scale(float16):
         assert all(np.isfinite(w).all() for w in values(net.trainable_weights))
 
 
-def test_save_and_load_keep_the_loss_scaled_optimizers(float16, tmp_path):
-    model = tiny_bicycle()
-    model.compile()
-    x, y = tiny_arrays(n=4, size=SIZE)
-    model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
-    # A scale that is not the default, to see that it is saved.
-    model.e_optimizer.dynamic_scale.assign(2.0**9)
+def test_save_and_load_keep_the_loss_scaled_optimizers(trained, tmp_path):
+    model, x, y, _, _ = trained
     path = str(tmp_path / "bicycle.keras")
-    model.save(path)
+    # A scale that is not the default, to see that it is saved.
+    scale = model.e_optimizer.dynamic_scale
+    default = float(scale)
+    scale.assign(2.0**9)
+    try:
+        model.save(path)
+        at_save = {n: values(o.variables) for n, o in optimizers(model).items()}
+    finally:
+        scale.assign(default)
     loaded = keras.saving.load_model(path)
 
     assert isinstance(loaded, pk.BicycleGAN)
@@ -213,11 +231,12 @@ def test_save_and_load_keep_the_loss_scaled_optimizers(float16, tmp_path):
         opt = restored[name]
         assert isinstance(opt, keras.optimizers.LossScaleOptimizer), name
         assert isinstance(opt.inner_optimizer, keras.optimizers.Adam), name
-        assert int(opt.iterations) == 2, name
-        assert float(opt.dynamic_scale) == float(saved[name].dynamic_scale), name
-        for a, b in zip(values(saved[name].variables), values(opt.variables)):
+        assert int(opt.iterations) == 4, name
+        assert len(at_save[name]) == len(opt.variables), name
+        for a, b in zip(at_save[name], values(opt.variables)):
             np.testing.assert_array_equal(a, b)
     assert float(loaded.e_optimizer.dynamic_scale) == 2.0**9
+    assert float(loaded.g_optimizer.dynamic_scale) == 2.0**15
     for net, net2 in zip(model.networks(), loaded.networks()):
         assert conv_dtypes(net2) == conv_dtypes(net), net2.name
         assert ("float16", "float32") in conv_dtypes(net2), net2.name
@@ -229,4 +248,4 @@ def test_save_and_load_keep_the_loss_scaled_optimizers(float16, tmp_path):
     # Training continues from the restored state, on the loss-scaled path.
     loaded.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
     for name, opt in optimizers(loaded).items():
-        assert int(opt.iterations) == 4, name
+        assert int(opt.iterations) == 6, name
