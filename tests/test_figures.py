@@ -93,3 +93,59 @@ def test_code_diversity_of_the_bicycle_figure():
     pairwise, to_photo = code_diversity(spread, photos)
     assert pairwise == pytest.approx(4 / 3)
     assert to_photo == pytest.approx(2 / 3)
+
+
+def test_bicycle_figure_from_a_saved_model(tmp_path, capsys):
+    """`--bicycle-model` draws the figure with a saved BicycleGAN (no
+    training): 4 rows of label map, 5 codes and photo."""
+    from PIL import Image
+
+    import pix2pix_keras as pk
+
+    script = _script()
+    model = pk.BicycleGAN(
+        generator=pk.UNetGenerator(
+            image_size=32,
+            filters=8,
+            max_filters=32,
+            latent_dim=8,
+            latent_injection="all",
+        ),
+        discriminator=pk.PatchDiscriminator(
+            image_size=32, filters=8, max_filters=32, n_layers=2
+        ),
+        encoder=pk.LatentEncoder(image_size=32, filters=8, latent_dim=8),
+        latent_dim=8,
+        image_size=32,
+        seed=0,
+    )
+    saved = str(tmp_path / "bicycle.keras")
+    model.save(saved)
+    out = str(tmp_path / "bicycle.jpg")
+    assert script.bicycle(out, image_size=32, model_path=saved, dpi=40) == out
+    printed = capsys.readouterr().out
+    assert "trained" not in printed  # nothing was trained
+    pairwise, to_photo = map(
+        float, re.search(r"two codes ([\d.]+), .* photo ([\d.]+)", printed).groups()
+    )
+    x_val, y_val = script._sample_pairs("val", 32, n=4)
+    samples = model.sample(x_val, n=5, seed=1)
+    assert (pairwise, to_photo) == pytest.approx(
+        script.code_diversity(samples, y_val), abs=5e-4
+    )
+    with Image.open(out) as im:
+        assert im.format == "JPEG"
+        width, height = im.size
+    # 7 columns × 1.5 inches by 4 rows × 1.5 inches at 40 dpi, cropped.
+    assert 300 <= width <= 7 * 1.5 * 40 + 10 and 150 <= height <= 6.5 * 40 + 10
+
+
+def test_figure_pairs_come_from_a_given_folder():
+    import pix2pix_keras as pk
+
+    script = _script()
+    bundled = script._sample_pairs("val", 32)
+    folder = script._sample_pairs("train", 32, directory=pk.sample_data_dir("val"))
+    assert bundled[0].shape == (6, 32, 32, 3)
+    for a, b in zip(bundled, folder):
+        np.testing.assert_array_equal(a, b)

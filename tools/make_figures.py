@@ -56,12 +56,13 @@ def _to_uint8(x):
     return np.clip((np.asarray(x) + 1.0) * 127.5, 0, 255).round().astype("uint8")
 
 
-def _sample_pairs(split, image_size, n=None):
-    """Bundled facades pairs (label map, photo) as float arrays in [-1, 1]."""
+def _sample_pairs(split, image_size, n=None, directory=None):
+    """Facades pairs (label map, photo) as float arrays in [-1, 1]: the
+    bundled sample's `split`, or the pairs in `directory` if given."""
     import pix2pix_keras as pk
 
     ds = pk.load_paired_dataset(
-        pk.sample_data_dir(split),
+        directory or pk.sample_data_dir(split),
         direction="BtoA",
         image_size=image_size,
         load_size=image_size,
@@ -441,24 +442,11 @@ def code_diversity(samples, photos):
     return float(pairwise), float(to_photo)
 
 
-def bicycle(
-    out, image_size=64, epochs=40, lambda_z=0.5, n_rows=4, n_codes=5, seed=0, dpi=90
-):
-    """A small BicycleGAN trained briefly on the sample; rows: input, codes.
-
-    `lambda_z` weighs the latent regression (the reference's 0.5 by
-    default): a larger weight pushes the generator to make the code visible.
-    """
-    import keras
-
+def _bicycle_model(image_size, seed, latent=8):
+    """The figure's BicycleGAN: a 32-filter U-Net with `z` in every block."""
     import pix2pix_keras as pk
 
-    plt = _plt()
-    keras.utils.set_random_seed(seed)
-    x_train, y_train = _sample_pairs("train", image_size)
-    x_val, y_val = _sample_pairs("val", image_size, n=n_rows)
-    latent = 8
-    model = pk.BicycleGAN(
+    return pk.BicycleGAN(
         generator=pk.UNetGenerator(
             image_size=image_size,
             filters=32,
@@ -476,24 +464,90 @@ def bicycle(
         image_size=image_size,
         seed=seed,
     )
-    model.compile(lambda_z=lambda_z)
+
+
+def _bicycle_progress(x_val, y_val, start, save):
+    """A callback: every 5 epochs, the losses, the codes' diversity on
+    `x_val` and (with `save`) the model so far."""
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if (epoch + 1) % 5:
+                return
+            pairwise, to_photo = code_diversity(
+                self.model.sample(x_val, n=5, seed=1), y_val
+            )
+            print(
+                f"bicycle: epoch {epoch + 1}, {(time.time() - start) / 60:.1f} min, "
+                f"z_l1 {logs['z_l1']:.3f}, g_l1 {logs['g_l1']:.3f}, "
+                f"between codes {pairwise:.3f}, to the photo {to_photo:.3f}",
+                flush=True,
+            )
+            if save:
+                self.model.save(save)
+
+    return Progress()
+
+
+def bicycle(
+    out,
+    image_size=64,
+    epochs=40,
+    lambda_z=0.5,
+    data=None,
+    model_path=None,
+    save=None,
+    n_rows=4,
+    n_codes=5,
+    seed=0,
+    dpi=90,
+):
+    """A small BicycleGAN trained on facades; rows: label map, codes, photo.
+
+    `data` is a folder of training pairs (any layout `load_paired_dataset`
+    reads; the bundled sample's training split by default), shuffled and
+    randomly flipped every epoch, in batches of 2 as in the reference.
+    `lambda_z` weighs the latent regression (the reference's 0.5 by
+    default): a larger weight pushes the generator to make the code
+    visible. `model_path` draws the figure with a saved model instead of
+    training one; `save` keeps the trained model (written every 5 epochs).
+    """
+    import keras
+    import tensorflow as tf
+
+    plt = _plt()
+    keras.utils.set_random_seed(seed)
+    x_val, y_val = _sample_pairs("val", image_size, n=n_rows)
     start = time.time()
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for _ in range(epochs):  # flips as augmentation, a new order per epoch
-        order = rng.permutation(len(x_train))
-        flip = (rng.random(len(x_train)) < 0.5)[:, None, None, None]
-        xs.append(np.where(flip, x_train[:, :, ::-1], x_train)[order])
-        ys.append(np.where(flip, y_train[:, :, ::-1], y_train)[order])
-    model.fit(
-        np.concatenate(xs),
-        np.concatenate(ys),
-        batch_size=2,
-        epochs=1,
-        verbose=0,
-        shuffle=False,
-    )
-    minutes = (time.time() - start) / 60
+    if model_path:
+        model = keras.saving.load_model(model_path)
+        n_train = None
+    else:
+        x_train, y_train = _sample_pairs("train", image_size, directory=data)
+        n_train = len(x_train)
+        model = _bicycle_model(image_size, seed)
+        model.compile(lambda_z=lambda_z)
+
+        def flip(x, y):
+            both = tf.concat([x, y], axis=-1)
+            both = tf.image.random_flip_left_right(both)
+            return both[..., : x.shape[-1]], both[..., x.shape[-1] :]
+
+        train = (
+            tf.data.Dataset.from_tensor_slices((x_train, y_train))
+            .shuffle(n_train, seed=seed, reshuffle_each_iteration=True)
+            .map(flip)
+            .batch(2, drop_remainder=True)
+        )
+        model.fit(
+            train,
+            epochs=epochs,
+            verbose=0,
+            callbacks=[_bicycle_progress(x_val, y_val, start, save)],
+        )
+        if save:
+            model.save(save)
     samples = model.sample(x_val, n=n_codes, seed=seed + 1)
     cols = n_codes + 2
     fig, axes = plt.subplots(n_rows, cols, figsize=(1.5 * cols, 1.5 * n_rows))
@@ -508,16 +562,18 @@ def bicycle(
         axes[0, c + 1].set_title(f"z{c + 1}", fontsize=9)
     axes[0, -1].set_title("photo", fontsize=9)
     fig.suptitle(
-        f"BicycleGAN, {image_size}×{image_size}, λ_z {lambda_z:g}, {epochs} epochs on "
-        f"{len(x_train)} pairs ({minutes:.1f} min CPU); "
-        f"held-out inputs, one column per random code z",
+        f"BicycleGAN, {image_size}×{image_size}: held-out label maps, "
+        "one column per random code z",
         fontsize=9,
     )
     fig.subplots_adjust(wspace=0.04, hspace=0.04, top=0.9)
     _save(fig, out, dpi)
-    print(
-        f"bicycle: trained {epochs} epochs (lambda_z {lambda_z}) in {minutes:.1f} min"
-    )
+    if n_train:
+        minutes = (time.time() - start) / 60
+        print(
+            f"bicycle: trained {epochs} epochs on {n_train} pairs "
+            f"(lambda_z {lambda_z}) in {minutes:.1f} min"
+        )
     pairwise, to_photo = code_diversity(samples, y_val[:n_rows])
     print(
         f"bicycle: mean L1 between the outputs of two codes {pairwise:.3f}, "
@@ -712,6 +768,18 @@ def main(argv=None):
         default=0.5,
         help="weight of the latent regression of the bicycle figure's model",
     )
+    parser.add_argument(
+        "--bicycle-data",
+        help="folder of facades training pairs for the bicycle figure "
+        "(default: the bundled sample's training split)",
+    )
+    parser.add_argument(
+        "--bicycle-save", help="where to save the bicycle figure's trained model"
+    )
+    parser.add_argument(
+        "--bicycle-model",
+        help="draw the bicycle figure with this saved BicycleGAN instead of training",
+    )
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     names = args.only or list(FIGURES)
@@ -723,7 +791,14 @@ def main(argv=None):
         elif name == "augmentations":
             augmentations(path)
         elif name == "bicycle":
-            bicycle(path, epochs=args.bicycle_epochs, lambda_z=args.bicycle_lambda_z)
+            bicycle(
+                path,
+                epochs=args.bicycle_epochs,
+                lambda_z=args.bicycle_lambda_z,
+                data=args.bicycle_data,
+                model_path=args.bicycle_model,
+                save=args.bicycle_save,
+            )
         elif name == "tiling":
             if not args.model:
                 print("tiling: skipped (needs --model PATH)")
