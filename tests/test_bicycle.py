@@ -3,7 +3,6 @@
 import contextlib
 import json
 import os
-import re
 
 import keras
 import numpy as np
@@ -14,6 +13,7 @@ from tensorflow.python.framework import config as tf_config
 
 import pix2pix_keras as pk
 from pix2pix_keras.models.bicycle import kl_divergence
+from tests._helpers import run_page
 from tests.conftest import tiny_arrays
 from tests.conftest import tiny_dataset
 
@@ -498,17 +498,10 @@ def test_export_samples_z_and_takes_explicit_z(trained, tmp_path):
 # ----------------------------------------------------------------------
 # docs/bicycle.md
 
-DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
-
 
 def test_docs_page_runs(tmp_path, monkeypatch):
-    with open(os.path.join(DOCS, "bicycle.md")) as f:
-        blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+    blocks, ns = run_page("bicycle.md", tmp_path, monkeypatch)
     assert len(blocks) == 3
-    monkeypatch.chdir(tmp_path)
-    ns = {"__name__": "docs_bicycle"}
-    for block in blocks:
-        exec(compile(block, "bicycle.md", "exec"), ns)
     assert sorted(ns["history"].history) == KEYS
     assert ns["samples"].shape == (2, 4, 32, 32, 3)
     assert ns["styled"].shape == (2, 1, 32, 32, 3)
