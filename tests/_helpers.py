@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import time
 from unittest import mock
 
@@ -122,6 +123,22 @@ def free_ports(n):
     finally:
         for s in sockets:
             s.close()
+
+
+def start_logged(argv, log_path, **popen_kw):
+    """`subprocess.Popen(argv, **popen_kw)` with no stdin and its output
+    (stdout and stderr) written to `log_path`, which becomes the process's
+    `log_path` attribute (what `wait_all` reads)."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            **popen_kw,
+        )
+    proc.log_path = log_path
+    return proc
 
 
 def wait_all(procs, timeout):

@@ -31,13 +31,13 @@ whole steps.
 import csv
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 import pix2pix_keras as pk
 from tests._helpers import free_ports
+from tests._helpers import start_logged
 from tests._helpers import wait_all
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -92,17 +92,7 @@ def _start(output, log_path, tf_config=None, strategy="none"):
         env["TF_CONFIG"] = json.dumps(tf_config)
     argv = [sys.executable, "-m", "pix2pix_keras", *ARGS]
     argv += ["--output", str(output), "--strategy", strategy]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    proc.log_path = log_path
-    return proc
+    return start_logged(argv, log_path, env=env, cwd=ROOT)
 
 
 def _rows(run):
