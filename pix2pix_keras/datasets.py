@@ -165,6 +165,42 @@ def _file_matches(path, file_hash):
     return hasher.hexdigest() == file_hash
 
 
+def _cached_file(cache_dir, cache_subdir, fname):
+    """The path `keras.utils.get_file` writes `fname` to (with its fallback
+    to `.keras` in the temporary folder when `cache_dir` is not writable)."""
+    base = cache_dir
+    if not os.access(base, os.W_OK):
+        base = os.path.join(
+            "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras"
+        )
+    return os.path.join(base, cache_subdir, fname)
+
+
+def _get_file(fname, origin, file_hash, cache_dir, cache_subdir):
+    """`keras.utils.get_file`, but a download that does not match
+    `file_hash` is deleted before its ValueError is raised again (get_file
+    keeps it, and a later call without a hash would use it)."""
+    import keras
+
+    try:
+        return keras.utils.get_file(
+            fname=fname,
+            origin=origin,
+            file_hash=file_hash,
+            cache_subdir=cache_subdir,
+            cache_dir=cache_dir,
+        )
+    except ValueError:
+        cached = _cached_file(cache_dir, cache_subdir, fname)
+        if (
+            file_hash
+            and os.path.isfile(cached)
+            and not _file_matches(cached, file_hash)
+        ):
+            os.remove(cached)
+        raise
+
+
 def _cache_root(directory):
     """`directory`, or Keras's default cache root, created if missing."""
     if directory is None:
@@ -242,23 +278,8 @@ def download(name, *, directory=None, origin=None, file_hash=None):
     fname = f"{name}.tar.gz"
     directory = _cache_root(directory)
     try:
-        archive = keras.utils.get_file(
-            fname=fname,
-            origin=origin,
-            file_hash=file_hash,
-            cache_subdir="pix2pix",
-            cache_dir=directory,
-        )
+        archive = _get_file(fname, origin, file_hash, directory, "pix2pix")
     except ValueError as e:
-        # get_file keeps a mismatching download; never let a later call
-        # without a hash use it.
-        if file_hash:
-            root = directory
-            if not os.access(root, os.W_OK):  # get_file's fallback
-                root = os.path.join(tempfile.gettempdir(), ".keras")
-            cached = os.path.join(root, "pix2pix", fname)
-            if os.path.isfile(cached) and not _file_matches(cached, file_hash):
-                os.remove(cached)
         raise ValueError(
             f"Could not get the {name!r} dataset from {origin}: {e}"
         ) from e

@@ -21,10 +21,8 @@ returns a `FIDInception` extractor for `FrechetInceptionDistance` and
 
 import os
 import tarfile
-import tempfile
 import zlib
 
-import keras
 import numpy as np
 import tensorflow as tf
 from google.protobuf.message import DecodeError
@@ -76,18 +74,6 @@ def to_uint8_range(images):
     """
     images = np.asarray(images, np.float32)
     return np.clip(np.round((images + 1.0) * 127.5), 0.0, 255.0)
-
-
-def _cache_path(cache_dir):
-    # The file keras.utils.get_file writes into `cache_dir` (with its
-    # fallback to `.keras` in the temporary folder when that folder is not
-    # writable).
-    base = cache_dir
-    if not os.access(base, os.W_OK):
-        base = os.path.join(
-            "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras"
-        )
-    return os.path.join(base, "models", FID_INCEPTION_ARCHIVE)
 
 
 def _read_graph_def(path):
@@ -241,21 +227,18 @@ def fid_inception_extractor(
                 f"{path} is not the FID Inception graph or its archive "
                 f"({FID_INCEPTION_ARCHIVE}): {e}"
             ) from None
-    from pix2pix_keras.datasets import _cache_root  # (imports metrics)
+    # (pix2pix_keras.datasets imports the metrics, which import this module.)
+    from pix2pix_keras.datasets import _cache_root
+    from pix2pix_keras.datasets import _cached_file
+    from pix2pix_keras.datasets import _get_file
 
     cache_dir = _cache_root(cache_dir)
-    cached = _cache_path(cache_dir)
+    cached = _cached_file(cache_dir, "models", FID_INCEPTION_ARCHIVE)
     try:
-        archive = keras.utils.get_file(
-            fname=FID_INCEPTION_ARCHIVE,
-            origin=origin,
-            file_hash=file_hash,
-            cache_subdir="models",
-            cache_dir=cache_dir,
+        archive = _get_file(
+            FID_INCEPTION_ARCHIVE, origin, file_hash, cache_dir, "models"
         )
-    except ValueError as e:  # the hash does not match; get_file keeps it
-        if os.path.isfile(cached):
-            os.remove(cached)
+    except ValueError as e:  # the hash does not match (the file is deleted)
         raise ValueError(
             f"The FID Inception archive downloaded from {origin} to {cached} "
             f"does not match file_hash={file_hash!r}; it was deleted. ({e})"

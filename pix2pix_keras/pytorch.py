@@ -567,39 +567,33 @@ def build_reference_generator(
     from pix2pix_keras.models.resnet import ResnetGenerator
 
     _check_args(netG, ngf, norm, input_nc, output_nc)
-    dropout = 0.0 if no_dropout else 0.5
-    if netG.startswith("unet_"):
-        depth = {"unet_256": 8, "unet_128": 7}[netG]
-        if image_size is None:
-            image_size = 2**depth
-        return UNetGenerator(
-            image_size=image_size,
-            in_channels=input_nc,
-            out_channels=output_nc,
-            depth=depth,
-            filters=ngf,
-            max_filters=8 * ngf,
-            norm=norm,
-            dropout=dropout,
-            num_dropout=max(depth - 5, 0),
-            pytorch_layout=True,
-            inference_statistics=inference_statistics,
-            inference_dropout=inference_dropout,
-            name=name or "generator",
-        )
-    return ResnetGenerator(
-        image_size=256 if image_size is None else image_size,
+    # The arguments both architectures take alike.
+    common = dict(
         in_channels=input_nc,
         out_channels=output_nc,
         filters=ngf,
-        n_blocks={"resnet_9blocks": 9, "resnet_6blocks": 6}[netG],
-        n_downsampling=2,
         norm=norm,
-        dropout=dropout,
+        dropout=0.0 if no_dropout else 0.5,
         pytorch_layout=True,
         inference_statistics=inference_statistics,
         inference_dropout=inference_dropout,
+    )
+    if netG.startswith("unet_"):
+        depth = {"unet_256": 8, "unet_128": 7}[netG]
+        return UNetGenerator(
+            image_size=2**depth if image_size is None else image_size,
+            depth=depth,
+            max_filters=8 * ngf,
+            num_dropout=max(depth - 5, 0),
+            name=name or "generator",
+            **common,
+        )
+    return ResnetGenerator(
+        image_size=256 if image_size is None else image_size,
+        n_blocks={"resnet_9blocks": 9, "resnet_6blocks": 6}[netG],
+        n_downsampling=2,
         name=name or "resnet_generator",
+        **common,
     )
 
 

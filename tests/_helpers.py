@@ -6,7 +6,9 @@ Not a test module. The tiny models and data are in tests/conftest.py.
 import contextlib
 import json
 import os
+import re
 import socket
+import subprocess
 import time
 from unittest import mock
 
@@ -17,6 +19,36 @@ import pytest
 # The sorted keys of fit()'s history for a Pix2Pix compiled with the
 # defaults (no learning-rate callback, no validation data).
 PIX2PIX_LOGS = ["d_fake", "d_loss", "d_real", "g_gan", "g_l1", "g_loss"]
+
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+DOCS = os.path.join(ROOT, "docs")
+
+
+def read_page(name, directory=DOCS):
+    """The text of a docs page (or of a file `name` in `directory`)."""
+    with open(os.path.join(directory, name)) as f:
+        return f.read()
+
+
+def python_blocks(name, directory=DOCS):
+    """The ```python blocks of a page, in order."""
+    return re.findall(r"```python\n(.*?)```", read_page(name, directory), flags=re.S)
+
+
+def run_page(page, directory, monkeypatch, source_dir=DOCS):
+    """Runs the ```python blocks of `page` in order, in one namespace, with
+    `directory` as the working directory.
+
+    Returns:
+        `(blocks, namespace)`.
+    """
+    blocks = python_blocks(page, source_dir)
+    monkeypatch.chdir(directory)
+    namespace = {"__name__": f"docs_{page.replace('.', '_')}"}
+    for block in blocks:
+        exec(compile(block, page, "exec"), namespace)
+    return blocks, namespace
 
 
 def to_numpy(x):
@@ -91,6 +123,22 @@ def free_ports(n):
     finally:
         for s in sockets:
             s.close()
+
+
+def start_logged(argv, log_path, **popen_kw):
+    """`subprocess.Popen(argv, **popen_kw)` with no stdin and its output
+    (stdout and stderr) written to `log_path`, which becomes the process's
+    `log_path` attribute (what `wait_all` reads)."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            **popen_kw,
+        )
+    proc.log_path = log_path
+    return proc
 
 
 def wait_all(procs, timeout):

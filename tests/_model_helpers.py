@@ -4,6 +4,10 @@ import numpy as np
 
 NORM_PARAMS = {"batch": 4, "instance": 0, "none": 0}  # per channel
 
+# A non-square network from 1 to 2 channels: swapped height and width, or
+# swapped channel counts, show in its shapes and parameter counts.
+ODD_SHAPE = dict(image_size=(32, 64), in_channels=1, out_channels=2)
+
 
 def patch_widths(n_layers, filters, max_filters):
     """Filters of the PatchGAN's `n_layers + 1` LeakyReLU convolutions."""

@@ -70,26 +70,12 @@ def mirrored_nan(out):
     import keras
     import numpy as np
 
-    import pix2pix_keras as pk
     from tests.conftest import tiny_arrays
+    from tests.conftest import tiny_pix2pix
 
     def build():
-        return pk.Pix2Pix(
-            generator=pk.UNetGenerator(
-                image_size=32,
-                filters=8,
-                max_filters=32,
-                norm="instance",
-                dropout=0.0,
-            ),
-            discriminator=pk.PatchDiscriminator(
-                image_size=32,
-                filters=8,
-                max_filters=32,
-                n_layers=2,
-                norm="instance",
-            ),
-            image_size=32,
+        return tiny_pix2pix(
+            g_kw=dict(norm="instance", dropout=0.0), d_kw=dict(norm="instance")
         )
 
     x, y = tiny_arrays(n=12)

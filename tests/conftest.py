@@ -86,6 +86,18 @@ def tiny_dataset(n=8, size=32, batch_size=2, **kw):
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
 
+def facades_val(image_size=32, **kw):
+    """The bundled facades val pairs, label map → photo, neither shuffled
+    nor augmented; `kw` goes to `load_paired_dataset`."""
+    return pk.load_paired_dataset(
+        pk.sample_data_dir("val"),
+        direction="BtoA",
+        image_size=image_size,
+        training=False,
+        **kw,
+    )
+
+
 @pytest.fixture
 def tiny_model():
     return tiny_pix2pix()

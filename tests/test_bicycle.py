@@ -3,7 +3,6 @@
 import contextlib
 import json
 import os
-import re
 
 import keras
 import numpy as np
@@ -14,6 +13,7 @@ from tensorflow.python.framework import config as tf_config
 
 import pix2pix_keras as pk
 from pix2pix_keras.models.bicycle import kl_divergence
+from tests._helpers import run_page
 from tests.conftest import tiny_arrays
 from tests.conftest import tiny_dataset
 
@@ -51,11 +51,14 @@ def tiny_encoder():
     return pk.LatentEncoder(image_size=32, filters=8, latent_dim=LATENT)
 
 
-def tiny_bicycle(shared=False, seed=0, **kw):
+def tiny_bicycle(
+    shared=False, seed=0, generator=latent_generator, encoder=tiny_encoder, **kw
+):
+    """A 32×32 BicycleGAN; `generator` and `encoder` build those networks."""
     return pk.BicycleGAN(
-        generator=latent_generator(),
+        generator=generator(),
         discriminator=tiny_discriminator(),
-        encoder=tiny_encoder(),
+        encoder=encoder(),
         latent_dim=LATENT,
         shared_discriminator=shared,
         image_size=32,
@@ -257,14 +260,7 @@ def _z_l1_curve(lambda_z, steps=150):
     """z_l1 of each step on 4 tiny pairs (batches of 2, split in halves),
     and G's and E's weights after the first step."""
     keras.utils.set_random_seed(0)
-    model = pk.BicycleGAN(
-        generator=latent_generator(),
-        discriminator=tiny_discriminator(),
-        encoder=linear_encoder(),
-        latent_dim=LATENT,
-        image_size=32,
-        seed=0,
-    )
+    model = tiny_bicycle(encoder=linear_encoder)
     adam = lambda: keras.optimizers.Adam(1e-3, beta_1=0.5)  # noqa: E731
     model.compile(
         g_optimizer=adam(),
@@ -374,13 +370,7 @@ def test_predict_sample_and_encode(trained):
 
 
 def test_any_generator_called_with_image_and_z():
-    model = pk.BicycleGAN(
-        generator=concat_generator(),
-        discriminator=tiny_discriminator(),
-        encoder=tiny_encoder(),
-        latent_dim=LATENT,
-        image_size=32,
-    )
+    model = tiny_bicycle(seed=None, generator=concat_generator)
     x, _ = tiny_arrays(2)
     pairs = model.sample(x, n=2, seed=0)
     assert pairs.shape == (2, 2, 32, 32, 3)
@@ -498,17 +488,10 @@ def test_export_samples_z_and_takes_explicit_z(trained, tmp_path):
 # ----------------------------------------------------------------------
 # docs/bicycle.md
 
-DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
-
 
 def test_docs_page_runs(tmp_path, monkeypatch):
-    with open(os.path.join(DOCS, "bicycle.md")) as f:
-        blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+    blocks, ns = run_page("bicycle.md", tmp_path, monkeypatch)
     assert len(blocks) == 3
-    monkeypatch.chdir(tmp_path)
-    ns = {"__name__": "docs_bicycle"}
-    for block in blocks:
-        exec(compile(block, "bicycle.md", "exec"), ns)
     assert sorted(ns["history"].history) == KEYS
     assert ns["samples"].shape == (2, 4, 32, 32, 3)
     assert ns["styled"].shape == (2, 1, 32, 32, 3)
@@ -524,14 +507,16 @@ def test_docs_page_runs(tmp_path, monkeypatch):
     assert sorted(ns["codes"]) == ["log_var", "mu"]
 
 
-def test_linear_decay_decays_all_four_optimizers():
+def _fit_three_epochs(callback):
+    """A `_build()` model after 3 epochs on 2 pairs with `callback`:
+    `(model, history)`."""
     model = _build()
-    history = model.fit(
-        tiny_dataset(n=2),
-        epochs=3,
-        verbose=0,
-        callbacks=[pk.LinearDecay(n_epochs=1, n_epochs_decay=2)],
-    )
+    history = model.fit(tiny_dataset(n=2), epochs=3, verbose=0, callbacks=[callback])
+    return model, history
+
+
+def test_linear_decay_decays_all_four_optimizers():
+    model, history = _fit_three_epochs(pk.LinearDecay(n_epochs=1, n_epochs_decay=2))
     for key in ("g", "d", "e", "d2"):
         base = model.base_learning_rates[key]
         assert history.history[f"{key}_lr"] == pytest.approx(
@@ -541,13 +526,7 @@ def test_linear_decay_decays_all_four_optimizers():
 
 def test_learning_rate_halving_decays_all_four_optimizers():
     """The reference decays G, D, E and D2 alike; so does the callback."""
-    model = _build()
-    history = model.fit(
-        tiny_dataset(n=2),
-        epochs=3,
-        verbose=0,
-        callbacks=[pk.LearningRateHalving(every=1)],
-    )
+    model, history = _fit_three_epochs(pk.LearningRateHalving(every=1))
     for key in ("g", "d", "e", "d2"):
         base = model.base_learning_rates[key]
         assert base == pytest.approx(2e-4)

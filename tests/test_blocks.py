@@ -198,6 +198,13 @@ def test_residual_block_exported_at_top_level():
 # Down and up blocks ---------------------------------------------------------
 
 
+def _functional(apply, input_shape, filters, **kw):
+    """`apply(inputs, filters, **kw)` on a symbolic input: (output, model)."""
+    inputs = keras.Input(input_shape)
+    out = apply(inputs, filters, **kw)
+    return out, keras.Model(inputs, out)
+
+
 @pytest.mark.parametrize(
     "norm, normalize, params",
     [
@@ -209,9 +216,9 @@ def test_residual_block_exported_at_top_level():
     ],
 )
 def test_apply_downsample(norm, normalize, params):
-    inputs = keras.Input((16, 12, 3))
-    out = apply_downsample(inputs, 8, norm=norm, normalize=normalize, name="d")
-    model = keras.Model(inputs, out)
+    out, model = _functional(
+        apply_downsample, (16, 12, 3), 8, norm=norm, normalize=normalize, name="d"
+    )
     assert tuple(out.shape) == (None, 8, 6, 8)
     assert model.count_params() == params
     assert model.get_layer("d_act").negative_slope == pytest.approx(0.2)
@@ -226,9 +233,9 @@ def test_apply_downsample(norm, normalize, params):
     ],
 )
 def test_apply_upsample(norm, dropout, params):
-    inputs = keras.Input((4, 5, 6))
-    out = apply_upsample(inputs, 4, norm=norm, dropout=dropout, name="u")
-    model = keras.Model(inputs, out)
+    out, model = _functional(
+        apply_upsample, (4, 5, 6), 4, norm=norm, dropout=dropout, name="u"
+    )
     assert tuple(out.shape) == (None, 8, 10, 4)
     assert model.count_params() == params
     names = {layer.name for layer in model.layers}

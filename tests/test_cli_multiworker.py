@@ -31,14 +31,15 @@ whole steps.
 import csv
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 import pix2pix_keras as pk
 from tests._helpers import free_ports
+from tests._helpers import start_logged
 from tests._helpers import wait_all
+from tests.conftest import facades_val
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 TIMEOUT = 900  # seconds for the three processes together (a busy machine)
@@ -92,17 +93,7 @@ def _start(output, log_path, tf_config=None, strategy="none"):
         env["TF_CONFIG"] = json.dumps(tf_config)
     argv = [sys.executable, "-m", "pix2pix_keras", *ARGS]
     argv += ["--output", str(output), "--strategy", strategy]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    proc.log_path = log_path
-    return proc
+    return start_logged(argv, log_path, env=env, cwd=ROOT)
 
 
 def _rows(run):
@@ -167,13 +158,7 @@ def test_two_workers_train_as_one_process_with_the_same_global_batch(tmp_path):
     first = load(single, "checkpoints/epoch_0001.keras")
     diff = max_diff(kernels(got), kernels(want))
     moved = max_diff(kernels(want), kernels(first))  # the last epoch's 2 steps
-    val = pk.load_paired_dataset(
-        pk.sample_data_dir("val"),
-        direction="BtoA",
-        image_size=32,
-        training=False,
-        batch_size=6,
-    )
+    val = facades_val(batch_size=6)
     source, target = (t.numpy() for t in next(iter(val)))
     outputs = [m.generator(source, training=False).numpy() for m in (got, want)]
     out_diff = float(np.max(np.abs(outputs[0] - outputs[1])))

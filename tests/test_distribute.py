@@ -20,7 +20,6 @@ differ by 1.6 (checked by removing it).
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -28,6 +27,7 @@ import pytest
 
 from tests._helpers import PIX2PIX_LOGS
 from tests._helpers import free_ports
+from tests._helpers import start_logged
 from tests._helpers import wait_all
 
 WORKER = os.path.join(os.path.dirname(__file__), "_distribute_worker.py")
@@ -54,16 +54,9 @@ def _start(out, mode, norms=(), tf_config=None, tag=None):
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
     log_path = out / f"{tag or mode}.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, WORKER, mode, str(out), *norms],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    proc.log_path = log_path
-    return proc
+    return start_logged(
+        [sys.executable, WORKER, mode, str(out), *norms], log_path, env=env
+    )
 
 
 def _load(out, mode):

@@ -18,29 +18,14 @@ import sys
 import numpy as np
 import pytest
 
+from tests._helpers import DOCS
 from tests._helpers import PIX2PIX_LOGS
+from tests._helpers import ROOT
+from tests._helpers import python_blocks
+from tests._helpers import read_page
+from tests._helpers import run_page
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
-DOCS = os.path.join(ROOT, "docs")
 FENCE = re.compile(r"^[ \t]*```(\S*)", flags=re.M)
-
-
-def _read_page(name, directory=DOCS):
-    with open(os.path.join(directory, name)) as f:
-        return f.read()
-
-
-def python_blocks(name, directory=DOCS):
-    return re.findall(r"```python\n(.*?)```", _read_page(name, directory), flags=re.S)
-
-
-def run_page(page, directory, monkeypatch, source_dir=DOCS):
-    blocks = python_blocks(page, source_dir)
-    monkeypatch.chdir(directory)
-    namespace = {"__name__": f"docs_{page.replace('.', '_')}"}
-    for block in blocks:
-        exec(compile(block, page, "exec"), namespace)
-    return blocks, namespace
 
 
 CHECKS = {}
@@ -202,7 +187,7 @@ def run_by_another_test(page):
             continue
         with open(path) as f:
             text = f.read()
-        if f'"{page}"' in text and "exec(" in text:
+        if f'"{page}"' in text and ("exec(" in text or "run_page(" in text):
             return True
     return False
 
@@ -216,7 +201,7 @@ def test_every_page_with_python_blocks_is_checked():
     assert unchecked == [], "add a check for these pages"
     # Python under another fence name would escape the tests.
     for page in pages() + ["../README.md"]:
-        fences = set(FENCE.findall(_read_page(page)))
+        fences = set(FENCE.findall(read_page(page)))
         assert not fences & {"py", "python3", "pycon", "ipython"}, page
 
 
@@ -242,7 +227,7 @@ def test_readme_api_example_runs(tmp_path, monkeypatch):
 
 def test_readme_links_and_picture_exist():
     # mkdocs checks the links of docs/; this checks the README's.
-    targets = re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", _read_page("README.md", ROOT))
+    targets = re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", read_page("README.md", ROOT))
     local = [t for t in targets if "://" not in t]
     assert "docs/images/demo_grid.jpg" in local
     assert len([t for t in local if t.startswith("docs/")]) >= 15
@@ -285,7 +270,7 @@ def generated_block(name):
     the block between its markers in docs/performance.md)."""
     bench = _load_benchmark(name)
     report = _result(name)
-    block = _between(_read_page("performance.md"), bench.BEGIN, bench.END)
+    block = _between(read_page("performance.md"), bench.BEGIN, bench.END)
     return report, bench.render_markdown(report), block
 
 
@@ -325,7 +310,7 @@ def test_inference_tables_are_generated_from_the_result_file():
     2 % L1 of the training-mode output (dropout off) on every run."""
     bench = _load_benchmark("inference_quality")
     report = _result("inference_quality")
-    page = _read_page("inference.md")
+    page = read_page("inference.md")
     seeds, layers = bench.render(report)
     for marker, rendered in (("seeds", seeds), ("layers", layers)):
         block = _marked(page, f"inference_quality:{marker}")
@@ -350,7 +335,7 @@ def test_inference_tables_are_generated_from_the_result_file():
 def test_demo_settings_table_is_generated_from_its_results():
     bench = _load_benchmark("demo_settings")
     reports = [_result("demo_settings"), _result("demo_settings_extra")]
-    block = _marked(_read_page("performance.md"), "demo_settings")
+    block = _marked(read_page("performance.md"), "demo_settings")
     assert block.strip() == bench.render(reports).strip()
     runs = [r for report in reports for r in report["runs"]]
     assert all(r["budget_seconds"] == 180 for r in runs)
@@ -366,7 +351,7 @@ def test_what_to_expect_numbers_come_from_the_long_run():
     """The numbers of docs/what_to_expect.md are those of the run's JSON
     (benchmarks/facades_long_run.py), and its pictures exist."""
     run = _result("facades_long_run")
-    page = _read_page("what_to_expect.md")
+    page = read_page("what_to_expect.md")
     shown = dict(re.findall(r"<!-- long_run (\w+) -->([^<]+)<!-- /long_run -->", page))
     final = run["final"]
     assert shown == {
@@ -398,7 +383,7 @@ def test_what_to_expect_numbers_come_from_the_long_run():
 def test_lr_policies_table_is_generated_from_its_results():
     bench = _load_benchmark("lr_policies")
     report = _result("lr_policies")
-    block = _marked(_read_page("training_tips.md"), "lr_policies")
+    block = _marked(read_page("training_tips.md"), "lr_policies")
     assert block.strip() == bench.render(report).strip()
     runs = {r["policy"]: r for r in report["runs"]}
     assert set(runs) == {"linear", "halving", "constant"}

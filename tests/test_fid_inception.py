@@ -16,6 +16,7 @@ import io
 import os
 import tarfile
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -274,7 +275,7 @@ def test_default_extractor_is_the_fid_graph_and_offline_is_clear(monkeypatch, tm
         raise Exception("URL fetch failure: Temporary failure in name resolution")
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(F.keras.utils, "get_file", offline)
+    monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(
         RuntimeError,
         match="Could not download the FID "

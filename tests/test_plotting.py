@@ -14,6 +14,7 @@ from pix2pix_keras.callbacks import to_display
 from pix2pix_keras.plotting import ids_to_display
 from pix2pix_keras.plotting import show_augmentations
 from pix2pix_keras.plotting import show_pairs
+from tests.conftest import facades_val
 
 
 def _batch(n=3, size=8, c_in=3, c_out=3, seed=0):
@@ -93,14 +94,8 @@ def test_show_pairs_errors():
 
 
 def test_show_pairs_on_sample_label_maps():
-    ds = pk.load_paired_dataset(
-        pk.sample_data_dir("val"),
-        direction="BtoA",
-        image_size=32,
-        training=False,
-        batch_size=3,
-        labels=pk.facades_labels("onehot"),
-        with_label_ids=True,
+    ds = facades_val(
+        batch_size=3, labels=pk.facades_labels("onehot"), with_label_ids=True
     )
     source, target, ids = next(iter(ds))
     fig = show_pairs(ds, n=2, columns=("source", "ids", "target"))

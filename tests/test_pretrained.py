@@ -21,10 +21,10 @@ import pytest
 import pix2pix_keras as pk
 from pix2pix_keras import cli
 from pix2pix_keras import pretrained
+from tests._helpers import run_page
 from tests.test_convert import assert_predict_gives_reference
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "pytorch")
-DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
 FIXTURE = os.path.join(DATA, "resnet6_batch.pth")
 NAME = "facades_label2photo"
 
@@ -193,18 +193,11 @@ def test_cli_presets_predict_and_serve_take_a_name(
 def test_docs_page_runs(server, tmp_path, monkeypatch):
     # docs/pretrained.md's Python blocks, with the fixture as the user's
     # checkpoint and the local server as the pix2pix server.
-    import re
-
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(FIXTURE, work / "latest_net_G.pth")
-    monkeypatch.chdir(work)
-    with open(os.path.join(DOCS, "pretrained.md")) as f:
-        blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+    blocks, ns = run_page("pretrained.md", work, monkeypatch)
     assert len(blocks) >= 3
-    ns = {"__name__": "docs_pretrained_md"}
-    for block in blocks:
-        exec(compile(block, "pretrained.md", "exec"), ns)
     assert (work / "converted.keras").is_file()
     assert ns["deterministic"].shape == (1, 32, 32, 3)
     assert np.abs(ns["deterministic"] - ns["again"]).max() == 0

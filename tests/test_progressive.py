@@ -1,19 +1,16 @@
 """Tests of progressive growing: networks, grow(), FadeIn, stabilize(),
 train_progressive(), saving and the docs page (16 → 32 → 64 pixels)."""
 
-import os
-import re
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import pix2pix_keras as pk
+from tests._helpers import run_page
 from tests.conftest import tiny_arrays
 from tests.conftest import tiny_dataset
 
-DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
 FILTERS = 8
 MIN_FILTERS = 2
 # Stage widths: max(8 // 2**(s + 1), 2) = 4, 2, 2.
@@ -504,13 +501,8 @@ def test_config_round_trip_at_every_stage():
 
 
 def test_docs_page_runs(tmp_path, monkeypatch):
-    with open(os.path.join(DOCS, "progressive.md")) as f:
-        blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+    blocks, ns = run_page("progressive.md", tmp_path, monkeypatch)
     assert len(blocks) == 2
-    monkeypatch.chdir(tmp_path)
-    ns = {"__name__": "docs_progressive"}
-    for block in blocks:
-        exec(compile(block, "progressive.md", "exec"), ns)
     assert [s["image_size"] for s in ns["stages"]] == [(16, 16), (32, 32), (64, 64)]
     assert [s["g_steps"] for s in ns["stages"]] == [12, 12, 12]
     assert ns["stages"][2]["history"]["alpha"] == [pytest.approx(2 / 3), 1.0]

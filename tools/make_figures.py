@@ -326,6 +326,16 @@ def augmentations(out, image_size=128, dpi=90):
     plt = _plt()
     data = pk.sample_data_dir("train")
     load = image_size * 286 // 256
+    # Colour jitter on the photo (the target) only.
+    photo_jitter = dict(
+        color_jitter={
+            "brightness": 0.3,
+            "contrast": 0.3,
+            "saturation": 0.3,
+            "hue": 0.1,
+        },
+        color_jitter_side="target",
+    )
     settings = [
         ("no augmentation\n(evaluation pipeline)", None),
         (
@@ -341,31 +351,14 @@ def augmentations(out, image_size=128, dpi=90):
             dict(
                 load_size=image_size,
                 flip=False,
-                augment=Augment(
-                    color_jitter={
-                        "brightness": 0.3,
-                        "contrast": 0.3,
-                        "saturation": 0.3,
-                        "hue": 0.1,
-                    },
-                    color_jitter_side="target",
-                ),
+                augment=Augment(**photo_jitter),
             ),
         ),
         (
             "all of them",
             dict(
                 load_size=load,
-                augment=Augment(
-                    elastic=True,
-                    color_jitter={
-                        "brightness": 0.3,
-                        "contrast": 0.3,
-                        "saturation": 0.3,
-                        "hue": 0.1,
-                    },
-                    color_jitter_side="target",
-                ),
+                augment=Augment(elastic=True, **photo_jitter),
             ),
         ),
     ]

@@ -3,6 +3,7 @@ and `--flag` (`TRAIN_OPTIONS`), and the keys a resumed run may change.
 `pix2pix_keras.cli.config` reads and checks configurations made of them.
 """
 
+import dataclasses
 import math
 
 from pix2pix_keras.cli.common import UsageError
@@ -42,32 +43,20 @@ STRATEGIES = ("none", "mirrored", "multiworker")
 # The training configuration: every key, its default, type and range.
 
 
+@dataclasses.dataclass(eq=False, repr=False)
 class Option:
     """One configuration key of `pix2pix train` (and its `--flag`)."""
 
-    def __init__(
-        self,
-        name,
-        default,
-        help,
-        kind,
-        choices=None,
-        low=None,
-        high=None,
-        low_open=False,
-        high_open=False,
-        nullable=False,
-    ):
-        self.name = name
-        self.default = default
-        self.help = help
-        self.kind = kind  # int, float, bool, str, path, choice, size
-        self.choices = choices
-        self.low = low
-        self.high = high
-        self.low_open = low_open
-        self.high_open = high_open
-        self.nullable = nullable
+    name: str
+    default: object
+    help: str
+    kind: str  # int, float, bool, str, path, choice, size
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    nullable: bool = False
 
     @property
     def flag(self):
