@@ -21,8 +21,9 @@ import pytest
 import pix2pix_keras as pk
 from pix2pix_keras._compat import flatten_layers
 from tests.conftest import tiny_arrays
+from tests.test_bicycle import LATENT
+from tests.test_bicycle import tiny_bicycle
 
-LATENT = 8
 SIZE = 32
 
 
@@ -56,26 +57,6 @@ def trained():
         before = {n.name: values(n.trainable_weights) for n in model.networks()}
         history = model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
         yield model, x, y, before, history.history
-
-
-def tiny_bicycle(shared=False):
-    return pk.BicycleGAN(
-        generator=pk.UNetGenerator(
-            image_size=SIZE,
-            filters=8,
-            max_filters=32,
-            latent_dim=LATENT,
-            latent_injection="all",
-        ),
-        discriminator=pk.PatchDiscriminator(
-            image_size=SIZE, filters=8, max_filters=32, n_layers=2
-        ),
-        encoder=pk.LatentEncoder(image_size=SIZE, filters=8, latent_dim=LATENT),
-        latent_dim=LATENT,
-        shared_discriminator=shared,
-        image_size=SIZE,
-        seed=0,
-    )
 
 
 def optimizers(model):

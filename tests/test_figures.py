@@ -100,25 +100,10 @@ def test_bicycle_figure_from_a_saved_model(tmp_path, capsys):
     training): 4 rows of label map, 5 codes and photo."""
     from PIL import Image
 
-    import pix2pix_keras as pk
+    from tests.test_bicycle import tiny_bicycle
 
     script = _script()
-    model = pk.BicycleGAN(
-        generator=pk.UNetGenerator(
-            image_size=32,
-            filters=8,
-            max_filters=32,
-            latent_dim=8,
-            latent_injection="all",
-        ),
-        discriminator=pk.PatchDiscriminator(
-            image_size=32, filters=8, max_filters=32, n_layers=2
-        ),
-        encoder=pk.LatentEncoder(image_size=32, filters=8, latent_dim=8),
-        latent_dim=8,
-        image_size=32,
-        seed=0,
-    )
+    model = tiny_bicycle()
     saved = str(tmp_path / "bicycle.keras")
     model.save(saved)
     out = str(tmp_path / "bicycle.jpg")
