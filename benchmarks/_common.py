@@ -66,21 +66,12 @@ def cpu_facts():
     with AMX, an AMD EPYC without): bf16 speed-ups depend on `amx_bf16`
     and `avx512_bf16`, so every result records them.
     """
-    model, flags = None, set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model is None:
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
+    from pix2pix_keras.utils import cpu_info
+
+    model, flags = cpu_info()
     wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
     return {
-        "cpu_model": model or platform.processor() or platform.machine(),
+        "cpu_model": model,
         "cpu_flags": {name: name in flags for name in wanted},
     }
 

@@ -141,17 +141,6 @@ def _clear_previous_demo(output):
         )
 
 
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
     """Trains on the bundled sample with `pix2pix train` and scores it.
 
@@ -180,6 +169,7 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
 
     import pix2pix_keras as pk
     from pix2pix_keras.utils import atomic_path
+    from pix2pix_keras.utils import cpu_info
 
     with open(os.path.join(output, runs.CONFIG_FILE)) as f:
         config = json.load(f)
@@ -208,7 +198,7 @@ def run(output=os.path.join("runs", "demo"), seed=0, fast=False, verbose=2):
         "seconds": round(train_seconds, 1),
         "val": {k: round(float(report[k]), 4) for k in ("l1", "psnr", "ssim")},
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_info().model,
             "bf16_cpu": cli.cpu_has_bf16(),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),

@@ -1,11 +1,14 @@
-"""Small helpers: argument checks, atomic file writes, file checks."""
+"""Small helpers: argument checks, atomic file writes, file checks, the CPU."""
 
+import collections
 import contextlib
 import errno
+import functools
 import inspect
 import math
 import numbers
 import os
+import platform
 import secrets
 import socket
 import stat
@@ -13,6 +16,7 @@ import zipfile
 
 __all__ = [
     "BASE_CONFIG_KEYS",
+    "CPUInfo",
     "atomic_path",
     "check_config_keys",
     "check_int",
@@ -21,6 +25,7 @@ __all__ = [
     "check_subset",
     "config_differences",
     "config_keys",
+    "cpu_info",
     "lookup",
     "read_palette_lines",
     "remove_stale_temporaries",
@@ -468,3 +473,34 @@ def read_palette_lines(path):
                     f"integer id and colour, got {line.strip()!r}"
                 ) from None
     return entries
+
+
+#: The CPU's `model` name (str) and instruction-set `flags` (frozenset of
+#: lower-case names such as `"avx512_bf16"`), as `cpu_info` returns them.
+CPUInfo = collections.namedtuple("CPUInfo", ["model", "flags"])
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_info():
+    """This machine's CPU model and instruction-set flags (read once).
+
+    The operating system's report, read by py-cpuinfo on Linux, macOS and
+    Windows. Where it cannot tell, the model falls back to
+    `platform.processor()` (or the machine type) and the flags are empty.
+
+    Returns:
+        A `CPUInfo` named tuple `(model, flags)`.
+
+    Example:
+    >>> info = cpu_info()
+    >>> isinstance(info.model, str) and isinstance(info.flags, frozenset)
+    True
+    """
+    import cpuinfo
+
+    try:
+        info = cpuinfo.get_cpu_info()
+    except Exception:  # an unknown platform: no model, no flags
+        info = {}
+    model = info.get("brand_raw") or platform.processor() or platform.machine()
+    return CPUInfo(model, frozenset(info.get("flags", ())))

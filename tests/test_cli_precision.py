@@ -1,6 +1,7 @@
 """`pix2pix train --mixed-precision`: the compute dtype of a trained run."""
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from pix2pix_keras import cli
 from pix2pix_keras.cli import main
+from pix2pix_keras.utils import cpu_info
 from tests.test_cli import tiny_train
 
 
@@ -52,17 +54,33 @@ def test_off_is_float32(tmp_path):
         ("fpu vme avx2 avx512f", False),
     ],
 )
-def test_auto_follows_the_cpu_flags(tmp_path, monkeypatch, flags, expected):
-    info = tmp_path / "cpuinfo"
-    info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    assert cli.cpu_has_bf16(str(info)) is expected
-    assert cli.cpu_has_bf16(str(tmp_path / "missing")) is False
+def test_auto_follows_the_cpu_flags(monkeypatch, flags, expected):
+    assert cli.cpu_has_bf16(flags.split()) is expected
+    assert cli.cpu_has_bf16([]) is False
     from pix2pix_keras.cli import config as config_lib
 
     monkeypatch.setattr(config_lib, "cpu_has_bf16", lambda: expected)
     assert cli.compute_policy("auto") == ("mixed_bfloat16" if expected else "float32")
     assert cli.compute_policy("bf16") == "mixed_bfloat16"
     assert cli.compute_policy("off") == "float32"
+
+
+def test_cpu_flags_are_this_machines():
+    info = cpu_info()
+    assert isinstance(info.model, str) and info.model
+    assert cpu_info() is info  # read once
+    assert cli.cpu_has_bf16() is bool(info.flags & {"avx512_bf16", "amx_bf16"})
+    # On Linux the kernel's own listing gives the same model and flags.
+    if os.path.isfile("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            fields = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (line.partition(":") for line in f)
+                if k.strip() in ("model name", "flags")
+            )
+        assert info.model == fields["model name"]
+        wanted = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+        assert info.flags & wanted == set(fields["flags"].split()) & wanted
 
 
 def test_bad_value_names_the_flag(tmp_path, capsys):

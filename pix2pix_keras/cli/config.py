@@ -25,6 +25,7 @@ from pix2pix_keras.cli.options import OPTIONS as OPTIONS
 from pix2pix_keras.cli.options import RESUME_KEYS as RESUME_KEYS
 from pix2pix_keras.cli.options import TRAIN_OPTIONS as TRAIN_OPTIONS
 from pix2pix_keras.cli.options import Option as Option
+from pix2pix_keras.utils import cpu_info
 
 # The names of `options` re-exported here (all but `STRATEGIES`), then
 # this module's own.
@@ -403,25 +404,19 @@ def _load_size(config):
     return pk.default_load_size(config["image_size"])
 
 
-def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
+def cpu_has_bf16(flags=None):
     """Whether the CPU computes bfloat16 natively (AVX-512-bf16 or AMX).
 
     Args:
-        cpuinfo: str. The file listing the CPU flags. Defaults to
-            `"/proc/cpuinfo"` (Linux); elsewhere the answer is `False`.
+        flags: iterable of str or `None`. CPU flag names. Defaults to
+            `None`, this machine's (`pix2pix_keras.utils.cpu_info`).
 
     Returns:
         bool.
     """
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.partition(":")[2].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
+    if flags is None:
+        flags = cpu_info().flags
+    return bool(set(flags) & {"avx512_bf16", "amx_bf16"})
 
 
 def compute_policy(mixed_precision):
