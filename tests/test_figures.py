@@ -134,3 +134,28 @@ def test_figure_pairs_come_from_a_given_folder():
     assert bundled[0].shape == (6, 32, 32, 3)
     for a, b in zip(bundled, folder):
         np.testing.assert_array_equal(a, b)
+
+
+def test_bicycle_model_refuses_the_training_options(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            SCRIPT,
+            "--only",
+            "bicycle",
+            "--out",
+            str(tmp_path),
+            "--bicycle-model",
+            str(tmp_path / "m.keras"),
+            "--bicycle-data",
+            str(tmp_path),
+            "--bicycle-epochs",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--bicycle-data, --bicycle-epochs only apply" in result.stderr
+    assert os.listdir(tmp_path) == []  # nothing drawn, nothing written

@@ -460,13 +460,13 @@ def _bicycle_model(image_size, seed, latent=8):
 
 
 def _bicycle_progress(x_val, y_val, start, save):
-    """A callback: every 5 epochs, the losses, the codes' diversity on
-    `x_val` and (with `save`) the model so far."""
+    """A callback: every 5 epochs and after the last, the losses, the codes'
+    diversity on `x_val` and (with `save`) the model so far."""
     import keras
 
     class Progress(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if (epoch + 1) % 5:
+            if (epoch + 1) % 5 and epoch + 1 != self.params["epochs"]:
                 return
             pairwise, to_photo = code_diversity(
                 self.model.sample(x_val, n=5, seed=1), y_val
@@ -504,7 +504,8 @@ def bicycle(
     `lambda_z` weighs the latent regression (the reference's 0.5 by
     default): a larger weight pushes the generator to make the code
     visible. `model_path` draws the figure with a saved model instead of
-    training one; `save` keeps the trained model (written every 5 epochs).
+    training one; `save` keeps the trained model (written every 5 epochs
+    and after the last).
     """
     import keras
     import tensorflow as tf
@@ -539,8 +540,6 @@ def bicycle(
             verbose=0,
             callbacks=[_bicycle_progress(x_val, y_val, start, save)],
         )
-        if save:
-            model.save(save)
     samples = model.sample(x_val, n=n_codes, seed=seed + 1)
     cols = n_codes + 2
     fig, axes = plt.subplots(n_rows, cols, figsize=(1.5 * cols, 1.5 * n_rows))
@@ -774,6 +773,21 @@ def main(argv=None):
         help="draw the bicycle figure with this saved BicycleGAN instead of training",
     )
     args = parser.parse_args(argv)
+    if args.bicycle_model:
+        training = {
+            "--bicycle-data": args.bicycle_data,
+            "--bicycle-save": args.bicycle_save,
+            "--bicycle-epochs": args.bicycle_epochs
+            != parser.get_default("bicycle_epochs"),
+            "--bicycle-lambda-z": args.bicycle_lambda_z
+            != parser.get_default("bicycle_lambda_z"),
+        }
+        given = [flag for flag, value in training.items() if value]
+        if given:
+            parser.error(
+                f"--bicycle-model draws with a trained model: {', '.join(given)} "
+                "only apply when the figure's model is trained here"
+            )
     os.makedirs(args.out, exist_ok=True)
     names = args.only or list(FIGURES)
     for name in names:
