@@ -238,10 +238,11 @@ def fid_inception_extractor(
         archive = _get_file(
             FID_INCEPTION_ARCHIVE, origin, file_hash, cache_dir, "models"
         )
-    except ValueError as e:  # the hash does not match (the file is deleted)
+    except ValueError as e:  # the hash does not match (_get_file deletes it)
+        deleted = "" if os.path.isfile(cached) else "; it was deleted"
         raise ValueError(
             f"The FID Inception archive downloaded from {origin} to {cached} "
-            f"does not match file_hash={file_hash!r}; it was deleted. ({e})"
+            f"does not match file_hash={file_hash!r}{deleted}. ({e})"
         ) from None
     except Exception as e:  # noqa: BLE001 - get_file raises bare Exceptions
         raise RuntimeError(
